@@ -1,0 +1,176 @@
+// Package bundle turns a launch.Spec into an OCI runtime configuration
+// (config.json) and writes self-contained bundles that plain `runc run` can
+// start. Build is pure: spec in, *specs.Spec out.
+//
+// The sandbox root is an empty directory holding the host's top-level
+// symlinks (bin -> usr/bin, ...); every other top-level host directory is
+// bind-mounted into it recursively read-only. The process runs as root of a
+// user namespace that maps only the invoking user, with no capabilities, and
+// starts as claudebox's own pid 1 (see internal/pid1), which drops into a
+// nested user namespace so the command runs with the user's own uid and gid.
+package bundle
+
+import (
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/claudebox/claudebox/launch"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	// Hostname is the sandbox's host name.
+	Hostname = "claudebox"
+	// LauncherPath is where the claudebox binary appears inside the
+	// sandbox, read-only, to serve as pid 1.
+	LauncherPath = "/.claudebox/claudebox"
+	// Pid1Verb is the claudebox subcommand that runs as the sandbox's pid 1.
+	Pid1Verb = "pid1"
+)
+
+// Layout says where the bundle's host-side pieces are.
+type Layout struct {
+	// Rootfs is the root directory: absolute, or relative to the bundle.
+	Rootfs string
+	// Launcher is the claudebox binary on the host: absolute, or relative to
+	// the bundle.
+	Launcher string
+}
+
+// Masked and read-only /proc and /sys paths, as runc and the container
+// engines default them.
+var (
+	defaultMasked = []string{
+		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	defaultReadonly = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// Build renders the OCI configuration of a launch.
+func Build(s *launch.Spec, l Layout) *specs.Spec {
+	args := append([]string{
+		LauncherPath, Pid1Verb,
+		"--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID), "--",
+	}, s.Command...)
+	return &specs.Spec{
+		Version:  specs.Version,
+		Hostname: Hostname,
+		Root:     &specs.Root{Path: l.Rootfs, Readonly: true},
+		Process: &specs.Process{
+			Terminal:        s.TTY,
+			User:            specs.User{UID: 0, GID: 0},
+			Args:            args,
+			Env:             slices.Clone(s.Env),
+			Cwd:             s.Workdir,
+			Capabilities:    pid1Capabilities(s.UID),
+			NoNewPrivileges: true,
+		},
+		Mounts: mounts(s, l),
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.UserNamespace},
+				{Type: specs.MountNamespace},
+				{Type: specs.PIDNamespace},
+				{Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace},
+			},
+			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.UID), Size: 1}},
+			GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}},
+			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
+			ReadonlyPaths: slices.Clone(defaultReadonly),
+		},
+	}
+}
+
+// pid1Capabilities are pid1's capabilities, in the sandbox's user namespace
+// only. For a non-root user it keeps CAP_SETFCAP and nothing else: since
+// Linux 5.12 mapping a nested namespace onto its parent's uid 0 requires it
+// (verify_root_map), and that is how the command gets the user's uid. The
+// command itself never holds a capability: it is exec'd as a non-zero uid in
+// the nested namespace, which clears them all. Root launches need no nested
+// namespace, so pid1 gets nothing.
+func pid1Capabilities(uid int) *specs.LinuxCapabilities {
+	var caps []string
+	if uid != 0 {
+		caps = []string{"CAP_SETFCAP"}
+	}
+	return &specs.LinuxCapabilities{
+		Bounding: caps, Effective: caps, Permitted: caps,
+		Inheritable: []string{}, Ambient: []string{},
+	}
+}
+
+// Symlinks returns the host's top-level symlinks to recreate in the rootfs,
+// name -> target.
+func Symlinks(s *launch.Spec) map[string]string {
+	out := map[string]string{}
+	for _, e := range s.HostRoot {
+		if e.Link != "" {
+			out[e.Name] = e.Link
+		}
+	}
+	return out
+}
+
+var (
+	roBind = []string{"rbind", "rro", "nosuid", "nodev"}
+	rwBind = []string{"rbind", "nosuid", "nodev"}
+)
+
+func mounts(s *launch.Spec, l Layout) []specs.Mount {
+	ms := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		// sysfs cannot be mounted anew without owning a network namespace.
+		{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "rro", "nosuid", "noexec", "nodev"}},
+	}
+	for _, e := range s.HostRoot {
+		if e.Link != "" {
+			continue
+		}
+		p := "/" + e.Name
+		ms = append(ms, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
+	}
+
+	// Everything mounted over the read-only host, parents first.
+	tmpfs := func(dst, mode string) specs.Mount {
+		return specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=" + mode}}
+	}
+	var over []specs.Mount
+	for _, d := range s.Scratch {
+		over = append(over, tmpfs(d, "1777"))
+	}
+	if s.Home != "/" {
+		over = append(over, tmpfs(s.Home, "700"))
+	}
+	for _, m := range s.Mounts {
+		opts := rwBind
+		if m.Mode == launch.ReadOnly {
+			opts = roBind
+		}
+		over = append(over, specs.Mount{Destination: m.Path, Type: "bind", Source: m.Path, Options: opts})
+	}
+	slices.SortStableFunc(over, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
+	ms = append(ms, over...)
+
+	return append(ms, specs.Mount{
+		Destination: LauncherPath, Type: "bind", Source: l.Launcher,
+		Options: []string{"bind", "ro", "nosuid", "nodev"},
+	})
+}
+
+func depth(p string) int {
+	n := 0
+	for p = filepath.Clean(p); p != "/"; p = filepath.Dir(p) {
+		n++
+	}
+	return n
+}

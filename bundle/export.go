@@ -1,0 +1,103 @@
+package bundle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/state"
+)
+
+// ErrNotEmpty is returned by Export for a directory that already holds files.
+var ErrNotEmpty = errors.New("bundle directory is not empty")
+
+// Names inside an exported bundle directory.
+const (
+	ConfigName   = "config.json"
+	RootfsName   = "rootfs"
+	LauncherName = "claudebox"
+)
+
+// MakeRootfs creates the sandbox root directory: empty but for the host's
+// top-level symlinks. Mount points are created by the runtime.
+func MakeRootfs(dir string, s *launch.Spec) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	for name, target := range Symlinks(s) {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Export writes a self-contained bundle to dir: config.json, rootfs/ and a
+// copy of the claudebox binary (launcher) that serves as the sandbox's pid 1,
+// referenced relative to the bundle so the directory can be moved. A
+// non-empty dir is refused unless force is set, in which case only the three
+// names above are replaced.
+// On failure nothing of the bundle is left behind.
+func Export(dir string, s *launch.Spec, launcher string, force bool) (err error) {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("creating bundle directory: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				os.RemoveAll(dir)
+			}
+		}()
+	case err != nil:
+		return fmt.Errorf("reading bundle directory: %w", err)
+	case len(entries) > 0 && !force:
+		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
+	}
+	names := []string{ConfigName, RootfsName, LauncherName}
+	for _, name := range names {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil {
+			for _, name := range names {
+				os.RemoveAll(filepath.Join(dir, name))
+			}
+		}
+	}()
+	if err := MakeRootfs(filepath.Join(dir, RootfsName), s); err != nil {
+		return fmt.Errorf("creating rootfs: %w", err)
+	}
+	if err := copyFile(launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
+		return fmt.Errorf("copying the claudebox binary: %w", err)
+	}
+	cfg, err := json.MarshalIndent(Build(s, Layout{Rootfs: RootfsName, Launcher: LauncherName}), "", "\t")
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(filepath.Join(dir, ConfigName), append(cfg, '\n'), 0o644)
+}
+
+func copyFile(src, dst string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

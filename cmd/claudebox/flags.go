@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/claudebox/claudebox/launch"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// launchFlags are the flags shared by every command that builds a sandbox.
+type launchFlags struct {
+	project      string
+	env          []string
+	ro, rw, hide []string
+	yes, quiet   bool
+}
+
+func (f *launchFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.project, "project", "", "project root, mounted read-write (default: the git top level of the current directory, else the current directory)")
+	fs.StringArrayVar(&f.env, "env", nil, "pass the host's NAME (skipped when unset), or set NAME=VALUE (repeatable)")
+	fs.StringArrayVar(&f.ro, "ro", nil, "also show PATH read-only at the same path (repeatable)")
+	fs.StringArrayVar(&f.rw, "rw", nil, "also show PATH read-write at the same path (repeatable)")
+	fs.StringArrayVar(&f.hide, "hide", nil, "replace PATH with an empty read-only directory or file (repeatable)")
+	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails")
+}
+
+// resolve builds the launch Spec for argv (empty: run claude with
+// claudeArgs).
+func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
+	host, err := launch.CurrentHost()
+	if err != nil {
+		return nil, err
+	}
+	return launch.Resolve(launch.Options{
+		Project:    f.project,
+		Command:    argv,
+		ClaudeArgs: claudeArgs,
+		Env:        f.env,
+		RO:         f.ro,
+		RW:         f.rw,
+		Hide:       f.hide,
+		TTY:        term.IsTerminal(int(os.Stdin.Fd())),
+	}, host)
+}
+
+// launcherPath is this binary, which serves as the sandbox's pid 1.
+func launcherPath() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
+}
+
+const pathsHelp = `
+Paths given to --project, --ro, --rw and --hide may be relative: they are
+taken from the current directory. Symlinks are resolved; a mount appears at
+the real path. A path that does not exist is an error.`
+
+const exitHelp = `
+Exit status: the command's own (128+N if it died of signal N); 125 when
+claudebox itself fails; 126 when the command cannot be run; 127 when it is
+not found in the sandbox.`

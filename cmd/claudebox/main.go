@@ -1,0 +1,70 @@
+// Command claudebox runs Claude Code, or any command, in a rootless sandbox
+// built as an OCI bundle and run in-process by libcontainer.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/internal/pid1"
+	"github.com/claudebox/claudebox/launch"
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter" // the C half of container start-up
+	"github.com/sirupsen/logrus"
+)
+
+// Exit statuses of claudebox's own failures. Any other status is the
+// sandboxed command's own (128+N when it died of signal N).
+const (
+	// ExitFailure: claudebox itself failed (bad input, sandbox set-up).
+	ExitFailure = 125
+	// ExitCannotRun: the command exists but cannot be run.
+	ExitCannotRun = pid1.ExitCannotRun
+	// ExitNotFound: the command does not exist in the sandbox.
+	ExitNotFound = pid1.ExitNotFound
+)
+
+var version = "dev"
+
+func init() {
+	// libcontainer re-executes this binary as `claudebox init` inside the
+	// new namespaces; the nsenter import above has already run by now.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == bundle.Pid1Verb {
+		os.Exit(pid1.Main(os.Args[2:]))
+	}
+	logrus.SetLevel(logrus.ErrorLevel)
+	if os.Getenv("CLAUDEBOX_DEBUG") != "" {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	os.Exit(execute(os.Args[1:]))
+}
+
+// exitStatus carries the sandboxed command's status out of a command.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func execute(args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	if st, ok := errors.AsType[exitStatus](err); ok {
+		return int(st)
+	}
+	fmt.Fprintf(os.Stderr, "claudebox: %v\n", err)
+	if hint := launch.Hint(err); hint != "" {
+		fmt.Fprintf(os.Stderr, "  hint: %s\n", hint)
+	}
+	return ExitFailure
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCommand() *cobra.Command {
+	var f launchFlags
+	cmd := &cobra.Command{
+		Use:   "claudebox [flags] [-- CLAUDE_ARGS...]",
+		Short: "Run Claude Code in a rootless sandbox",
+		Long: `claudebox runs Claude Code (the claude found on your PATH) in a rootless
+sandbox: your project read-write, the rest of the host read-only, your home
+directory and secrets hidden, and a clean environment.
+
+Arguments after -- are passed to claude. Use "claudebox run -- CMD" to run
+any other command in the same sandbox.
+` + pathsHelp + "\n" + exitHelp,
+		Args:          cobra.ArbitraryArgs,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && cmd.ArgsLenAtDash() != 0 {
+				return usageError(cmd, "unknown command %q; put claude's arguments after --", args[0])
+			}
+			spec, err := f.resolve(nil, args)
+			if err != nil {
+				return err
+			}
+			return runSpec(spec)
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
+	cmd.AddCommand(newRunCommand(), newExportCommand(), newVersionCommand())
+	return cmd
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Shows what the sandbox does, on a throwaway home: a planted secret and a
+# token in the environment stay out, the host is read-only, the project is
+# writable and what is written there belongs to you.
+set -euo pipefail
+
+bin=$(realpath "${1:-bin/claudebox}")
+demo=$(mktemp -d "${TMPDIR:-/tmp}/claudebox-demo.XXXXXX")
+trap 'rm -rf "$demo"' EXIT
+
+export HOME=$demo/home
+mkdir -p "$HOME/.ssh" "$HOME/project/.git"
+echo "-----BEGIN OPENSSH PRIVATE KEY----- demo secret" >"$HOME/.ssh/id_ed25519"
+export GITHUB_TOKEN=ghp_demo_token_that_must_not_leak
+cd "$HOME/project"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+show() {
+	step "$*"
+	"$bin" run --yes -- sh -c "$* 2>&1" || true
+}
+
+echo "claudebox demo: home is $HOME, project is $HOME/project"
+show 'id; echo "workdir: $(pwd)"'
+show 'cat ~/.ssh/id_ed25519 || echo "-> the secret is hidden"'
+show 'ls -A ~; echo "-> home shows only the project"'
+show 'echo "GITHUB_TOKEN=${GITHUB_TOKEN:-<not set>}"; env | sort | sed "s/^/  /"'
+show 'touch /usr/claudebox-demo || echo "-> the host is read-only"'
+show 'echo hello > made-in-sandbox.txt && echo "-> the project is writable"'
+step "ls -l $HOME/project   # on the host, after the sandbox exited"
+ls -l "$HOME/project"

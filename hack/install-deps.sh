@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what claudebox needs to build and run on Debian/Ubuntu, and with
+# --test what its tests need (runc for the export test, util-linux's script
+# for the TTY test, the non-root test user). Installs only what is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+packages=(gcc libc6-dev pkg-config git iproute2 util-linux procps)
+test_mode=false
+if [[ ${1:-} == --test ]]; then
+	test_mode=true
+	packages+=(runc uidmap)
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	sudo=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "install-deps: installing ${missing[*]}"
+	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go: the version go.mod asks for. Debian's golang-go is too old, so it is
+# not installed from here; say what to do instead.
+need=$(awk '/^go /{print $2}' go.mod)
+if ! command -v go >/dev/null 2>&1; then
+	if [[ -x /usr/local/go/bin/go ]]; then
+		echo "install-deps: Go is in /usr/local/go/bin; add it to PATH" >&2
+	else
+		echo "install-deps: Go $need or newer is needed: https://go.dev/doc/install" >&2
+	fi
+	exit 1
+fi
+have=$(go env GOVERSION | sed 's/^go//')
+if [[ $(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1) != "$need" ]]; then
+	echo "install-deps: Go $need or newer is needed, found $have: https://go.dev/doc/install" >&2
+	exit 1
+fi
+
+if $test_mode; then
+	"${sudo[@]}" bash hack/setup-test-user.sh
+fi

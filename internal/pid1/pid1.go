@@ -1,0 +1,151 @@
+// Package pid1 is the first process of every sandbox: `claudebox pid1
+// --uid=U --gid=G -- CMD ARGS...`, run from the read-only copy of the
+// claudebox binary mounted into the sandbox.
+//
+// The runtime starts it as root of a user namespace that maps only the
+// invoking user (container uid 0 = host uid U), with no capabilities. It then
+// starts CMD in a nested user namespace mapping U to its parent's 0, so the
+// command runs as U inside (id, whoami and file owners look as on the host)
+// and every file it creates is owned by U on the host. The exec as a
+// non-zero uid drops the nested namespace's capabilities. This is what
+// bubblewrap's --uid does; libcontainer alone cannot, as it needs container
+// uid 0 mapped.
+//
+// As pid 1 it forwards termination signals to the command, reaps orphans,
+// and exits with the command's status (128+N when it died of signal N).
+package pid1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// Exit codes of pid1's own failures, as shells use them.
+const (
+	ExitCannotRun = 126
+	ExitNotFound  = 127
+	exitUsage     = 125
+)
+
+// forwarded are the signals passed on to the command. Terminal-generated
+// signals (^C) reach the command's process group directly.
+var forwarded = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+}
+
+type options struct {
+	uid, gid int
+	argv     []string
+}
+
+func parse(args []string) (options, error) {
+	o := options{uid: -1, gid: -1}
+	for i, a := range args {
+		var err error
+		switch {
+		case a == "--":
+			o.argv = args[i+1:]
+			if o.uid < 0 || o.gid < 0 || len(o.argv) == 0 {
+				return o, errors.New("usage: pid1 --uid=UID --gid=GID -- CMD [ARGS...]")
+			}
+			return o, nil
+		case strings.HasPrefix(a, "--uid="):
+			o.uid, err = strconv.Atoi(a[len("--uid="):])
+		case strings.HasPrefix(a, "--gid="):
+			o.gid, err = strconv.Atoi(a[len("--gid="):])
+		default:
+			err = fmt.Errorf("unknown argument %q", a)
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	return o, errors.New("usage: pid1 --uid=UID --gid=GID -- CMD [ARGS...]")
+}
+
+// Main runs pid1 with its arguments (after the verb) and returns the exit
+// status.
+func Main(args []string) int {
+	o, err := parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "claudebox pid1: %v\n", err)
+		return exitUsage
+	}
+	path, err := exec.LookPath(o.argv[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "claudebox: %s: command not found in the sandbox\n", o.argv[0])
+		return ExitNotFound
+	}
+
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, append([]os.Signal{unix.SIGCHLD}, forwarded...)...)
+
+	attr := &syscall.SysProcAttr{}
+	if o.uid != os.Getuid() || o.gid != os.Getgid() {
+		attr.Cloneflags = unix.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: o.uid, HostID: os.Getuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: o.gid, HostID: os.Getgid(), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+	}
+	if term.IsTerminal(0) {
+		// Own process group in the terminal's foreground, so ^C and
+		// SIGWINCH go to the command and not to pid1.
+		attr.Setpgid = true
+		attr.Foreground = true
+		attr.Ctty = 0
+	}
+	proc, err := os.StartProcess(path, o.argv, &os.ProcAttr{
+		Env:   os.Environ(),
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   attr,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "claudebox: cannot run %s: %v\n", o.argv[0], err)
+		if errors.Is(err, os.ErrNotExist) {
+			return ExitNotFound
+		}
+		return ExitCannotRun
+	}
+
+	for sig := range sigs {
+		if sig != unix.SIGCHLD {
+			_ = unix.Kill(proc.Pid, sig.(unix.Signal))
+			continue
+		}
+		if status, done := reap(proc.Pid); done {
+			return status
+		}
+	}
+	panic("unreachable")
+}
+
+// reap collects every exited child; when the command is among them it
+// returns its exit status.
+func reap(cmd int) (int, bool) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return 0, false
+		}
+		if pid != cmd {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal()), true
+		}
+		return ws.ExitStatus(), true
+	}
+}

@@ -1,0 +1,352 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Options is what the user asked for, before resolution.
+type Options struct {
+	// Project is the project root; "" means the git top level of the
+	// current directory, else the current directory.
+	Project string
+	// Command is the argv to run. Empty means run claude.
+	Command []string
+	// ClaudeArgs are appended when Command is empty.
+	ClaudeArgs []string
+	// Env holds --env entries: NAME or NAME=VALUE.
+	Env []string
+	// RO, RW and Hide are extra paths, relative to the current directory
+	// unless absolute.
+	RO, RW, Hide []string
+	// TTY gives the command its own pseudo-terminal.
+	TTY bool
+}
+
+// Host holds the facts about the invoking user that a launch depends on.
+type Host struct {
+	UID, GID int
+	Home     string
+	Cwd      string
+	Environ  []string
+	// Root is the host's root directory; "" means "/". Tests point it at a
+	// temporary directory.
+	Root string
+}
+
+// CurrentHost reads the facts about the running process.
+func CurrentHost() (Host, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return Host{}, fmt.Errorf("current directory: %w", err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return Host{}, withHint(fmt.Errorf("home directory: %w", err), "set HOME")
+	}
+	return Host{UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ()}, nil
+}
+
+// Resolve checks the options against the host and returns the launch Spec.
+// Every error names the offending flag or path and carries a hint.
+func Resolve(o Options, h Host) (*Spec, error) {
+	if h.Root == "" {
+		h.Root = "/"
+	}
+	cwd, err := filepath.EvalSymlinks(h.Cwd)
+	if err != nil {
+		return nil, fmt.Errorf("current directory: %w", err)
+	}
+	home := filepath.Clean(h.Home)
+	if !filepath.IsAbs(home) {
+		return nil, withHint(fmt.Errorf("%w: HOME %q is not absolute", ErrBadPath, h.Home), "set HOME to an absolute path")
+	}
+	// Compare and mount the canonical home; $HOME keeps the user's spelling.
+	if real, err := filepath.EvalSymlinks(home); err == nil {
+		home = real
+	}
+	project, err := resolveProject(o.Project, cwd, home)
+	if err != nil {
+		return nil, err
+	}
+	s := &Spec{
+		Project: project,
+		Workdir: project,
+		UID:     h.UID,
+		GID:     h.GID,
+		Home:    home,
+		TTY:     o.TTY,
+	}
+	if within(cwd, project) {
+		s.Workdir = cwd
+	}
+	if s.Env, err = buildEnv(h.Environ, o.Env, filepath.Clean(h.Home)); err != nil {
+		return nil, err
+	}
+	if s.HostRoot, err = readHostRoot(h.Root); err != nil {
+		return nil, err
+	}
+	s.Scratch = []string{"/tmp"}
+	if fi, err := os.Stat(filepath.Join(h.Root, "var/tmp")); err == nil && fi.IsDir() {
+		s.Scratch = append(s.Scratch, "/var/tmp")
+	}
+
+	s.Mounts = []Mount{{Path: project, Mode: ReadWrite, Why: "project"}}
+	for _, m := range []struct {
+		flag  string
+		paths []string
+		mode  Mode
+	}{{"--ro", o.RO, ReadOnly}, {"--rw", o.RW, ReadWrite}} {
+		for _, p := range m.paths {
+			path, err := existingPath(m.flag, p, cwd)
+			if err != nil {
+				return nil, err
+			}
+			s.Mounts = append(s.Mounts, Mount{Path: path, Mode: m.mode, Why: m.flag})
+		}
+	}
+	var hidden []string
+	for _, p := range o.Hide {
+		path, err := existingPath("--hide", p, cwd)
+		if err != nil {
+			return nil, err
+		}
+		hidden = append(hidden, path)
+	}
+
+	if len(o.Command) > 0 {
+		s.Command = slices.Clone(o.Command)
+	} else {
+		claude, m, err := findClaude(envValue(h.Environ, "PATH"), home)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			s.Mounts = append(s.Mounts, *m)
+		}
+		s.Command = append([]string{claude}, o.ClaudeArgs...)
+	}
+
+	if err := checkConflicts(s.Mounts, hidden); err != nil {
+		return nil, err
+	}
+	// Parents before children: a --ro inside the project must land on top
+	// of the project mount, not under it.
+	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return depth(a.Path) - depth(b.Path) })
+	s.Hidden = append(defaultHidden(h, s.Mounts), hidden...)
+	return s, nil
+}
+
+func resolveProject(flag, cwd, home string) (string, error) {
+	if flag == "" {
+		p := gitTopLevel(cwd)
+		if p == home || p == "/" {
+			return "", withHint(fmt.Errorf("%w: the current directory %s is not inside a project", ErrBadProject, cwd),
+				"cd into a project, or name one with --project DIR (--project ~ shares your whole home, secrets still hidden)")
+		}
+		return p, nil
+	}
+	p := flag
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cwd, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", withHint(fmt.Errorf("%w: --project %s: %w", ErrBadProject, flag, unwrapPathError(err)),
+			"give an existing directory; a relative path is taken from the current directory")
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return "", withHint(fmt.Errorf("%w: --project %s is not a directory", ErrBadProject, flag),
+			"give the project's root directory")
+	}
+	if real == "/" {
+		return "", withHint(fmt.Errorf("%w: --project %s would make the whole host writable", ErrBadProject, flag),
+			"give the project's own directory")
+	}
+	return real, nil
+}
+
+// gitTopLevel walks up from dir to the nearest directory holding .git (a
+// directory, or the file of a worktree or submodule); without one, dir is
+// the project. It does what `git rev-parse --show-toplevel` does without
+// running git.
+func gitTopLevel(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil && d != "/" {
+			return d
+		}
+		if d == "/" {
+			return dir
+		}
+	}
+}
+
+// existingPath makes p absolute and canonical, failing when it is missing.
+func existingPath(flag, p, cwd string) (string, error) {
+	if p == "" {
+		return "", withHint(fmt.Errorf("%w: %s needs a path", ErrBadPath, flag), "give an existing file or directory")
+	}
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(cwd, abs)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", withHint(fmt.Errorf("%w: %s %s: %w", ErrBadPath, flag, p, unwrapPathError(err)),
+			"give an existing file or directory; a relative path is taken from the current directory")
+	}
+	if real == "/" {
+		return "", withHint(fmt.Errorf("%w: %s %s names the host root", ErrBadPath, flag, p), "name a directory below /")
+	}
+	return real, nil
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func checkConflicts(mounts []Mount, hidden []string) error {
+	seen := map[string]Mount{}
+	for _, m := range mounts {
+		if prev, ok := seen[m.Path]; ok && prev.Mode != m.Mode {
+			return withHint(fmt.Errorf("%w: %s is asked for both %s (%s) and %s (%s)", ErrBadPath, m.Path, prev.Mode, prev.Why, m.Mode, m.Why),
+				"name each path once, with one mode")
+		}
+		seen[m.Path] = m
+	}
+	for _, h := range hidden {
+		if m, ok := seen[h]; ok {
+			return withHint(fmt.Errorf("%w: %s is asked to be both hidden (--hide) and mounted %s (%s)", ErrBadPath, h, m.Mode, m.Why),
+				"drop one of the two")
+		}
+	}
+	return nil
+}
+
+// homeSecrets are paths under $HOME that stay hidden even when a mount
+// would otherwise show them (a project that is the home directory, a --ro of
+// ~/.config). Naming one of them, or a path inside it, with --ro or --rw is
+// the explicit way to show it.
+var homeSecrets = []string{
+	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc",
+	".git-credentials", ".npmrc", ".pypirc", ".password-store",
+	".config/gh", ".config/gcloud", ".config/hub", ".local/share/keyrings",
+}
+
+// defaultHidden lists what is hidden on every launch: the user's runtime
+// directory (ssh-agent, D-Bus, keyrings), container engine sockets, /root,
+// and the home secrets that a mount would show. Only existing paths are
+// listed.
+func defaultHidden(h Host, mounts []Mount) []string {
+	candidates := []string{
+		"/run/user/" + strconv.Itoa(h.UID),
+		"/run/docker.sock", "/var/run/docker.sock", "/run/docker",
+		"/run/containerd", "/run/podman", "/run/crio", "/run/buildkit",
+	}
+	if h.UID != 0 {
+		candidates = append(candidates, "/root")
+	}
+	for _, s := range homeSecrets {
+		p := filepath.Join(h.Home, s)
+		shown := slices.ContainsFunc(mounts, func(m Mount) bool { return within(p, m.Path) })
+		named := slices.ContainsFunc(mounts, func(m Mount) bool { return within(m.Path, p) })
+		if shown && !named {
+			candidates = append(candidates, p)
+		}
+	}
+	var out []string
+	for _, c := range candidates {
+		real, err := filepath.EvalSymlinks(c)
+		if err != nil {
+			continue
+		}
+		if !slices.Contains(out, real) {
+			out = append(out, real)
+		}
+	}
+	return out
+}
+
+// readHostRoot lists the top-level entries of the host root that the sandbox
+// root is built from.
+func readHostRoot(root string) ([]TopEntry, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("reading host root: %w", err)
+	}
+	var out []TopEntry
+	for _, e := range entries {
+		switch e.Name() {
+		case "proc", "sys", "dev", "tmp", "lost+found":
+			continue
+		}
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(filepath.Join(root, e.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("reading host root: %w", err)
+			}
+			out = append(out, TopEntry{Name: e.Name(), Link: link})
+		case e.IsDir():
+			out = append(out, TopEntry{Name: e.Name()})
+		}
+	}
+	return out, nil
+}
+
+// findClaude looks claude up on the host PATH. When its real location is
+// under the (hidden) home, the directory holding it is mounted read-only.
+func findClaude(path, home string) (string, *Mount, error) {
+	hint := "install Claude Code (https://docs.anthropic.com/en/docs/claude-code) or run another command with: claudebox run -- CMD"
+	var found string
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, "claude")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			found = p
+			break
+		}
+	}
+	if found == "" {
+		return "", nil, withHint(fmt.Errorf("%w: no claude on PATH", ErrNoClaude), hint)
+	}
+	real, err := filepath.EvalSymlinks(found)
+	if err != nil {
+		return "", nil, withHint(fmt.Errorf("%w: %s: %w", ErrNoClaude, found, err), hint)
+	}
+	if within(real, home) {
+		return real, &Mount{Path: filepath.Dir(real), Mode: ReadOnly, Why: "claude"}, nil
+	}
+	return found, nil, nil
+}
+
+// envValue returns the last value of name in environ, as getenv does.
+func envValue(environ []string, name string) string {
+	for _, kv := range slices.Backward(environ) {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	if dir == "/" {
+		return true
+	}
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }

@@ -1,0 +1,70 @@
+// Package launch turns what the user asked for (flags, environment, host
+// facts) into a Spec: the single, fully resolved description of one sandbox
+// launch. The bundle, the dry run and the audit are all rendered from a Spec,
+// so what the user is shown is exactly what runs.
+//
+// The package only reads the host (paths, environment); it never changes it.
+package launch
+
+// Mode says how a host path appears inside the sandbox.
+type Mode string
+
+const (
+	// ReadOnly mounts the path read-only, recursively (rro).
+	ReadOnly Mode = "ro"
+	// ReadWrite mounts the path read-write.
+	ReadWrite Mode = "rw"
+)
+
+// Mount is a host path shown inside the sandbox at the same path.
+type Mount struct {
+	// Path is canonical (absolute, symlinks resolved); it is both the host
+	// source and the target inside the sandbox.
+	Path string `json:"path"`
+	Mode Mode   `json:"mode"`
+	// Why is a short reason shown to the user ("project", "--ro", "claude").
+	Why string `json:"why"`
+}
+
+// TopEntry is one entry of the host's root directory.
+type TopEntry struct {
+	Name string `json:"name"`
+	// Link is the symlink target when the entry is a symlink (e.g. bin ->
+	// usr/bin); empty for a directory.
+	Link string `json:"link,omitempty"`
+}
+
+// Spec is one launch, fully resolved. The zero value is not useful; build
+// one with Resolve.
+type Spec struct {
+	// Project is the canonical project root, mounted read-write at its path.
+	Project string `json:"project"`
+	// Workdir is where the command starts: the current directory when it is
+	// inside the project, else the project root.
+	Workdir string `json:"workdir"`
+	// Command is the argv run inside the sandbox.
+	Command []string `json:"command"`
+	// Env is the complete environment of the command, sorted by name.
+	Env []string `json:"env"`
+	// Mounts are the host paths shown besides the read-only host top-level
+	// directories, the project included, sorted so parents come first.
+	Mounts []Mount `json:"mounts"`
+	// Hidden are paths replaced by an empty read-only directory or file.
+	Hidden []string `json:"hidden"`
+	// UID and GID are the invoking user's ids, which the command also has
+	// inside the sandbox.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// Home is $HOME. Inside it is a private, empty tmpfs holding only what
+	// is mounted under it.
+	Home string `json:"home"`
+	// Scratch are private, empty, writable tmpfs directories: /tmp, and
+	// /var/tmp when the host has it.
+	Scratch []string `json:"scratch"`
+	// HostRoot lists the host's top-level directories (bound read-only) and
+	// symlinks (recreated) to build the sandbox root from. proc, sys, dev
+	// and tmp are never in it: the sandbox gets its own.
+	HostRoot []TopEntry `json:"hostRoot"`
+	// TTY is true when the command gets its own pseudo-terminal.
+	TTY bool `json:"tty"`
+}

@@ -1,0 +1,159 @@
+// Package sandbox runs a launch: it is the only package with side effects on
+// namespaces. It turns the OCI configuration from package bundle into a
+// libcontainer container, started in-process, wires the terminal and
+// signals, waits, and removes every trace of the launch afterwards.
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/state"
+	_ "github.com/opencontainers/cgroups/devices" // device rules for root launches
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ErrStart wraps a failure to set up or start the sandbox (as opposed to the
+// command failing inside it).
+var ErrStart = errors.New("cannot start the sandbox")
+
+// Config is one sandbox run.
+type Config struct {
+	Spec *launch.Spec
+	// Launcher is the claudebox binary, mounted read-only as pid 1.
+	Launcher string
+	// Stdin, Stdout and Stderr default to the process's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// forwarded are the signals the launcher passes on to the sandbox.
+var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2}
+
+// Run starts the sandbox, waits for its command and returns the command's
+// exit status (128+N for signal N). Everything it created (libcontainer
+// state, rootfs) is removed before it returns, on every path.
+func Run(c Config) (status int, err error) {
+	if c.Stdin == nil {
+		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+	if err := CheckUserNS(); err != nil {
+		return 0, err
+	}
+	rt, err := state.RuntimeDir()
+	if err != nil {
+		return 0, err
+	}
+	id := newID()
+	dir := filepath.Join(rt, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	defer os.RemoveAll(dir)
+
+	rootfs := filepath.Join(dir, bundle.RootfsName)
+	if err := bundle.MakeRootfs(rootfs, c.Spec); err != nil {
+		return 0, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
+	}
+	oci := bundle.Build(c.Spec, bundle.Layout{Rootfs: rootfs, Launcher: c.Launcher})
+	rootless := os.Geteuid() != 0
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:      id,
+		Spec:            oci,
+		RootlessEUID:    rootless,
+		RootlessCgroups: rootless,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	// The libcontainer state lives in the launch directory too.
+	ctr, err := libcontainer.Create(dir, id, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	defer ctr.Destroy()
+
+	proc := newProcess(oci.Process)
+	term, err := setupIO(proc, c)
+	if err != nil {
+		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
+	}
+	defer term.close()
+
+	// Catch signals before the start, so one that arrives meanwhile is
+	// forwarded rather than killing the launcher half-way.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
+	defer signal.Stop(sigs)
+
+	if err := ctr.Run(proc); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	}
+	if err := term.attach(); err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
+	}
+
+	waited := make(chan *os.ProcessState, 1)
+	go func() {
+		ps, _ := proc.Wait()
+		waited <- ps
+	}()
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == unix.SIGWINCH {
+				term.resize()
+				continue
+			}
+			_ = proc.Signal(sig)
+		case ps := <-waited:
+			term.drain()
+			return exitStatus(ps), nil
+		}
+	}
+}
+
+func newProcess(p *specs.Process) *libcontainer.Process {
+	c := p.Capabilities
+	return &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		NoNewPrivileges: &p.NoNewPrivileges,
+		Capabilities: &configs.Capabilities{
+			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
+			Permitted: c.Permitted, Ambient: c.Ambient,
+		},
+		Init: true,
+	}
+}
+
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return 128 + int(unix.SIGKILL)
+	}
+	if ws, ok := ps.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "cb-" + hex.EncodeToString(b)
+}
