@@ -67,8 +67,12 @@ func apparmorUnconfined() bool {
 func explainStart(err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "operation not permitted") && (strings.Contains(msg, "clone") || strings.Contains(msg, "unshare")):
-		return &launch.HintError{Err: fmt.Errorf("%w: %w", ErrUserNS, err), Hint: "user namespaces are blocked on this host; see README, \"User namespaces\""}
+	case strings.Contains(msg, "unshare user namespace") && strings.Contains(msg, "No space left on device"):
+		return &launch.HintError{Err: fmt.Errorf("%w: the limit on user namespaces is reached: %w", ErrUserNS, err),
+			Hint: "raise it: sudo sysctl -w user.max_user_namespaces=28633"}
+	case strings.Contains(msg, "unshare user namespace"), strings.Contains(msg, "operation not permitted") && strings.Contains(msg, "clone"):
+		return &launch.HintError{Err: fmt.Errorf("%w: %w", ErrUserNS, err),
+			Hint: "this host blocks unprivileged user namespaces; see README, \"User namespaces\""}
 	case strings.Contains(msg, "permission denied"):
 		return &launch.HintError{Err: err, Hint: "a path the sandbox mounts is not accessible to you; check the --ro/--rw paths and the project"}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/claudebox/claudebox/launch"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +32,13 @@ any other command in the same sandbox.
 			return runSpec(spec)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		hint := "see " + c.CommandPath() + " --help"
+		if c == cmd {
+			hint += "; claude's own flags go after --: claudebox -- --resume"
+		}
+		return &launch.HintError{Err: err, Hint: hint}
+	})
 	f.register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
 	cmd.AddCommand(newRunCommand(), newExportCommand(), newVersionCommand())

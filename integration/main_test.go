@@ -1,0 +1,295 @@
+// Package integration drives the built claudebox binary end to end, as a
+// user would: as the non-root test user (the product's main case) whose home
+// holds planted secrets and whose environment holds tokens, and as root.
+//
+// It needs root (to act as the test user) and the user made by
+// hack/setup-test-user.sh. Without them every test skips with the reason;
+// `make test` in CI turns a skip into a failure.
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Planted in the test user's home and environment; none may show inside.
+const (
+	secretSSH    = "SECRET-SSH-KEY-c0ffee"
+	secretAWS    = "SECRET-AWS-KEY-beef"
+	secretGH     = "SECRET-GH-TOKEN-f00d"
+	bashrcMarker = "# original bashrc"
+	githubToken  = "ghp_SECRETgithubTOKEN"
+	awsSecret    = "SECRETawsSECRETaccessKEY"
+)
+
+var (
+	binPath  string // the claudebox binary under test, readable by all
+	testUser *account
+	skipWhy  string // non-empty: why the suite cannot run here
+)
+
+// account is a user the tests run claudebox as.
+type account struct {
+	name     string
+	uid, gid int
+	home     string
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := setup()
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			skipWhy = err.Error()
+		}
+		return m.Run()
+	}())
+}
+
+// setup copies the binary where the test user can run it and plants the
+// secrets. An error means the suite cannot run on this machine.
+func setup() (string, error) {
+	src := os.Getenv("CLAUDEBOX_BIN")
+	if src == "" {
+		return "", errors.New("CLAUDEBOX_BIN is not set (run `make integration`)")
+	}
+	if os.Geteuid() != 0 {
+		return "", errors.New("requires root, to run claudebox as the test user")
+	}
+	name := os.Getenv("CLAUDEBOX_TEST_USER")
+	if name == "" {
+		name = "cbtest"
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", fmt.Errorf("test user %q missing (run hack/setup-test-user.sh): %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	testUser = &account{name: name, uid: uid, gid: gid, home: u.HomeDir}
+
+	dir, err := os.MkdirTemp("", "claudebox-it-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return dir, err
+	}
+	binPath = filepath.Join(dir, "claudebox")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return dir, err
+	}
+	if err := os.WriteFile(binPath, data, 0o755); err != nil {
+		return dir, err
+	}
+	return dir, plantSecrets(testUser)
+}
+
+func plantSecrets(a *account) error {
+	files := map[string]string{
+		".ssh/id_ed25519":      "-----BEGIN OPENSSH PRIVATE KEY-----\n" + secretSSH + "\n",
+		".aws/credentials":     "[default]\naws_secret_access_key = " + secretAWS + "\n",
+		".config/gh/hosts.yml": "github.com:\n  oauth_token: " + secretGH + "\n",
+		".bashrc":              bashrcMarker + "\n",
+		".local/bin/claude":    stubClaude,
+	}
+	for rel, content := range files {
+		if err := writeOwned(a, filepath.Join(a.home, rel), content); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(filepath.Join(a.home, ".local/bin/claude"), 0o755)
+}
+
+// stubClaude stands in for Claude Code: it reports what it sees.
+const stubClaude = `#!/bin/sh
+echo "stub-claude uid=$(id -u) gid=$(id -g) pwd=$(pwd) args=$*"
+`
+
+// writeOwned writes a file, creating parents, all owned by a.
+func writeOwned(a *account, path, content string) error {
+	rel, err := filepath.Rel(a.home, filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	d := a.home
+	for _, part := range strings.Split(rel, "/") {
+		if part == "." {
+			continue
+		}
+		d = filepath.Join(d, part)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chown(d, a.uid, a.gid); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return err
+	}
+	return os.Chown(path, a.uid, a.gid)
+}
+
+// needSuite skips when the suite cannot run here (CI fails on any skip).
+func needSuite(t *testing.T) {
+	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
+}
+
+// result is what one claudebox invocation did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// invocation is one run of the binary as some account.
+type invocation struct {
+	as    *account // nil: root
+	dir   string   // working directory
+	env   []string // on top of the account's base environment
+	stdin string
+}
+
+// baseEnv is a login-like environment with tokens that must not leak.
+func baseEnv(a *account) []string {
+	home, name := "/root", "root"
+	if a != nil {
+		home, name = a.home, a.name
+	}
+	return []string{
+		"HOME=" + home, "USER=" + name, "LOGNAME=" + name,
+		"PATH=" + filepath.Join(home, ".local/bin") + ":/usr/local/bin:/usr/bin:/bin",
+		"LANG=C.UTF-8", "TERM=xterm",
+		"GITHUB_TOKEN=" + githubToken,
+		"AWS_SECRET_ACCESS_KEY=" + awsSecret,
+		"SSH_AUTH_SOCK=/run/user/1/ssh-agent.sock",
+	}
+}
+
+func (in invocation) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = in.dir
+	cmd.Env = append(baseEnv(in.as), in.env...)
+	if in.as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(in.as.uid), Gid: uint32(in.as.gid)},
+		}
+	}
+	cmd.Stdin = strings.NewReader(in.stdin)
+	return cmd
+}
+
+func (in invocation) run(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := in.command(args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting claudebox: %v", err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("claudebox %v timed out\nstdout: %s\nstderr: %s", args, stdout.String(), stderr.String())
+	}
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// newProject makes a project directory (a git work tree) owned by a, under
+// its home, and removes it at the end of the test.
+func newProject(t *testing.T, a *account) string {
+	t.Helper()
+	home, uid, gid := "/root", 0, 0
+	if a != nil {
+		home, uid, gid = a.home, a.uid, a.gid
+	}
+	dir, err := os.MkdirTemp(home, "proj-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, d := range []string{dir, filepath.Join(dir, ".git")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// runtimeDir is where claudebox keeps per-launch state for the test user
+// (no XDG_RUNTIME_DIR in the test environment).
+func runtimeDir(a *account) string {
+	if a == nil {
+		return "/run/claudebox"
+	}
+	return filepath.Join(a.home, ".cache/claudebox/run")
+}
+
+// assertNothingLeft checks that no launch state survived in the runtime
+// directory.
+func assertNothingLeft(t *testing.T, a *account) {
+	t.Helper()
+	entries, err := os.ReadDir(runtimeDir(a))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) > 0 {
+		t.Errorf("launch state left in %s: %v", runtimeDir(a), names)
+	}
+}
+
+func mustContain(t *testing.T, r result, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(r.stdout+r.stderr, w) {
+			t.Errorf("output lacks %q\n%s", w, r)
+		}
+	}
+}
+
+func mustNotContain(t *testing.T, r result, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(r.stdout+r.stderr, b) {
+			t.Errorf("output contains %q\n%s", b, r)
+		}
+	}
+}
+
+func mustExit(t *testing.T, r result, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("want exit %d, got\n%s", code, r)
+	}
+}

@@ -1,0 +1,304 @@
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestSecretsHidden(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+		cat ~/.ssh/id_ed25519 ~/.aws/credentials ~/.config/gh/hosts.yml
+		echo "home: $(ls -A ~ | tr '\n' ' ')"
+		ls /run/user/ 2>&1; ls -A /root 2>&1
+		echo done`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "done", "No such file or directory")
+	mustNotContain(t, r, secretSSH, secretAWS, secretGH, bashrcMarker)
+	// Home shows the project only (and the parent of nothing else).
+	if !strings.Contains(r.stdout, "home: "+filepath.Base(proj)+" \n") {
+		t.Errorf("home should show only the project %s:\n%s", filepath.Base(proj), r)
+	}
+	assertNothingLeft(t, testUser)
+}
+
+// TestSecretFloor: even a project that is the whole home keeps the
+// well-known secret paths hidden.
+func TestSecretFloor(t *testing.T) {
+	needSuite(t)
+	r := invocation{as: testUser, dir: testUser.home}.run(t, "run", "--project", testUser.home, "--", "sh", "-c", `
+		cat ~/.ssh/id_ed25519 ~/.aws/credentials ~/.config/gh/hosts.yml; cat ~/.bashrc`)
+	mustContain(t, r, bashrcMarker)
+	mustNotContain(t, r, secretSSH, secretAWS, secretGH)
+}
+
+func TestEnvClean(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj, env: []string{"ANTHROPIC_API_KEY=sk-ant-test", "LC_TIME=C", "EXTRA=value"}}
+	r := in.run(t, "run", "--", "env")
+	mustExit(t, r, 0)
+	mustNotContain(t, r, githubToken, awsSecret, "SSH_AUTH_SOCK", "EXTRA=")
+	mustContain(t, r, "HOME="+testUser.home+"\n", "USER=cbtest", "ANTHROPIC_API_KEY=sk-ant-test", "LC_TIME=C", "CLAUDEBOX=1")
+
+	r = in.run(t, "run", "--env", "GITHUB_TOKEN", "--env", "FOO=bar=baz", "--env", "UNSET_ON_HOST", "--", "env")
+	mustExit(t, r, 0)
+	mustContain(t, r, "GITHUB_TOKEN="+githubToken, "FOO=bar=baz")
+	mustNotContain(t, r, "UNSET_ON_HOST", awsSecret)
+}
+
+func TestHostReadOnly(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+		for p in /usr/claudebox-x /etc/claudebox-x /var/claudebox-x; do
+			touch $p 2>/dev/null && echo "WROTE $p"
+		done
+		echo pwned >> ~/.bashrc
+		echo ok`)
+	mustExit(t, r, 0)
+	mustNotContain(t, r, "WROTE")
+	b, err := os.ReadFile(filepath.Join(testUser.home, ".bashrc"))
+	if err != nil || string(b) != bashrcMarker+"\n" {
+		t.Errorf("host ~/.bashrc changed: %q, %v", b, err)
+	}
+	for _, p := range []string{"/usr/claudebox-x", "/etc/claudebox-x", "/var/claudebox-x"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was created on the host", p)
+			os.Remove(p)
+		}
+	}
+}
+
+func TestProjectWritableAndOwned(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	sub := filepath.Join(proj, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(sub, testUser.uid, testUser.gid)
+	r := invocation{as: testUser, dir: sub}.run(t, "run", "--", "sh", "-c", `
+		echo "id=$(id -u):$(id -g) whoami=$(id -un) pwd=$(pwd)"
+		echo data > made.txt && mkdir made-dir`)
+	mustExit(t, r, 0)
+	want := "id=" + strconv.Itoa(testUser.uid) + ":" + strconv.Itoa(testUser.gid) + " whoami=cbtest pwd=" + sub
+	mustContain(t, r, want)
+	for _, p := range []string{filepath.Join(sub, "made.txt"), filepath.Join(sub, "made-dir")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s not on the host: %v", p, err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if int(st.Uid) != testUser.uid || int(st.Gid) != testUser.gid {
+			t.Errorf("%s owned by %d:%d on the host, want %d:%d", p, st.Uid, st.Gid, testUser.uid, testUser.gid)
+		}
+	}
+}
+
+func TestProcessPolicy(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+		grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status
+		hostname; echo "pid1=$(cat /proc/1/comm)"; echo "procs=$(ls /proc | grep -c '^[0-9]')"
+		echo x > /proc/sys/kernel/hostname 2>/dev/null && echo WROTE-PROC-SYS
+		touch /sys/claudebox 2>/dev/null && echo WROTE-SYS
+		echo ok`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "NoNewPrivs:\t1", "claudebox\n", "pid1=claudebox", "ok")
+	mustNotContain(t, r, "WROTE")
+}
+
+func TestExitStatus(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj}
+	for _, c := range []struct {
+		script string
+		want   int
+	}{
+		{"exit 0", 0},
+		{"exit 7", 7},
+		{"kill -TERM $$", 128 + 15},
+		{"kill -KILL $$", 128 + 9},
+	} {
+		mustExit(t, in.run(t, "run", "--", "sh", "-c", c.script), c.want)
+	}
+	r := in.run(t, "run", "--", "no-such-command-xyz")
+	mustExit(t, r, 127)
+	mustContain(t, r, "no-such-command-xyz")
+	mustExit(t, in.run(t, "run", "--", "/etc/hostname"), 126)
+	assertNothingLeft(t, testUser)
+}
+
+// TestSignalForwarding: a signal to the launcher reaches the command.
+func TestSignalForwarding(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := invocation{as: testUser, dir: proj}.command("run", "--", "sh", "-c",
+				`trap 'echo got-signal; exit 42' TERM INT HUP; echo ready; while :; do sleep 0.05; done`)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := bufio.NewScanner(out)
+			if !lines.Scan() || lines.Text() != "ready" {
+				t.Fatalf("no ready line: %q", lines.Text())
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var rest []string
+			for lines.Scan() {
+				rest = append(rest, lines.Text())
+			}
+			_ = cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 42 || !strings.Contains(strings.Join(rest, "\n"), "got-signal") {
+				t.Errorf("want the command to trap %v and exit 42; got exit %d, output %q", sig, code, rest)
+			}
+			assertNothingLeft(t, testUser)
+		})
+	}
+}
+
+// TestTTY: with a terminal on stdin the command gets a pty of its own, and
+// the host terminal is restored afterwards.
+func TestTTY(t *testing.T) {
+	needSuite(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("requires script (util-linux)")
+	}
+	proj := newProject(t, testUser)
+	inner := binPath + ` run -- sh -c 'test -t 0 && test -t 1 && echo "IS-TTY $(tty)"; stty size'; stty -a`
+	cmd := invocation{as: testUser, dir: proj}.command()
+	cmd.Path, _ = exec.LookPath("script")
+	cmd.Args = []string{"script", "-qefc", inner, "/dev/null"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "IS-TTY /dev/pts/0") {
+		t.Errorf("the command has no pty of its own:\n%s", s)
+	}
+	// After claudebox exits the terminal is cooked again.
+	if !strings.Contains(s, " icanon ") || !strings.Contains(s, " echo ") {
+		t.Errorf("terminal not restored (want icanon and echo):\n%s", s)
+	}
+}
+
+func TestDefaultCommandIsClaude(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	r := invocation{as: testUser, dir: proj}.run(t, "--", "--version", "-p", "hi")
+	mustExit(t, r, 0)
+	mustContain(t, r, "stub-claude uid="+strconv.Itoa(testUser.uid), "pwd="+proj, "args=--version -p hi")
+
+	// Without claude on PATH the error says so and names the way out.
+	r = invocation{as: testUser, dir: proj, env: []string{"PATH=/usr/bin:/bin"}}.run(t)
+	mustExit(t, r, 125)
+	mustContain(t, r, "claude", "claudebox run -- CMD")
+}
+
+// TestExportBundleWithRunc: plain runc on the exported bundle gives the same
+// sandbox as a launch.
+func TestExportBundleWithRunc(t *testing.T) {
+	needSuite(t)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("requires runc")
+	}
+	proj := newProject(t, testUser)
+	script := `echo "id=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname)"
+		cat ~/.ssh/id_ed25519 2>&1; echo "token=${GITHUB_TOKEN:-none}"
+		touch /usr/x 2>&1; echo from-sandbox > out.txt; echo "home: $(ls -A ~)"`
+	in := invocation{as: testUser, dir: proj}
+	want := in.run(t, "run", "--", "sh", "-c", script)
+	mustExit(t, want, 0)
+
+	dir := filepath.Join(proj, "bundle")
+	r := in.run(t, "export-bundle", dir, "--", "sh", "-c", script)
+	mustExit(t, r, 0)
+	mustContain(t, r, "runc --root", "run -b "+dir)
+	os.Remove(filepath.Join(proj, "out.txt"))
+
+	// Not empty any more: refused, then replaced with --force.
+	mustExit(t, in.run(t, "export-bundle", dir), 125)
+	mustExit(t, in.run(t, "export-bundle", "--force", dir, "--", "sh", "-c", script), 0)
+
+	cmd := in.command()
+	cmd.Path = runc
+	cmd.Args = []string{"runc", "--root", filepath.Join(proj, "runc-state"), "run", "-b", dir, "cb-export-test"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("runc run: %v\n%s", err, out)
+	}
+	if normalize(string(out)) != normalize(want.stdout+want.stderr) {
+		t.Errorf("runc run differs from claudebox run\nrunc:\n%s\nclaudebox:\n%s", out, want)
+	}
+	fi, err := os.Stat(filepath.Join(proj, "out.txt"))
+	if err != nil {
+		t.Fatalf("runc sandbox did not write the project: %v", err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != testUser.uid {
+		t.Errorf("file written under runc owned by %d, want %d", st.Uid, testUser.uid)
+	}
+}
+
+func normalize(s string) string {
+	return strings.TrimSpace(strings.Join(strings.Fields(s), " "))
+}
+
+// TestNoHostMountsLeft: launches add no mounts to the host.
+func TestNoHostMountsLeft(t *testing.T) {
+	needSuite(t)
+	before, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := newProject(t, testUser)
+	invocation{as: testUser, dir: proj}.run(t, "run", "--", "true")
+	invocation{dir: newProject(t, nil)}.run(t, "run", "--", "true")
+	after, _ := os.ReadFile("/proc/self/mountinfo")
+	if len(strings.Split(string(before), "\n")) != len(strings.Split(string(after), "\n")) {
+		t.Errorf("host mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	assertNothingLeft(t, testUser)
+	assertNothingLeft(t, nil)
+}
+
+// TestAsRoot: the smaller set, run by root.
+func TestAsRoot(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, nil)
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(home, ".ssh/id_ed25519"), []byte(secretSSH), 0o600)
+	in := invocation{dir: proj, env: []string{"HOME=" + home}}
+	r := in.run(t, "run", "--", "sh", "-c", `
+		cat ~/.ssh/id_ed25519 2>&1; env; touch /usr/x 2>&1
+		echo root-was-here > f.txt; grep CapEff /proc/self/status; echo "id=$(id -u)"`)
+	mustExit(t, r, 0)
+	mustNotContain(t, r, secretSSH, githubToken, awsSecret)
+	mustContain(t, r, "Read-only file system", "CapEff:\t0000000000000000", "id=0")
+	if b, err := os.ReadFile(filepath.Join(proj, "f.txt")); err != nil || string(b) != "root-was-here\n" {
+		t.Errorf("project not written: %q %v", b, err)
+	}
+	mustExit(t, in.run(t, "run", "--", "sh", "-c", "exit 3"), 3)
+	assertNothingLeft(t, nil)
+}
