@@ -19,14 +19,16 @@ var procSys = "/proc/sys"
 // names the one that does, with its fix. It is cheap (three small reads) and
 // runs before every launch, so a blocked host fails with a clear message
 // rather than a runtime error from deep inside container set-up.
-func CheckUserNS() error {
+func CheckUserNS() error { return checkUserNS(os.Geteuid()) }
+
+func checkUserNS(euid int) error {
 	if v, ok := readSysctl("user/max_user_namespaces"); ok && v == "0" {
 		return &launch.HintError{
 			Err:  fmt.Errorf("%w: user.max_user_namespaces is 0", ErrUserNS),
 			Hint: "allow them: sudo sysctl -w user.max_user_namespaces=28633 (persist it in /etc/sysctl.d/)",
 		}
 	}
-	if os.Geteuid() == 0 {
+	if euid == 0 {
 		return nil
 	}
 	if v, ok := readSysctl("kernel/unprivileged_userns_clone"); ok && v == "0" {

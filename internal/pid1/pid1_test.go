@@ -1,0 +1,28 @@
+package pid1
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	o, err := parse([]string{"--uid=1000", "--gid=1001", "--", "sh", "-c", "--uid=5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.uid != 1000 || o.gid != 1001 || !slices.Equal(o.argv, []string{"sh", "-c", "--uid=5"}) {
+		t.Errorf("parsed %+v", o)
+	}
+	for _, bad := range [][]string{
+		nil,
+		{"--uid=1", "--gid=1"},
+		{"--uid=1", "--gid=1", "--"},
+		{"--gid=1", "--", "true"},
+		{"--uid=x", "--gid=1", "--", "true"},
+		{"--bogus", "--", "true"},
+	} {
+		if _, err := parse(bad); err == nil {
+			t.Errorf("parse(%q) accepted", bad)
+		}
+	}
+}

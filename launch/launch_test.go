@@ -1,0 +1,254 @@
+package launch
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// world is a fake host: a home with a project, secrets and a claude.
+type world struct {
+	root, home, proj string
+	host             Host
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{root: root, home: filepath.Join(root, "home/ada")}
+	w.proj = filepath.Join(w.home, "src/app")
+	for _, d := range []string{"usr/bin", "etc", "var/tmp", "tmp", "proc", "home/ada/.ssh", "home/ada/.config/gh", "home/ada/.local/bin", "home/ada/src/app/.git", "home/ada/src/app/pkg/sub", "home/ada/notes"} {
+		mustMkdir(t, filepath.Join(root, d))
+	}
+	if err := os.Symlink("usr/bin", filepath.Join(root, "bin")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.home, ".ssh/id_ed25519"), "key", 0o600)
+	writeFile(t, filepath.Join(w.proj, ".env"), "X=1", 0o600)
+	w.host = Host{
+		UID: 1000, GID: 1000, Home: w.home, Cwd: w.proj, Root: root,
+		Environ: []string{
+			"PATH=" + filepath.Join(w.home, ".local/bin") + ":/usr/bin", "HOME=" + w.home, "TERM=xterm",
+			"GITHUB_TOKEN=ghp_x", "AWS_SECRET_ACCESS_KEY=y", "SSH_AUTH_SOCK=/run/user/1000/agent", "KUBECONFIG=/k",
+			"LC_ALL=C", "ANTHROPIC_API_KEY=sk-ant-z", "CLAUDE_CODE_USE_BEDROCK=1", "EDITOR=vi", "FOO=bar",
+		},
+	}
+	return w
+}
+
+func mustMkdir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, p, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(o Options) Options {
+	if len(o.Command) == 0 {
+		o.Command = []string{"true"}
+	}
+	return o
+}
+
+func TestEnvAllowlist(t *testing.T) {
+	w := newWorld(t)
+	s, err := Resolve(run(Options{Env: []string{"FOO", "NEW=a=b", "MISSING"}}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(s.Env, "\n") + "\n"
+	for _, want := range []string{"TERM=xterm\n", "LC_ALL=C\n", "ANTHROPIC_API_KEY=sk-ant-z\n", "CLAUDE_CODE_USE_BEDROCK=1\n", "EDITOR=vi\n", "FOO=bar\n", "NEW=a=b\n", "CLAUDEBOX=1\n", "HOME=" + w.home + "\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %q:\n%s", want, env)
+		}
+	}
+	for _, bad := range []string{"GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "SSH_AUTH_SOCK", "KUBECONFIG", "MISSING"} {
+		if strings.Contains(env, bad) {
+			t.Errorf("env leaks %s:\n%s", bad, env)
+		}
+	}
+	if !slices.IsSorted(s.Env) {
+		t.Error("env is not sorted")
+	}
+}
+
+func TestEnvDefaultPath(t *testing.T) {
+	w := newWorld(t)
+	w.host.Environ = []string{"HOME=" + w.home}
+	s, err := Resolve(run(Options{}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Env, "PATH="+DefaultPath) {
+		t.Errorf("no default PATH: %v", s.Env)
+	}
+}
+
+func TestProjectAndWorkdir(t *testing.T) {
+	w := newWorld(t)
+	sub := filepath.Join(w.proj, "pkg/sub")
+	link := filepath.Join(w.root, "link-to-app")
+	if err := os.Symlink(w.proj, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, cwd, project string
+		wantProj, wantWd   string
+	}{
+		{"git top level from a subdir", sub, "", w.proj, sub},
+		{"explicit project, cwd inside", sub, w.proj, w.proj, sub},
+		{"relative project", w.home, "src/app", w.proj, w.proj},
+		{"cwd outside the project", filepath.Join(w.home, "notes"), w.proj, w.proj, w.proj},
+		{"symlinked project", w.home, link, w.proj, w.proj},
+		{"no git: the current directory", filepath.Join(w.home, "notes"), "", filepath.Join(w.home, "notes"), filepath.Join(w.home, "notes")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := w.host
+			h.Cwd = c.cwd
+			s, err := Resolve(run(Options{Project: c.project}), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Project != c.wantProj || s.Workdir != c.wantWd {
+				t.Errorf("project %s workdir %s, want %s %s", s.Project, s.Workdir, c.wantProj, c.wantWd)
+			}
+			if !slices.Contains(s.Mounts, Mount{Path: c.wantProj, Mode: ReadWrite, Why: "project"}) {
+				t.Errorf("no project mount in %+v", s.Mounts)
+			}
+		})
+	}
+}
+
+func TestMountsAndHidden(t *testing.T) {
+	w := newWorld(t)
+	s, err := Resolve(run(Options{RO: []string{"pkg", "../../notes"}, Hide: []string{".env"}}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sorted parents first: notes is shallower than the project.
+	want := []Mount{
+		{Path: filepath.Join(w.home, "notes"), Mode: ReadOnly, Why: "--ro"},
+		{Path: w.proj, Mode: ReadWrite, Why: "project"},
+		{Path: filepath.Join(w.proj, "pkg"), Mode: ReadOnly, Why: "--ro"},
+	}
+	if !slices.Equal(s.Mounts, want) {
+		t.Errorf("mounts %+v\nwant %+v", s.Mounts, want)
+	}
+	if !slices.Contains(s.Hidden, filepath.Join(w.proj, ".env")) {
+		t.Errorf("hidden %v lacks .env", s.Hidden)
+	}
+	if !slices.Equal(s.Scratch, []string{"/tmp", "/var/tmp"}) {
+		t.Errorf("scratch %v", s.Scratch)
+	}
+	var names []string
+	for _, e := range s.HostRoot {
+		names = append(names, e.Name+"->"+e.Link)
+	}
+	if !slices.Equal(names, []string{"bin->usr/bin", "etc->", "home->", "usr->", "var->"}) {
+		t.Errorf("host root %v (proc and tmp must not be listed)", names)
+	}
+}
+
+// TestSecretFloor: secrets under home stay hidden when a mount would show
+// them, unless named.
+func TestSecretFloor(t *testing.T) {
+	w := newWorld(t)
+	h := w.host
+	h.Cwd = w.home
+	s, err := Resolve(run(Options{Project: w.home}), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Hidden, filepath.Join(w.home, ".ssh")) || !slices.Contains(s.Hidden, filepath.Join(w.home, ".config/gh")) {
+		t.Errorf("home as project must still hide ~/.ssh and ~/.config/gh: %v", s.Hidden)
+	}
+	s, err = Resolve(run(Options{Project: w.home, RO: []string{".ssh"}}), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(s.Hidden, filepath.Join(w.home, ".ssh")) {
+		t.Errorf("a named ~/.ssh must be shown: %v", s.Hidden)
+	}
+	s, err = Resolve(run(Options{}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(s.Hidden, filepath.Join(w.home, ".ssh")) {
+		t.Errorf("~/.ssh is not under any mount and needs no mask: %v", s.Hidden)
+	}
+}
+
+func TestClaudeLookup(t *testing.T) {
+	w := newWorld(t)
+	claude := filepath.Join(w.home, ".local/bin/claude")
+	writeFile(t, claude, "#!/bin/sh\n", 0o755)
+	s, err := Resolve(Options{ClaudeArgs: []string{"--resume"}}, w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Command, []string{claude, "--resume"}) {
+		t.Errorf("command %v", s.Command)
+	}
+	if !slices.Contains(s.Mounts, Mount{Path: filepath.Dir(claude), Mode: ReadOnly, Why: "claude"}) {
+		t.Errorf("claude under home must be mounted read-only: %+v", s.Mounts)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	w := newWorld(t)
+	file := filepath.Join(w.proj, ".env")
+	for _, c := range []struct {
+		name     string
+		opts     Options
+		cwd      string
+		sentinel error
+		want     string
+	}{
+		{"missing project", Options{Project: "/nonexistent"}, "", ErrBadProject, "--project /nonexistent: no such file or directory"},
+		{"project is a file", Options{Project: file}, "", ErrBadProject, "is not a directory"},
+		{"project is /", Options{Project: "/"}, "", ErrBadProject, "whole host"},
+		{"bare home", Options{}, w.home, ErrBadProject, "not inside a project"},
+		{"missing --ro", Options{RO: []string{"nope"}}, "", ErrBadPath, "--ro nope: no such file or directory"},
+		{"missing --hide", Options{Hide: []string{"/nope"}}, "", ErrBadPath, "--hide /nope"},
+		{"--rw of /", Options{RW: []string{"/"}}, "", ErrBadPath, "host root"},
+		{"bad env name", Options{Env: []string{"A-B=1"}}, "", ErrBadEnv, `"A-B"`},
+		{"empty env name", Options{Env: []string{"=x"}}, "", ErrBadEnv, "not a valid variable name"},
+		{"ro and rw", Options{RO: []string{"pkg"}, RW: []string{"pkg"}}, "", ErrBadPath, "both ro"},
+		{"hide and mount", Options{RO: []string{"pkg"}, Hide: []string{"pkg"}}, "", ErrBadPath, "hidden (--hide) and mounted"},
+		{"no claude", Options{}, "", ErrNoClaude, "no claude on PATH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := w.host
+			if c.cwd != "" {
+				h.Cwd = c.cwd
+			}
+			o := c.opts
+			if c.sentinel != ErrNoClaude {
+				o = run(o)
+			}
+			_, err := Resolve(o, h)
+			if !errors.Is(err, c.sentinel) {
+				t.Fatalf("want %v, got %v", c.sentinel, err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q lacks %q", err, c.want)
+			}
+			if Hint(err) == "" {
+				t.Errorf("error %q has no hint", err)
+			}
+		})
+	}
+}
