@@ -10,7 +10,7 @@ packages=(gcc libc6-dev pkg-config git iproute2 util-linux procps)
 test_mode=false
 if [[ ${1:-} == --test ]]; then
 	test_mode=true
-	packages+=(runc uidmap)
+	packages+=(runc uidmap bsdutils passwd)
 fi
 
 sudo=()
