@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestSecretsHidden(t *testing.T) {
@@ -174,6 +175,48 @@ func TestSignalForwarding(t *testing.T) {
 	}
 }
 
+// TestLauncherKilled: a sandbox does not outlive a launcher killed with
+// SIGKILL.
+func TestLauncherKilled(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	marker := "sleep 1000." + strconv.Itoa(os.Getpid()) // unique on this host
+	cmd := invocation{as: testUser, dir: proj}.command("run", "--", "sh", "-c", "echo ready; exec "+marker)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !bufio.NewScanner(out).Scan() {
+		t.Fatal("no ready line")
+	}
+	if !processExists(marker) {
+		t.Fatal("the sandboxed process is not visible from the host; the check below would prove nothing")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for processExists(marker) {
+		if time.Now().After(deadline) {
+			exec.Command("pkill", "-KILL", "-f", marker).Run()
+			t.Fatal("the sandbox outlived its killed launcher")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The killed launcher could not clean up; the next launch does.
+	if entries, _ := os.ReadDir(runtimeDir(testUser)); len(entries) == 0 {
+		t.Fatal("a SIGKILLed launcher left no state: the sweep below is not exercised")
+	}
+	mustExit(t, invocation{as: testUser, dir: proj}.run(t, "run", "--", "true"), 0)
+	assertNothingLeft(t, testUser)
+}
+
+func processExists(cmdline string) bool {
+	return exec.Command("pgrep", "-f", cmdline).Run() == nil
+}
+
 // TestTTY: with a terminal on stdin the command gets a pty of its own, and
 // the host terminal is restored afterwards.
 func TestTTY(t *testing.T) {
@@ -197,6 +240,36 @@ func TestTTY(t *testing.T) {
 	// After claudebox exits the terminal is cooked again.
 	if !strings.Contains(s, " icanon ") || !strings.Contains(s, " echo ") {
 		t.Errorf("terminal not restored (want icanon and echo):\n%s", s)
+	}
+}
+
+// TestNoHostTerminalInside: when only some streams are terminals there is
+// no pty, and the terminal ones are relayed through pipes: no fd of the host
+// terminal enters the sandbox.
+func TestNoHostTerminalInside(t *testing.T) {
+	needSuite(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("requires script (util-linux)")
+	}
+	proj := newProject(t, testUser)
+	probe := `for f in 0 1 2; do if test -t $f; then echo "fd$f=tty"; else echo "fd$f=$(readlink /proc/$$/fd/$f | cut -d: -f1)"; fi; done`
+	for _, c := range []struct{ name, redirect, want string }{
+		{"stdout to a file", "> out.txt; cat out.txt", "fd0=pipe fd1=" + filepath.Join(proj, "out.txt") + " fd2=pipe"},
+		{"stdin from a file", "< /dev/null", "fd0=/dev/null fd1=pipe fd2=pipe"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inner := binPath + " run -- sh -c '" + probe + "' " + c.redirect
+			cmd := invocation{as: testUser, dir: proj}.command()
+			cmd.Path, _ = exec.LookPath("script")
+			cmd.Args = []string{"script", "-qefc", inner, "/dev/null"}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("script: %v\n%s", err, out)
+			}
+			if got := normalize(string(out)); got != c.want {
+				t.Errorf("inside: %q, want %q", got, c.want)
+			}
+		})
 	}
 }
 

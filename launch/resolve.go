@@ -25,7 +25,8 @@ type Options struct {
 	// RO, RW and Hide are extra paths, relative to the current directory
 	// unless absolute.
 	RO, RW, Hide []string
-	// TTY gives the command its own pseudo-terminal.
+	// TTY gives the command its own pseudo-terminal; the CLI sets it when
+	// stdin and stdout are both terminals.
 	TTY bool
 }
 

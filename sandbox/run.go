@@ -5,13 +5,12 @@
 package sandbox
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/launch"
@@ -54,12 +53,13 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	id := newID()
-	dir := filepath.Join(rt, id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	sweepStale(rt)
+	ld, err := newLaunchDir(rt)
+	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	defer os.RemoveAll(dir)
+	defer ld.remove()
+	id, dir := ld.id, ld.path
 
 	rootfs := filepath.Join(dir, bundle.RootfsName)
 	if err := bundle.MakeRootfs(rootfs, c.Spec); err != nil {
@@ -76,6 +76,11 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	// The sandbox must not outlive a launcher that is killed: its pid 1
+	// asks for SIGKILL when its parent thread dies (libcontainer's own
+	// ParentDeathSignal is lost in nsexec's clones). That thread is this
+	// one, pinned for the rest of the launcher's life.
+	runtime.LockOSThread()
 	// The libcontainer state lives in the launch directory too.
 	ctr, err := libcontainer.Create(dir, id, cfg)
 	if err != nil {
@@ -150,10 +155,4 @@ func exitStatus(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
-}
-
-func newID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "cb-" + hex.EncodeToString(b)
 }

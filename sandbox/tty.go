@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -13,23 +14,37 @@ import (
 	"golang.org/x/term"
 )
 
-// stdio connects the sandboxed command to the launcher's standard streams:
-// directly when stdin is not a terminal, else through a pseudo-terminal of
-// the sandbox's own (a console socket), never the host terminal itself: with
-// the host tty inside, TIOCSTI could push keystrokes into the user's shell.
+// stdio connects the sandboxed command to the launcher's standard streams.
+// With Spec.TTY the command gets a pseudo-terminal of the sandbox's own (a
+// console socket). Otherwise files and pipes are passed as they are, but a
+// host terminal never enters the sandbox: such a stream is relayed through a
+// pipe. With the host tty inside, TIOCSTI could push keystrokes into the
+// user's shell and termios calls could change the user's terminal.
 type stdio struct {
 	c       Config
 	sock    *os.File // parent end of the console socket; nil without a tty
 	child   *os.File
 	master  *os.File
 	restore *term.State
-	output  chan struct{} // closed when the pty output is drained
+	output  chan struct{} // closed when the output is drained
+
+	parentEnds []*os.File     // the launcher's copies of the sandbox's pipe ends
+	relays     sync.WaitGroup // output relays still copying
 }
 
 func setupIO(p *libcontainer.Process, c Config) (*stdio, error) {
 	s := &stdio{c: c}
 	if !c.Spec.TTY {
-		p.Stdin, p.Stdout, p.Stderr = c.Stdin, c.Stdout, c.Stderr
+		var err error
+		if p.Stdin, err = s.relayIn(c.Stdin); err != nil {
+			return nil, err
+		}
+		if p.Stdout, err = s.relayOut(c.Stdout); err != nil {
+			return nil, err
+		}
+		if p.Stderr, err = s.relayOut(c.Stderr); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	parent, child, err := utils.NewSockPair("console")
@@ -44,10 +59,61 @@ func setupIO(p *libcontainer.Process, c Config) (*stdio, error) {
 	return s, nil
 }
 
-// attach receives the sandbox's pty master, puts the host terminal in raw
-// mode and starts copying. Call it after the container started.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// relayIn returns what the sandbox gets as stdin for host: host itself, or
+// a pipe fed from it when it is a terminal. The copy is not waited for: it
+// ends with the launcher.
+func (s *stdio) relayIn(host *os.File) (*os.File, error) {
+	if !isTerminal(host) {
+		return host, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.parentEnds = append(s.parentEnds, r)
+	go func() {
+		_, _ = io.Copy(w, host)
+		w.Close()
+	}()
+	return r, nil
+}
+
+// relayOut is relayIn for an output stream; drain waits for its copy.
+func (s *stdio) relayOut(host *os.File) (*os.File, error) {
+	if !isTerminal(host) {
+		return host, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.parentEnds = append(s.parentEnds, w)
+	s.relays.Add(1)
+	go func() {
+		defer s.relays.Done()
+		_, _ = io.Copy(host, r)
+		r.Close()
+	}()
+	return w, nil
+}
+
+// attach finishes the set-up once the container started: it drops the
+// launcher's copies of the sandbox's pipe ends, and for a tty receives the
+// sandbox's pty master, puts the host terminal in raw mode and starts
+// copying.
 func (s *stdio) attach() error {
+	for _, f := range s.parentEnds {
+		f.Close()
+	}
+	s.parentEnds = nil
 	if s.sock == nil {
+		s.output = make(chan struct{})
+		go func() {
+			s.relays.Wait()
+			close(s.output)
+		}()
 		return nil
 	}
 	s.child.Close()
@@ -83,7 +149,7 @@ func (s *stdio) resize() {
 	}
 }
 
-// drain waits (briefly) for the last output of the pty.
+// drain waits (briefly) for the last output of the sandbox.
 func (s *stdio) drain() {
 	if s.output == nil {
 		return
@@ -100,7 +166,7 @@ func (s *stdio) close() {
 	if s.restore != nil {
 		_ = term.Restore(int(s.c.Stdin.Fd()), s.restore)
 	}
-	for _, f := range []*os.File{s.master, s.sock, s.child} {
+	for _, f := range append([]*os.File{s.master, s.sock, s.child}, s.parentEnds...) {
 		if f != nil {
 			f.Close()
 		}

@@ -18,11 +18,11 @@ type launchFlags struct {
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.project, "project", "", "project root, mounted read-write (default: the git top level of the current directory, else the current directory)")
-	fs.StringArrayVar(&f.env, "env", nil, "pass the host's NAME (skipped when unset), or set NAME=VALUE (repeatable)")
-	fs.StringArrayVar(&f.ro, "ro", nil, "also show PATH read-only at the same path (repeatable)")
-	fs.StringArrayVar(&f.rw, "rw", nil, "also show PATH read-write at the same path (repeatable)")
-	fs.StringArrayVar(&f.hide, "hide", nil, "replace PATH with an empty read-only directory or file (repeatable)")
+	fs.StringVar(&f.project, "project", "", "project root `DIR`, mounted read-write (default: the git top level of the current directory, else the current directory)")
+	fs.StringArrayVar(&f.env, "env", nil, "pass the host's `NAME` (skipped when unset), or set NAME=VALUE (repeatable)")
+	fs.StringArrayVar(&f.ro, "ro", nil, "also show `PATH` read-only at the same path (repeatable)")
+	fs.StringArrayVar(&f.rw, "rw", nil, "also show `PATH` read-write at the same path (repeatable)")
+	fs.StringArrayVar(&f.hide, "hide", nil, "replace `PATH` with an empty read-only directory or file (repeatable)")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails")
 }
@@ -42,7 +42,7 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 		RO:         f.ro,
 		RW:         f.rw,
 		Hide:       f.hide,
-		TTY:        term.IsTerminal(int(os.Stdin.Fd())),
+		TTY:        term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
 	}, host)
 }
 

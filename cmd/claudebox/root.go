@@ -39,6 +39,8 @@ any other command in the same sandbox.
 		}
 		return &launch.HintError{Err: err, Hint: hint}
 	})
+	cmd.CompletionOptions.HiddenDefaultCmd = true
+	cmd.SetVersionTemplate(versionLine() + "\n")
 	f.register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
 	cmd.AddCommand(newRunCommand(), newExportCommand(), newVersionCommand())

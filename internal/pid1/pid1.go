@@ -12,7 +12,8 @@
 // uid 0 mapped.
 //
 // As pid 1 it forwards termination signals to the command, reaps orphans,
-// and exits with the command's status (128+N when it died of signal N).
+// dies with its launcher, and exits with the command's status (128+N when
+// it died of signal N).
 package pid1
 
 import (
@@ -33,7 +34,7 @@ import (
 const (
 	ExitCannotRun = 126
 	ExitNotFound  = 127
-	exitUsage     = 125
+	exitUsage     = 125 // also pid1's own set-up failures
 )
 
 // forwarded are the signals passed on to the command. Terminal-generated
@@ -84,6 +85,12 @@ func Main(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "claudebox: %s: command not found in the sandbox\n", o.argv[0])
 		return ExitNotFound
+	}
+
+	// Die with the launcher (or runc): a sandbox never runs on unattended.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "claudebox pid1: prctl(PR_SET_PDEATHSIG): %v\n", err)
+		return exitUsage
 	}
 
 	sigs := make(chan os.Signal, 32)
