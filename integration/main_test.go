@@ -219,6 +219,24 @@ func (in invocation) run(t *testing.T, args ...string) result {
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
 
+// underScript runs a shell command line on a fresh terminal (script(1)),
+// as typed in an interactive shell, and returns what the terminal showed.
+func underScript(t *testing.T, in invocation, line string) string {
+	t.Helper()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("requires script (bsdutils)")
+	}
+	cmd := in.command()
+	cmd.Path = script
+	cmd.Args = []string{"script", "-qefc", line, "/dev/null"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script -c %q: %v\n%s", line, err, out)
+	}
+	return string(out)
+}
+
 // newProject makes a project directory (a git work tree) owned by a, under
 // its home, and removes it at the end of the test.
 func newProject(t *testing.T, a *account) string {

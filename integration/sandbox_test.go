@@ -221,19 +221,9 @@ func processExists(cmdline string) bool {
 // the host terminal is restored afterwards.
 func TestTTY(t *testing.T) {
 	needSuite(t)
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("requires script (util-linux)")
-	}
 	proj := newProject(t, testUser)
-	inner := binPath + ` run -- sh -c 'test -t 0 && test -t 1 && echo "IS-TTY $(tty)"; stty size'; stty -a`
-	cmd := invocation{as: testUser, dir: proj}.command()
-	cmd.Path, _ = exec.LookPath("script")
-	cmd.Args = []string{"script", "-qefc", inner, "/dev/null"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("script: %v\n%s", err, out)
-	}
-	s := string(out)
+	s := underScript(t, invocation{as: testUser, dir: proj},
+		binPath+` run -- sh -c 'test -t 0 && test -t 1 && echo "IS-TTY $(tty)"; stty size'; stty -a`)
 	if !strings.Contains(s, "IS-TTY /dev/pts/0") {
 		t.Errorf("the command has no pty of its own:\n%s", s)
 	}
@@ -248,9 +238,6 @@ func TestTTY(t *testing.T) {
 // terminal enters the sandbox.
 func TestNoHostTerminalInside(t *testing.T) {
 	needSuite(t)
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("requires script (util-linux)")
-	}
 	proj := newProject(t, testUser)
 	probe := `for f in 0 1 2; do if test -t $f; then echo "fd$f=tty"; else echo "fd$f=$(readlink /proc/$$/fd/$f | cut -d: -f1)"; fi; done`
 	for _, c := range []struct{ name, redirect, want string }{
@@ -258,15 +245,8 @@ func TestNoHostTerminalInside(t *testing.T) {
 		{"stdin from a file", "< /dev/null", "fd0=/dev/null fd1=pipe fd2=pipe"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			inner := binPath + " run -- sh -c '" + probe + "' " + c.redirect
-			cmd := invocation{as: testUser, dir: proj}.command()
-			cmd.Path, _ = exec.LookPath("script")
-			cmd.Args = []string{"script", "-qefc", inner, "/dev/null"}
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("script: %v\n%s", err, out)
-			}
-			if got := normalize(string(out)); got != c.want {
+			out := underScript(t, invocation{as: testUser, dir: proj}, binPath+" run -- sh -c '"+probe+"' "+c.redirect)
+			if got := normalize(out); got != c.want {
 				t.Errorf("inside: %q, want %q", got, c.want)
 			}
 		})
@@ -374,4 +354,35 @@ func TestAsRoot(t *testing.T) {
 	}
 	mustExit(t, in.run(t, "run", "--", "sh", "-c", "exit 3"), 3)
 	assertNothingLeft(t, nil)
+}
+
+// TestExtraMounts: --ro, --rw and --hide, relative paths included.
+func TestExtraMounts(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	data := filepath.Join(testUser.home, "it-data")
+	out := filepath.Join(testUser.home, "it-out")
+	for _, f := range []string{filepath.Join(data, "table.csv"), filepath.Join(out, ".keep"), filepath.Join(proj, ".env"), filepath.Join(proj, "private/key")} {
+		if err := writeOwned(testUser, f, "content-of-"+filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.RemoveAll(data); os.RemoveAll(out) })
+
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "--ro", data, "--rw", "../it-out", "--hide", ".env", "--hide", "private", "--", "sh", "-c", `
+		cat ~/it-data/table.csv; echo
+		touch ~/it-data/new 2>/dev/null && echo WROTE-RO
+		echo written > ~/it-out/result && echo rw-ok
+		echo "env=[$(cat .env)] private=[$(ls -A private)]"
+		echo leak > .env 2>/dev/null; touch private/new 2>/dev/null && echo WROTE-HIDDEN
+		echo done`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "content-of-table.csv", "rw-ok", "env=[] private=[]", "done")
+	mustNotContain(t, r, "WROTE", "content-of-.env", "content-of-key")
+	if b, _ := os.ReadFile(filepath.Join(out, "result")); string(b) != "written\n" {
+		t.Errorf("--rw write did not reach the host: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(proj, ".env")); string(b) != "content-of-.env" {
+		t.Errorf("hidden .env changed on the host: %q", b)
+	}
 }

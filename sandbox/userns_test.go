@@ -11,6 +11,9 @@ import (
 )
 
 func TestCheckUserNS(t *testing.T) {
+	if !apparmorUnconfined() {
+		t.Fatal("these cases assume the test runs without an AppArmor profile")
+	}
 	for _, c := range []struct {
 		name   string
 		knobs  map[string]string
@@ -22,6 +25,8 @@ func TestCheckUserNS(t *testing.T) {
 		{"max zero", map[string]string{"user/max_user_namespaces": "0\n"}, "user.max_user_namespaces is 0", "sysctl -w user.max_user_namespaces="},
 		{"debian clone knob", map[string]string{"kernel/unprivileged_userns_clone": "0"}, "kernel.unprivileged_userns_clone is 0", "unprivileged_userns_clone=1"},
 		{"clone knob on", map[string]string{"kernel/unprivileged_userns_clone": "1"}, "", ""},
+		{"ubuntu apparmor restriction", map[string]string{"kernel/apparmor_restrict_unprivileged_userns": "1"}, "AppArmor restricts them", "userns,"},
+		{"apparmor restriction off", map[string]string{"kernel/apparmor_restrict_unprivileged_userns": "0"}, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
