@@ -148,7 +148,10 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	for _, d := range s.Scratch {
 		over = append(over, tmpfs(d, "1777"))
 	}
-	if s.Home != "/" {
+	switch {
+	case s.Instance != nil:
+		over = append(over, specs.Mount{Destination: s.Home, Type: "bind", Source: s.Instance.HomeDir(), Options: rwBind})
+	case s.Home != "/":
 		over = append(over, tmpfs(s.Home, "700"))
 	}
 	for _, m := range s.Mounts {

@@ -114,9 +114,24 @@ func plantSecrets(a *account) error {
 	return os.Chmod(filepath.Join(a.home, ".local/bin/claude"), 0o755)
 }
 
-// stubClaude stands in for Claude Code: it reports what it sees.
+// stubClaude stands in for Claude Code: it reports what it sees, and plays
+// Claude's writes to its state (the real binary is tested separately).
 const stubClaude = `#!/bin/sh
-echo "stub-claude uid=$(id -u) gid=$(id -g) pwd=$(pwd) args=$*"
+creds=~/.claude/.credentials.json
+token() { printf '{"claudeAiOauth":{"accessToken":"%s","refreshToken":"r"}}' "$1"; }
+case "$1" in
+account) cat "$creds" 2>/dev/null || echo "not logged in" ;;
+refresh-inplace) token "$2" > "$creds" ;;
+refresh-rename) token "$2" > "$creds.tmp.$$" && mv "$creds.tmp.$$" "$creds" ;;
+transcript)
+	slug=$(pwd | tr / -)
+	mkdir -p ~/.claude/projects/"$slug"
+	echo "{\"msg\":\"$2\"}" >> ~/.claude/projects/"$slug"/session.jsonl
+	echo "{\"display\":\"$2\"}" >> ~/.claude/history.jsonl
+	echo "projects: $(ls ~/.claude/projects | tr '\n' ' ')"
+	echo "history: $(cat ~/.claude/history.jsonl | tr '\n' ' ')" ;;
+*) echo "stub-claude uid=$(id -u) gid=$(id -g) pwd=$(pwd) args=$*" ;;
+esac
 `
 
 // writeOwned writes a file, creating parents, all owned by a.

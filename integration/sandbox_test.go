@@ -23,9 +23,9 @@ func TestSecretsHidden(t *testing.T) {
 	mustExit(t, r, 0)
 	mustContain(t, r, "done", "No such file or directory")
 	mustNotContain(t, r, secretSSH, secretAWS, secretGH, bashrcMarker)
-	// Home shows the project only (and the parent of nothing else).
-	if !strings.Contains(r.stdout, "home: "+filepath.Base(proj)+" \n") {
-		t.Errorf("home should show only the project %s:\n%s", filepath.Base(proj), r)
+	// Home shows the project's Claude state and the project, nothing else.
+	if !strings.Contains(r.stdout, "home: .claude "+filepath.Base(proj)+" \n") {
+		t.Errorf("home should show only .claude and the project %s:\n%s", filepath.Base(proj), r)
 	}
 	assertNothingLeft(t, testUser)
 }

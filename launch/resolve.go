@@ -28,6 +28,9 @@ type Options struct {
 	// TTY gives the command its own pseudo-terminal; the CLI sets it when
 	// stdin and stdout are both terminals.
 	TTY bool
+	// StateDir is claudebox's state directory (~/.claudebox); it holds the
+	// per-project instances. "" launches without an instance.
+	StateDir string
 }
 
 // Host holds the facts about the invoking user that a launch depends on.
@@ -99,6 +102,20 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 
 	s.Mounts = []Mount{{Path: project, Mode: ReadWrite, Why: "project"}}
+	if o.StateDir != "" {
+		root := project
+		if main, common, ok := gitWorktree(project); ok {
+			// A linked worktree shares its main worktree's instance, and
+			// git inside needs the shared git directory.
+			root = main
+			if !within(common, project) {
+				s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
+			}
+		}
+		id := InstanceID(root)
+		s.Instance = &Instance{ID: id, Dir: filepath.Join(o.StateDir, "instances", id), Root: root}
+	}
+	s.Auth = authOf(s.Env, home)
 	for _, m := range []struct {
 		flag  string
 		paths []string
@@ -238,6 +255,7 @@ func checkConflicts(mounts []Mount, hidden []string) error {
 // ~/.config). Naming one of them, or a path inside it, with --ro or --rw is
 // the explicit way to show it.
 var homeSecrets = []string{
+	".claude", ".claude.json", ".claudebox", // other projects' transcripts
 	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc",
 	".git-credentials", ".npmrc", ".pypirc", ".password-store",
 	".config/gh", ".config/gcloud", ".config/hub", ".local/share/keyrings",

@@ -55,9 +55,15 @@ type Spec struct {
 	// inside the sandbox.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
-	// Home is $HOME. Inside it is a private, empty tmpfs holding only what
-	// is mounted under it.
+	// Home is $HOME, canonical. Inside it shows the instance's home, or
+	// without an instance a private, empty tmpfs; and what is mounted under
+	// it.
 	Home string `json:"home"`
+	// Instance is the project's Claude state; nil for none.
+	Instance *Instance `json:"instance,omitempty"`
+	// Auth says how Claude will authenticate: AuthAPIKey, AuthLogin or
+	// AuthNone.
+	Auth string `json:"auth"`
 	// Scratch are private, empty, writable tmpfs directories: /tmp, and
 	// /var/tmp when the host has it.
 	Scratch []string `json:"scratch"`

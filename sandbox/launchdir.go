@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/claudebox/claudebox/state"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -29,12 +31,20 @@ func newLaunchDir(runtimeDir string) (*launchDir, error) {
 	}
 	d := &launchDir{id: idPrefix + hex.EncodeToString(b)}
 	d.path = filepath.Join(runtimeDir, d.id)
-	if err := os.Mkdir(d.path, 0o700); err != nil {
+	// Made and locked under a name the sweep ignores, then renamed into
+	// place with the lock held: a concurrent sweep never sees it unlocked.
+	tmp := filepath.Join(runtimeDir, ".new-"+d.id)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
 	var err error
-	if d.lock, err = lockDir(d.path); err != nil {
-		os.RemoveAll(d.path)
+	if d.lock, err = lockDir(tmp); err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, d.path); err != nil {
+		d.lock.Close()
+		os.Remove(tmp)
 		return nil, err
 	}
 	return d, nil
@@ -59,16 +69,34 @@ func lockDir(path string) (*os.File, error) {
 	return f, nil
 }
 
+// SweepStale clears the runtime leftovers of launchers that died before
+// their clean-up and returns how many launches it cleared.
+func SweepStale() (int, error) {
+	rt, err := state.RuntimeDir()
+	if err != nil {
+		return 0, err
+	}
+	return sweepStale(rt), nil
+}
+
 // sweepStale removes what launchers killed before their clean-up left in
 // runtimeDir: any sandbox still running is destroyed (processes, cgroups),
 // then its directory is removed. Directories of live launchers are locked
 // and left alone.
-func sweepStale(runtimeDir string) {
+func sweepStale(runtimeDir string) int {
 	entries, err := os.ReadDir(runtimeDir)
 	if err != nil {
-		return
+		return 0
 	}
+	n := 0
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".new-"+idPrefix) {
+			// A launcher died between making and renaming its directory.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(runtimeDir, e.Name()))
+			}
+			continue
+		}
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), idPrefix) {
 			continue
 		}
@@ -84,5 +112,7 @@ func sweepStale(runtimeDir string) {
 		}
 		os.RemoveAll(path)
 		lock.Close()
+		n++
 	}
+	return n
 }

@@ -53,6 +53,18 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	if inst := c.Spec.Instance; inst != nil {
+		sess, err := state.OpenSession(inst, c.Spec.Home)
+		if err != nil {
+			return 0, err
+		}
+		defer sess.Close()
+		creds, err := state.StartCredentialSync(c.Spec.Home, inst.HomeDir())
+		if err != nil {
+			return 0, fmt.Errorf("%w: credentials: %w", ErrStart, err)
+		}
+		defer creds.Stop()
+	}
 	sweepStale(rt)
 	ld, err := newLaunchDir(rt)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
 
@@ -43,6 +44,11 @@ export from a terminal to get an interactive bundle.
 			spec, err := f.resolve(args[1:], nil)
 			if err != nil {
 				return err
+			}
+			if spec.Instance != nil {
+				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
+					return err
+				}
 			}
 			exe, err := launcherPath()
 			if err != nil {

@@ -43,7 +43,19 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 		RW:         f.rw,
 		Hide:       f.hide,
 		TTY:        term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
+		StateDir:   filepath.Join(host.Home, stateDirName),
 	}, host)
+}
+
+const stateDirName = ".claudebox"
+
+// stateDir is claudebox's state directory, ~/.claudebox.
+func stateDir() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, stateDirName), nil
 }
 
 // launcherPath is this binary, which serves as the sandbox's pid 1.

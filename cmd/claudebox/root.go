@@ -6,7 +6,10 @@ import (
 )
 
 func newRootCommand() *cobra.Command {
-	var f launchFlags
+	var (
+		f  launchFlags
+		gc bool
+	)
 	cmd := &cobra.Command{
 		Use:   "claudebox [flags] [-- CLAUDE_ARGS...]",
 		Short: "Run Claude Code in a rootless sandbox",
@@ -22,6 +25,9 @@ any other command in the same sandbox.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if gc {
+				return runGC(cmd.OutOrStdout(), gcFlags{})
+			}
 			if len(args) > 0 && cmd.ArgsLenAtDash() != 0 {
 				return usageError(cmd, "unknown command %q; put claude's arguments after --", args[0])
 			}
@@ -43,6 +49,7 @@ any other command in the same sandbox.
 	cmd.SetVersionTemplate(versionLine() + "\n")
 	f.register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
-	cmd.AddCommand(newRunCommand(), newExportCommand(), newVersionCommand())
+	cmd.Flags().BoolVar(&gc, "gc", false, "same as claudebox gc")
+	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newGCCommand(), newVersionCommand())
 	return cmd
 }

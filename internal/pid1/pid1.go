@@ -11,7 +11,8 @@
 // bubblewrap's --uid does; libcontainer alone cannot, as it needs container
 // uid 0 mapped.
 //
-// As pid 1 it forwards termination signals to the command, reaps orphans,
+// As pid 1 it forwards termination signals to the command's process group,
+// reaps orphans,
 // dies with its launcher, and exits with the command's status (128+N when
 // it died of signal N).
 package pid1
@@ -103,10 +104,12 @@ func Main(args []string) int {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: o.gid, HostID: os.Getgid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
 	}
+	// The command leads a process group of its own: forwarded signals go
+	// to the whole group, as a terminal's ^C does to a foreground job, so
+	// `sh -c 'cmd; ...'` stops with its children. On a terminal the group
+	// is in the foreground, so ^C and SIGWINCH reach it and not pid1.
+	attr.Setpgid = true
 	if term.IsTerminal(0) {
-		// Own process group in the terminal's foreground, so ^C and
-		// SIGWINCH go to the command and not to pid1.
-		attr.Setpgid = true
 		attr.Foreground = true
 		attr.Ctty = 0
 	}
@@ -125,7 +128,7 @@ func Main(args []string) int {
 
 	for sig := range sigs {
 		if sig != unix.SIGCHLD {
-			_ = unix.Kill(proc.Pid, sig.(unix.Signal))
+			_ = unix.Kill(-proc.Pid, sig.(unix.Signal))
 			continue
 		}
 		if status, done := reap(proc.Pid); done {
