@@ -31,7 +31,8 @@ unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 integration:
-	set -o pipefail; CLAUDEBOX_BIN=$(abspath $(BIN)) $(GO) test -count=1 -p 1 -v ./integration/... 2>&1 | hack/check-skips.sh
+	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
+	CLAUDEBOX_BIN=$(abspath $(BIN)) CLAUDEBOX_REAL_CLAUDE=$$real_claude $(GO) test -count=1 -p 1 -v ./integration/... 2>&1 | hack/check-skips.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -33,6 +33,15 @@ var cases = map[string]*launch.Spec{
 		UID:     1000, GID: 1000, Home: "/home/ada", TTY: true,
 		Scratch: []string{"/tmp", "/var/tmp"}, HostRoot: hostRoot,
 	},
+	"instance": {
+		Project: "/home/ada/src/app", Workdir: "/home/ada/src/app",
+		Command: []string{"/usr/local/bin/claude"},
+		Env:     []string{"CLAUDEBOX=1", "HOME=/home/ada"},
+		Mounts:  []launch.Mount{{Path: "/home/ada/src/app", Mode: launch.ReadWrite, Why: "project"}},
+		UID:     1000, GID: 1000, Home: "/home/ada",
+		Instance: &launch.Instance{ID: "app-0123abcd", Dir: "/home/ada/.claudebox/instances/app-0123abcd", Root: "/home/ada/src/app"},
+		Scratch:  []string{"/tmp"}, HostRoot: hostRoot,
+	},
 	"root": {
 		Project: "/srv/proj", Workdir: "/srv/proj",
 		Command: []string{"make", "test"},
@@ -170,6 +179,12 @@ func TestPolicy(t *testing.T) {
 	}
 	if oci.Mounts[index["/home/ada"]].Type != "tmpfs" {
 		t.Error("home is not a private tmpfs")
+	}
+	withInstance := Build(cases["instance"], Layout{})
+	for _, m := range withInstance.Mounts {
+		if m.Destination == "/home/ada" && (m.Source != "/home/ada/.claudebox/instances/app-0123abcd/home" || slices.Contains(m.Options, "rro")) {
+			t.Errorf("home with an instance: %+v", m)
+		}
 	}
 	for _, name := range []string{"/bin", "/lib"} {
 		if _, ok := index[name]; ok {

@@ -14,6 +14,7 @@ import (
 
 func TestSecretsHidden(t *testing.T) {
 	needSuite(t)
+	resetClaudeState(t) // no host ~/.claude.json to seed the instance with
 	proj := newProject(t, testUser)
 	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
 		cat ~/.ssh/id_ed25519 ~/.aws/credentials ~/.config/gh/hosts.yml
