@@ -11,11 +11,13 @@
 package bundle
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/netconf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -36,6 +38,19 @@ type Layout struct {
 	// Launcher is the claudebox binary on the host: absolute, or relative to
 	// the bundle.
 	Launcher string
+	// ResolvConf is the resolv.conf shown in the inet tier (see
+	// WriteResolvConf): absolute, or relative to the bundle.
+	ResolvConf string
+}
+
+// ResolvConfName is the inet tier's resolv.conf in a bundle directory.
+const ResolvConfName = "resolv.conf"
+
+// WriteResolvConf writes the inet tier's resolv.conf: the uplink's DNS
+// forwarder, the one resolver the deny rules let through (the host's own is
+// often a LAN address).
+func WriteResolvConf(path string) error {
+	return os.WriteFile(path, []byte("nameserver "+netconf.UplinkDNS+"\n"), 0o644)
 }
 
 // Masked and read-only /proc and /sys paths, as runc and the container
@@ -72,19 +87,27 @@ func Build(s *launch.Spec, l Layout) *specs.Spec {
 		},
 		Mounts: mounts(s, l),
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.UserNamespace},
-				{Type: specs.MountNamespace},
-				{Type: specs.PIDNamespace},
-				{Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace},
-			},
+			Namespaces:    namespaces(s),
 			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.UID), Size: 1}},
 			GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}},
 			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
 		},
 	}
+}
+
+func namespaces(s *launch.Spec) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{
+		{Type: specs.UserNamespace},
+		{Type: specs.MountNamespace},
+		{Type: specs.PIDNamespace},
+		{Type: specs.IPCNamespace},
+		{Type: specs.UTSNamespace},
+	}
+	if s.Network.Tier != launch.TierFull {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	return ns
 }
 
 // pid1Capabilities are pid1's capabilities, in the sandbox's user namespace
@@ -164,6 +187,10 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	slices.SortStableFunc(over, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
 	ms = append(ms, over...)
 
+	if l.ResolvConf != "" {
+		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
 	return append(ms, specs.Mount{
 		Destination: LauncherPath, Type: "bind", Source: l.Launcher,
 		Options: []string{"bind", "ro", "nosuid", "nodev"},

@@ -32,6 +32,16 @@ var cases = map[string]*launch.Spec{
 		Hidden:  []string{"/run/user/1000", "/root"},
 		UID:     1000, GID: 1000, Home: "/home/ada", TTY: true,
 		Scratch: []string{"/tmp", "/var/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierFull, Source: "default"},
+	},
+	"inet": {
+		Project: "/home/ada/app", Workdir: "/home/ada/app",
+		Command: []string{"curl", "https://example.com"},
+		Env:     []string{"CLAUDEBOX=1", "HOME=/home/ada"},
+		Mounts:  []launch.Mount{{Path: "/home/ada/app", Mode: launch.ReadWrite, Why: "project"}},
+		UID:     1000, GID: 1000, Home: "/home/ada",
+		Scratch: []string{"/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierInet, Source: "--network"},
 	},
 	"instance": {
 		Project: "/home/ada/src/app", Workdir: "/home/ada/src/app",
@@ -41,6 +51,7 @@ var cases = map[string]*launch.Spec{
 		UID:     1000, GID: 1000, Home: "/home/ada",
 		Instance: &launch.Instance{ID: "app-0123abcd", Dir: "/home/ada/.claudebox/instances/app-0123abcd", Root: "/home/ada/src/app"},
 		Scratch:  []string{"/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierFull, Source: "default"},
 	},
 	"root": {
 		Project: "/srv/proj", Workdir: "/srv/proj",
@@ -49,6 +60,7 @@ var cases = map[string]*launch.Spec{
 		Mounts:  []launch.Mount{{Path: "/srv/proj", Mode: launch.ReadWrite, Why: "project"}},
 		UID:     0, GID: 0, Home: "/root",
 		Scratch: []string{"/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierNone, Source: "CLAUDEBOX_NETWORK"},
 	},
 	"extra-mounts": {
 		Project: "/home/ada/app", Workdir: "/home/ada/app",
@@ -63,13 +75,22 @@ var cases = map[string]*launch.Spec{
 		Hidden: []string{"/run/user/1000", "/home/ada/app/.env"},
 		UID:    1000, GID: 1001, Home: "/home/ada",
 		Scratch: []string{"/tmp", "/var/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierFull, Source: "default"},
 	},
+}
+
+func layoutFor(s *launch.Spec) Layout {
+	l := Layout{Rootfs: "rootfs", Launcher: "claudebox"}
+	if s.Network.Tier == launch.TierInet {
+		l.ResolvConf = ResolvConfName
+	}
+	return l
 }
 
 func TestGolden(t *testing.T) {
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := json.MarshalIndent(Build(s, Layout{Rootfs: "rootfs", Launcher: "claudebox"}), "", "\t")
+			got, err := json.MarshalIndent(Build(s, layoutFor(s)), "", "\t")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,8 +131,8 @@ func TestLibcontainerAccepts(t *testing.T) {
 					t.Errorf("namespace %s missing", ns)
 				}
 			}
-			if cfg.Namespaces.Contains(configs.NEWNET) {
-				t.Errorf("network namespace present: the host network is the only tier so far")
+			if got, want := cfg.Namespaces.Contains(configs.NEWNET), s.Network.Tier != launch.TierFull; got != want {
+				t.Errorf("tier %s: network namespace %v, want %v", s.Network.Tier, got, want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ var (
 	ErrBadEnv     = errors.New("bad --env")
 	ErrNoCommand  = errors.New("no command")
 	ErrNoClaude   = errors.New("claude not found")
+	ErrBadNetwork = errors.New("bad network")
 )
 
 // HintError is an error the user can fix; Hint says how.

@@ -252,3 +252,46 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestNetworkPrecedence(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		flag, env  string
+		allow      []string
+		wantTier   Tier
+		wantSource string
+		wantErr    string
+	}{
+		{"", "", nil, TierFull, "default", ""},
+		{"", "inet", nil, TierInet, "CLAUDEBOX_NETWORK", ""},
+		{"none", "inet", nil, TierNone, "--network", ""},
+		{"bogus", "", nil, "", "", `unknown network tier "bogus"`},
+		{"", "bogus", nil, "", "", "CLAUDEBOX_NETWORK"},
+		{"inet", "", []string{"192.168.1.10:5432", "10.0.0.0/8", "[fd00::1]:80", "10.1.0.0/16:22"}, TierInet, "--network", ""},
+		{"full", "", []string{"192.168.1.10"}, "", "", "--allow-net needs the inet tier"},
+		{"inet", "", []string{"192.168.1.10:99999"}, "", "", "--allow-net"},
+		{"inet", "", []string{"example.com"}, "", "", "--allow-net"},
+	} {
+		h := w.host
+		if c.env != "" {
+			h.Environ = append(slices.Clone(h.Environ), "CLAUDEBOX_NETWORK="+c.env)
+		}
+		s, err := Resolve(run(Options{Network: c.flag, AllowNet: c.allow}), h)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) || Hint(err) == "" {
+				t.Errorf("flag %q env %q allow %v: want error %q with a hint, got %v", c.flag, c.env, c.allow, c.wantErr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("flag %q env %q: %v", c.flag, c.env, err)
+		}
+		if s.Network.Tier != c.wantTier || s.Network.Source != c.wantSource || len(s.Network.Allow) != len(c.allow) {
+			t.Errorf("flag %q env %q: got %+v", c.flag, c.env, s.Network)
+		}
+	}
+	a, _ := ParseAllow("[fd00::1]:80")
+	if a.String() != "[fd00::1]:80" {
+		t.Errorf("allow round trip: %s", a)
+	}
+}

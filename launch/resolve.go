@@ -28,6 +28,10 @@ type Options struct {
 	// TTY gives the command its own pseudo-terminal; the CLI sets it when
 	// stdin and stdout are both terminals.
 	TTY bool
+	// Network is the --network flag ("" when not given); AllowNet holds
+	// --allow-net entries.
+	Network  string
+	AllowNet []string
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
@@ -89,6 +93,9 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	if within(cwd, project) {
 		s.Workdir = cwd
+	}
+	if s.Network, err = resolveNetwork(o.Network, h.Environ, o.AllowNet); err != nil {
+		return nil, err
 	}
 	if s.Env, err = buildEnv(h.Environ, o.Env, filepath.Clean(h.Home)); err != nil {
 		return nil, err

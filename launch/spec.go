@@ -71,6 +71,8 @@ type Spec struct {
 	// symlinks (recreated) to build the sandbox root from. proc, sys, dev
 	// and tmp are never in it: the sandbox gets its own.
 	HostRoot []TopEntry `json:"hostRoot"`
+	// Network is the network tier and what it allows.
+	Network Network `json:"network"`
 	// TTY is true when the command gets its own pseudo-terminal.
 	TTY bool `json:"tty"`
 }

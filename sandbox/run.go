@@ -77,7 +77,14 @@ func Run(c Config) (status int, err error) {
 	if err := bundle.MakeRootfs(rootfs, c.Spec); err != nil {
 		return 0, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
 	}
-	oci := bundle.Build(c.Spec, bundle.Layout{Rootfs: rootfs, Launcher: c.Launcher})
+	layout := bundle.Layout{Rootfs: rootfs, Launcher: c.Launcher}
+	if c.Spec.Network.Tier == launch.TierInet {
+		layout.ResolvConf = filepath.Join(dir, bundle.ResolvConfName)
+		if err := bundle.WriteResolvConf(layout.ResolvConf); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+	}
+	oci := bundle.Build(c.Spec, layout)
 	rootless := os.Geteuid() != 0
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:      id,
@@ -113,7 +120,24 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	if err := ctr.Run(proc); err != nil {
+	if c.Spec.Network.Tier == launch.TierFull {
+		err = ctr.Run(proc)
+	} else {
+		// The command waits (on libcontainer's exec fifo) until its
+		// network is in place.
+		if err = ctr.Start(proc); err == nil {
+			var pid int
+			if pid, err = proc.Pid(); err == nil {
+				var net *network
+				if net, err = attachNetwork(c, ld, pid); err != nil {
+					return 0, err
+				}
+				defer net.detach()
+				err = ctr.Exec()
+			}
+		}
+	}
+	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 	}
 	if err := term.attach(); err != nil {

@@ -14,6 +14,8 @@ type launchFlags struct {
 	project      string
 	env          []string
 	ro, rw, hide []string
+	network      string
+	allowNet     []string
 	yes, quiet   bool
 }
 
@@ -23,6 +25,8 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.ro, "ro", nil, "also show `PATH` read-only at the same path (repeatable)")
 	fs.StringArrayVar(&f.rw, "rw", nil, "also show `PATH` read-write at the same path (repeatable)")
 	fs.StringArrayVar(&f.hide, "hide", nil, "replace `PATH` with an empty read-only directory or file (repeatable)")
+	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
+	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails")
 }
@@ -42,6 +46,8 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 		RO:         f.ro,
 		RW:         f.rw,
 		Hide:       f.hide,
+		Network:    f.network,
+		AllowNet:   f.allowNet,
 		TTY:        term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
 		StateDir:   filepath.Join(host.Home, stateDirName),
 	}, host)

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/internal/egress"
 	"github.com/claudebox/claudebox/internal/pid1"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/netconf"
+	"github.com/claudebox/claudebox/sandbox"
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // the C half of container start-up
 	"github.com/sirupsen/logrus"
@@ -37,8 +41,21 @@ func init() {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == bundle.Pid1Verb {
-		os.Exit(pid1.Main(os.Args[2:]))
+	// A multi-call binary: the sandbox's pid 1, the CNI helper and the
+	// egress CNI plugin are this binary too.
+	if filepath.Base(os.Args[0]) == netconf.EgressType {
+		egress.Main()
+		return
+	}
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case bundle.Pid1Verb:
+			os.Exit(pid1.Main(os.Args[2:]))
+		case sandbox.CNIHelperVerb:
+			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
+		case sandbox.UsernsExecVerb:
+			os.Exit(sandbox.UsernsExecMain(os.Args[2:]))
+		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)
 	if os.Getenv("CLAUDEBOX_DEBUG") != "" {

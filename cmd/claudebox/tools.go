@@ -1,0 +1,7 @@
+//go:build tools
+
+package main
+
+// The standard CNI plugins the sandbox uses, pinned by go.mod and built
+// into bin/cni by the Makefile.
+import _ "github.com/containernetworking/plugins/plugins/main/loopback"

@@ -1,0 +1,111 @@
+// Package netconf turns a network tier into the CNI configuration list
+// that sets it up, from typed plugin structs, checked with libcni. It is
+// pure: tier in, JSON out.
+//
+//	none  loopback                      a new netns with only lo up
+//	inet  loopback + claudebox-egress   lo, and the egress deny rules; the
+//	                                    uplink (slirp4netns) is attached by
+//	                                    the sandbox once the rules are in
+//	full  (no CNI)                      the host's network namespace
+package netconf
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/claudebox/claudebox/launch"
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+)
+
+// CNIVersion is the CNI spec version of the generated lists.
+const CNIVersion = "1.0.0"
+
+// EgressType is claudebox's own egress plugin, served by the claudebox
+// binary when invoked under that name.
+const EgressType = "claudebox-egress"
+
+// Uplink addresses, as slirp4netns --configure sets them up.
+const (
+	UplinkDevice  = "tap0"
+	UplinkDNS     = "10.0.2.3"
+	UplinkGateway = "10.0.2.2"
+	UplinkMTU     = 65520
+)
+
+// Deny4 and Deny6 are the destinations the inet tier rejects: private,
+// shared (CGNAT, Tailscale), link-local (cloud metadata), loopback,
+// benchmarking, multicast and reserved ranges, and IPv4-mapped IPv6 (a
+// bypass if missed). The host's own addresses are added at launch.
+var (
+	Deny4 = []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15",
+		"224.0.0.0/4", "240.0.0.0/4",
+	}
+	Deny6 = []string{
+		"::/127", "::ffff:0:0/96", "64:ff9b:1::/48", "fc00::/7", "fe80::/10", "ff00::/8",
+	}
+)
+
+// EgressConf is the configuration of the claudebox-egress plugin.
+type EgressConf struct {
+	types.PluginConf
+	// Deny are the rejected destination prefixes (v4 and v6).
+	Deny []string `json:"deny"`
+	// Allow are let through before the deny.
+	Allow []launch.Allow `json:"allow,omitempty"`
+	// Resolver is the DNS server the sandbox may query on port 53 (the uplink's
+	// forwarder) although it is in a denied range.
+	Resolver string `json:"resolver"`
+	// BlockIPv6 rejects all IPv6 but loopback: the uplink is IPv4 only,
+	// and nothing IPv6 may leave by another way.
+	BlockIPv6 bool `json:"blockIPv6"`
+}
+
+// Options complete a tier's configuration at launch.
+type Options struct {
+	// HostAddrs are the host's own addresses, denied too.
+	HostAddrs []netip.Addr
+	// Allow are the --allow-net destinations.
+	Allow []launch.Allow
+}
+
+type confList struct {
+	CNIVersion string `json:"cniVersion"`
+	Name       string `json:"name"`
+	Plugins    []any  `json:"plugins"`
+}
+
+// ConfList renders the CNI configuration list of a tier and checks it with
+// libcni. Full has none.
+func ConfList(t launch.Tier, o Options) ([]byte, error) {
+	list := confList{CNIVersion: CNIVersion, Name: "claudebox-" + string(t)}
+	loopback := types.PluginConf{Type: "loopback"}
+	switch t {
+	case launch.TierNone:
+		list.Plugins = []any{loopback}
+	case launch.TierInet:
+		deny := slices.Clone(Deny4)
+		for _, a := range o.HostAddrs {
+			deny = append(deny, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+		deny = append(deny, Deny6...)
+		list.Plugins = []any{loopback, EgressConf{
+			PluginConf: types.PluginConf{Type: EgressType},
+			Deny:       deny, Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,
+		}}
+	default:
+		return nil, fmt.Errorf("network tier %q has no CNI configuration", t)
+	}
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := libcni.ConfListFromBytes(b); err != nil {
+		return nil, fmt.Errorf("generated CNI configuration for %s is invalid: %w", t, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,67 @@
+package netconf
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/claudebox/claudebox/launch"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestGolden(t *testing.T) {
+	allow, err := launch.ParseAllow("192.168.1.10:5432")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{HostAddrs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}, Allow: []launch.Allow{allow}}
+	for _, tier := range []launch.Tier{launch.TierNone, launch.TierInet} {
+		t.Run(string(tier), func(t *testing.T) {
+			got, err := ConfList(tier, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", string(tier)+".conflist")
+			if *update {
+				os.WriteFile(golden, got, 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./netconf -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs (run go test ./netconf -update and review):\n%s", golden, got)
+			}
+		})
+	}
+	if _, err := ConfList(launch.TierFull, opts); err == nil {
+		t.Error("the full tier has no CNI configuration")
+	}
+}
+
+func TestInetDeniesWhatItMust(t *testing.T) {
+	b, err := ConfList(launch.TierInet, Options{HostAddrs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Plugins []json.RawMessage }
+	json.Unmarshal(b, &list)
+	var egress EgressConf
+	if err := json.Unmarshal(list.Plugins[1], &egress); err != nil {
+		t.Fatal(err)
+	}
+	for _, must := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "fc00::/7", "fe80::/10", "::ffff:0:0/96", "203.0.113.7/32"} {
+		if !slices.Contains(egress.Deny, must) {
+			t.Errorf("inet does not deny %s", must)
+		}
+	}
+	if egress.Type != EgressType || egress.Resolver != UplinkDNS || !egress.BlockIPv6 {
+		t.Errorf("egress %+v", egress)
+	}
+}
