@@ -6,11 +6,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-packages=(gcc libc6-dev pkg-config git iproute2 util-linux procps)
+packages=(gcc libc6-dev pkg-config git iproute2 util-linux procps slirp4netns)
 test_mode=false
 if [[ ${1:-} == --test ]]; then
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd)
+	packages+=(runc uidmap bsdutils passwd nftables)
 fi
 
 sudo=()
@@ -47,4 +47,7 @@ fi
 
 if $test_mode; then
 	"${sudo[@]}" bash hack/setup-test-user.sh
+	# The inet tier's uplink needs /dev/net/tun; some VMs ship it 0600,
+	# distributions 0666.
+	"${sudo[@]}" chmod 0666 /dev/net/tun
 fi

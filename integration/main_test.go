@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			skipWhy = err.Error()
 		}
+		defer teardownWorld()
 		return m.Run()
 	}())
 }
@@ -88,14 +89,29 @@ func setup() (string, error) {
 		return dir, err
 	}
 	binPath = filepath.Join(dir, "claudebox")
-	data, err := os.ReadFile(src)
+	for from, to := range map[string]string{
+		src: binPath,
+		filepath.Join(filepath.Dir(src), "cni", "loopback"): filepath.Join(dir, "cni", "loopback"),
+	} {
+		if err := copyExecutable(from, to); err != nil {
+			return dir, err
+		}
+	}
+	if err := plantSecrets(testUser); err != nil {
+		return dir, err
+	}
+	return dir, setupWorld(dir)
+}
+
+func copyExecutable(from, to string) error {
+	data, err := os.ReadFile(from)
 	if err != nil {
-		return dir, err
+		return err
 	}
-	if err := os.WriteFile(binPath, data, 0o755); err != nil {
-		return dir, err
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
 	}
-	return dir, plantSecrets(testUser)
+	return os.WriteFile(to, data, 0o755)
 }
 
 func plantSecrets(a *account) error {

@@ -45,6 +45,15 @@ export from a terminal to get an interactive bundle.
 			if err != nil {
 				return err
 			}
+			if spec.Network.Tier != launch.TierFull {
+				// The bundle would need OCI hooks to attach the tier under
+				// plain runc; rather than export a bundle with less
+				// isolation than asked for, refuse.
+				return &launch.HintError{
+					Err:  fmt.Errorf("export-bundle: the %s network tier cannot be exported yet", spec.Network.Tier),
+					Hint: "export with --network full, or run the sandbox with claudebox run",
+				}
+			}
 			if spec.Instance != nil {
 				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
 					return err

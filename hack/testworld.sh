@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The closed network world the network tests run in; no packet leaves this
+# machine. Needs root.
+#
+#   hack/testworld.sh up TESTPEER   build it (tearing down an old one first)
+#   hack/testworld.sh down          remove it
+#
+# cbw-world plays the host: claudebox runs in it (ip netns exec cbw-world).
+# Its own address 203.0.113.1 (the "host's public address") and loopback
+# have listeners. cbw-peers, behind a veth, owns the other hosts, each with
+# a listener on 8080 (and the LAN host on 8081), and the DNS server that
+# cbw-world's resolv.conf names:
+#   198.51.100.10   internet          192.168.77.10   LAN
+#   100.100.7.10    Tailscale/CGNAT   169.254.169.254 cloud metadata
+#   10.9.9.10       10/8              198.51.100.53   DNS (internet.test,
+#   2001:db8:1::10  internet (IPv6)                   rebind.test -> LAN)
+#   fd7a:115c:a1e0::10 Tailscale (IPv6)
+set -euo pipefail
+
+world=cbw-world
+peers=cbw-peers
+run=/run/claudebox-testworld
+
+down() {
+	if [[ -d $run ]]; then
+		for pidfile in "$run"/*.pid; do
+			[[ -e $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+		done
+		rm -rf "$run"
+	fi
+	ip netns del "$world" 2>/dev/null || true
+	ip netns del "$peers" 2>/dev/null || true
+	rm -rf "/etc/netns/$world"
+}
+
+# start NETNS NAME ARGS...: a testpeer server in NETNS, waited for.
+start() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$peer" serve "$@" >"$run/$name.log" 2>&1 &
+	echo $! >"$run/$name.pid"
+	for _ in $(seq 100); do
+		grep -q ready "$run/$name.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "testworld: $name did not start:" >&2
+	cat "$run/$name.log" >&2
+	return 1
+}
+
+up() {
+	peer=$(realpath "$1")
+	down
+	trap 'down' ERR
+	mkdir -p "$run"
+	ip netns add "$world"
+	ip netns add "$peers"
+	ip link add w0 netns "$world" type veth peer name p0 netns "$peers"
+	for ns in "$world" "$peers"; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$world" addr add 203.0.113.1/24 dev w0
+	ip -n "$world" addr add 2001:db8:ff::1/64 dev w0 nodad
+	ip -n "$world" link set w0 up
+	ip -n "$world" route add default via 203.0.113.2
+	ip -n "$world" -6 route add default via 2001:db8:ff::2
+	ip -n "$peers" addr add 203.0.113.2/24 dev p0
+	ip -n "$peers" addr add 2001:db8:ff::2/64 dev p0 nodad
+	ip -n "$peers" link set p0 up
+	for a in 198.51.100.10 198.51.100.53 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
+		ip -n "$peers" addr add "$a/32" dev lo
+	done
+	for a in 2001:db8:1::10 fd7a:115c:a1e0::10; do
+		ip -n "$peers" addr add "$a/128" dev lo nodad
+	done
+	mkdir -p "/etc/netns/$world"
+	echo "nameserver 198.51.100.53" >"/etc/netns/$world/resolv.conf"
+
+	start "$peers" peers -dns 198.51.100.53:53 \
+		198.51.100.10:8080 192.168.77.10:8080 192.168.77.10:8081 100.100.7.10:8080 \
+		169.254.169.254:8080 10.9.9.10:8080 '[2001:db8:1::10]:8080' '[fd7a:115c:a1e0::10]:8080'
+	start "$world" world 127.0.0.1:8080 203.0.113.1:8080
+	trap - ERR
+	echo "testworld: up"
+}
+
+case ${1:-} in
+up) up "${2:?usage: testworld.sh up TESTPEER}" ;;
+down) down ;;
+*)
+	echo "usage: testworld.sh up TESTPEER | down" >&2
+	exit 2
+	;;
+esac

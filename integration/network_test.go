@@ -1,0 +1,318 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The network tests run claudebox inside the closed test world of
+// hack/testworld.sh: no packet leaves this machine.
+
+var testpeer string // the probe/serve helper (integration/testpeer)
+
+func setupWorld(dir string) error {
+	testpeer = filepath.Join(dir, "testpeer")
+	build := exec.Command("go", "build", "-o", testpeer, "./testpeer")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmtErr("building testpeer", err, out)
+	}
+	if out, err := exec.Command("../hack/testworld.sh", "up", testpeer).CombinedOutput(); err != nil {
+		return fmtErr("hack/testworld.sh up", err, out)
+	}
+	return nil
+}
+
+func teardownWorld() {
+	if testpeer != "" {
+		_ = exec.Command("../hack/testworld.sh", "down").Run()
+	}
+}
+
+type cmdError struct {
+	what string
+	err  error
+	out  []byte
+}
+
+func (e *cmdError) Error() string { return e.what + ": " + e.err.Error() + ": " + string(e.out) }
+
+func fmtErr(what string, err error, out []byte) error { return &cmdError{what, err, out} }
+
+// inWorld runs claudebox as a in the test world's host.
+func (in invocation) inWorld(t *testing.T, args ...string) result {
+	t.Helper()
+	uid, gid := 0, 0
+	if in.as != nil {
+		uid, gid = in.as.uid, in.as.gid
+	}
+	cmd := in.command(args...)
+	cmd.SysProcAttr = nil // hack/in-world.sh switches to the user
+	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
+	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), binPath}, args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Run()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("claudebox %v timed out", args)
+	}
+	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// worldProject is a project holding a copy of testpeer, for probes.
+func worldProject(t *testing.T, a *account) string {
+	t.Helper()
+	proj := newProject(t, a)
+	if err := copyExecutable(testpeer, filepath.Join(proj, "testpeer")); err != nil {
+		t.Fatal(err)
+	}
+	if a != nil {
+		os.Chown(filepath.Join(proj, "testpeer"), a.uid, a.gid)
+	}
+	return proj
+}
+
+// targets probed in every tier, as testpeer probe arguments.
+var targets = []struct{ name, target string }{
+	{"internet", "198.51.100.10:8080"},
+	{"internet-by-name", "dns:internet.test"},
+	{"rebind-name", "dns:rebind.test"},
+	{"lan", "192.168.77.10:8080"},
+	{"tailscale", "100.100.7.10:8080"},
+	{"metadata", "169.254.169.254:8080"},
+	{"ten-slash-8", "10.9.9.10:8080"},
+	{"host-public", "203.0.113.1:8080"},
+	{"host-public-v4mapped", "[::ffff:203.0.113.1]:8080"},
+	{"host-loopback", "127.0.0.1:8080"},
+	{"uplink-gateway", "10.0.2.2:8080"},
+	{"internet-v6", "[2001:db8:1::10]:8080"},
+	{"tailscale-v6", "[fd7a:115c:a1e0::10]:8080"},
+}
+
+// probeResult is one line of testpeer probe.
+type probeResult struct {
+	ok     bool
+	ms     int
+	detail string
+}
+
+func probeAll(t *testing.T, in invocation, extra ...string) map[string]probeResult {
+	t.Helper()
+	args := append(extra, "--", "./testpeer", "probe")
+	for _, tg := range targets {
+		args = append(args, tg.name+"="+tg.target)
+	}
+	r := in.inWorld(t, append([]string{"run"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("probe run failed:\n%s", r)
+	}
+	got := map[string]probeResult{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) < 3 {
+			continue
+		}
+		ms, _ := strconv.Atoi(f[2])
+		pr := probeResult{ok: f[1] == "ok", ms: ms}
+		if len(f) == 4 {
+			pr.detail = f[3]
+		}
+		got[f[0]] = pr
+	}
+	return got
+}
+
+// expect checks the probes: reachable names are ok, all others fail, and
+// (but in the full tier, where the host's routes decide) fail fast.
+func expect(t *testing.T, got map[string]probeResult, reachable ...string) {
+	expectTier(t, got, true, reachable...)
+}
+
+func expectTier(t *testing.T, got map[string]probeResult, fast bool, reachable ...string) {
+	t.Helper()
+	for _, tg := range targets {
+		pr, ok := got[tg.name]
+		if !ok {
+			t.Errorf("%s: not probed", tg.name)
+			continue
+		}
+		want := false
+		for _, r := range reachable {
+			want = want || r == tg.name
+		}
+		if pr.ok != want {
+			t.Errorf("%s (%s): reachable=%v, want %v (%s)", tg.name, tg.target, pr.ok, want, pr.detail)
+		}
+		if fast && !pr.ok && pr.ms > 2000 {
+			t.Errorf("%s: took %d ms to fail; failures must be fast", tg.name, pr.ms)
+		}
+	}
+}
+
+func TestNetworkTiers(t *testing.T) {
+	needSuite(t)
+	for _, as := range []*account{testUser, nil} {
+		who := "user"
+		if as == nil {
+			who = "root"
+		}
+		t.Run(who, func(t *testing.T) {
+			in := invocation{as: as, dir: worldProject(t, as)}
+			t.Run("none", func(t *testing.T) {
+				expect(t, probeAll(t, in, "--network", "none"))
+			})
+			t.Run("inet", func(t *testing.T) {
+				got := probeAll(t, in, "--network", "inet")
+				expect(t, got, "internet", "internet-by-name", "rebind-name")
+				if d := got["rebind-name"].detail; d != "192.168.77.10" {
+					t.Errorf("rebind.test resolved to %q; the test needs it to name the LAN host", d)
+				}
+			})
+			t.Run("full", func(t *testing.T) {
+				expectTier(t, probeAll(t, in, "--network", "full"), false, "internet", "internet-by-name", "rebind-name", "lan",
+					"tailscale", "metadata", "ten-slash-8", "host-public", "host-public-v4mapped", "host-loopback",
+					"internet-v6", "tailscale-v6")
+			})
+			if as != nil {
+				assertNothingLeft(t, as)
+			}
+		})
+	}
+}
+
+func TestNetworkPrecedenceAndAllow(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	env := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_NETWORK=none"}}
+	expect(t, probeAll(t, env))                                                                     // from the env var
+	expect(t, probeAll(t, env, "--network", "inet"), "internet", "internet-by-name", "rebind-name") // the flag wins
+
+	in := invocation{as: testUser, dir: proj}
+	r := in.inWorld(t, "run", "--network", "inet", "--allow-net", "192.168.77.10:8080", "--",
+		"./testpeer", "probe", "lan=192.168.77.10:8080", "lan-other-port=192.168.77.10:8081", "tailscale=100.100.7.10:8080")
+	mustExit(t, r, 0)
+	mustContain(t, r, "lan ok", "lan-other-port fail", "tailscale fail")
+
+	r = in.inWorld(t, "run", "--network", "bogus", "--", "true")
+	mustExit(t, r, 125)
+	mustContain(t, r, `unknown network tier "bogus"`, "none, inet or full")
+}
+
+// TestNetworkRulesHold: nothing inside can change the rules or the links,
+// not even root of a nested user namespace.
+func TestNetworkRulesHold(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "inet", "--", "sh", "-c", `
+		export PATH=$PATH:/usr/sbin:/sbin
+		nft flush ruleset 2>/dev/null && echo FLUSHED
+		nft delete table inet claudebox 2>/dev/null && echo DELETED
+		ip link set tap0 down 2>/dev/null && echo LINK-DOWN
+		ip route replace 192.168.77.0/24 dev tap0 2>/dev/null && echo ROUTED
+		unshare -Urn sh -c 'nft flush ruleset' 2>/dev/null && echo NESTED-FLUSH-OWN-NETNS-ONLY
+		./testpeer probe lan=192.168.77.10:8080 internet=198.51.100.10:8080`)
+	mustExit(t, r, 0)
+	mustNotContain(t, r, "FLUSHED", "DELETED", "LINK-DOWN", "ROUTED")
+	mustContain(t, r, "lan fail", "internet ok")
+}
+
+// TestNoneKeepsUnixSockets: loopback only, but a unix socket on the
+// filesystem (the Nix daemon's, a mounted one) still works.
+func TestNoneKeepsUnixSockets(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	sock := filepath.Join(proj, "daemon.sock")
+	srv := exec.Command(testpeer, "serve", "-unix", sock)
+	out, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	buf := make([]byte, 6)
+	out.Read(buf)
+	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "./testpeer", "probe", "sock=unix:"+sock, "internet=198.51.100.10:8080")
+	mustContain(t, r, "sock ok", "hello from unix", "internet fail")
+}
+
+// TestNetworkFailsClosed: a tier that cannot be set up is refused, with
+// the fix, and leaves nothing behind.
+func TestNetworkFailsClosed(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	in := invocation{as: testUser, dir: proj}
+
+	t.Run("tun not usable", func(t *testing.T) {
+		fi, err := os.Stat("/dev/net/tun")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod("/dev/net/tun", 0o600)
+		defer os.Chmod("/dev/net/tun", fi.Mode().Perm())
+		r := in.inWorld(t, "run", "--network", "inet", "--", "echo", "RAN")
+		mustExit(t, r, 125)
+		mustContain(t, r, "/dev/net/tun", "chmod 0666 /dev/net/tun")
+		mustNotContain(t, r, "RAN")
+		assertNothingLeft(t, testUser)
+	})
+	t.Run("no CNI plugins", func(t *testing.T) {
+		r := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_CNI_PATH=/nonexistent"}}.inWorld(t, "run", "--network", "none", "--", "echo", "RAN")
+		mustExit(t, r, 125)
+		mustContain(t, r, "loopback plugin is missing", "make build")
+		mustNotContain(t, r, "RAN")
+		assertNothingLeft(t, testUser)
+	})
+	t.Run("export refuses a tier it cannot carry", func(t *testing.T) {
+		r := in.inWorld(t, "export-bundle", filepath.Join(proj, "bundle"), "--network", "inet", "--", "true")
+		mustExit(t, r, 125)
+		mustContain(t, r, "cannot be exported yet")
+	})
+}
+
+// TestNetworkLeftovers: after a kill -9 of the launcher no uplink remains,
+// and the next launch clears the rest.
+func TestNetworkLeftovers(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	cmd := invocation{as: testUser, dir: proj}.command()
+	cmd.SysProcAttr = nil
+	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
+	cmd.Args = []string{cmd.Path, strconv.Itoa(testUser.uid), strconv.Itoa(testUser.gid), binPath,
+		"run", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000"}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
+		t.Fatalf("no ready: %q", buf[:n])
+	}
+	user := strconv.Itoa(testUser.uid)
+	if exec.Command("pgrep", "-u", user, "slirp4netns").Run() != nil {
+		t.Fatal("no slirp4netns while the inet sandbox runs; the check below would prove nothing")
+	}
+	// in-world.sh execs its way down to the launcher: this kills it.
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); exec.Command("pgrep", "-u", user, "slirp4netns").Run() == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			exec.Command("pkill", "-u", user, "slirp4netns").Run()
+			t.Fatal("slirp4netns outlived its killed launcher")
+		}
+	}
+	mustExit(t, invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "true"), 0)
+	assertNothingLeft(t, testUser)
+}

@@ -1,0 +1,200 @@
+// Command testpeer plays the hosts of the network test world
+// (hack/testworld.sh), and probes them from inside a sandbox.
+//
+//	testpeer serve [-dns ADDR:PORT] [-unix PATH] ADDR:PORT...
+//	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
+//	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10);
+//	    answer on a unix socket; print "ready" once listening.
+//	testpeer probe NAME=ADDR:PORT|NAME=unix:PATH|NAME=dns:HOSTNAME...
+//	    print "NAME ok|fail MS detail" for each, 3 s at most each.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// Records of the test world's DNS server.
+var records = map[string][4]byte{
+	"internet.test.": {198, 51, 100, 10},
+	"rebind.test.":   {192, 168, 77, 10},
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: testpeer serve|probe ...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "probe":
+		probe(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown verb %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testpeer:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(args []string) error {
+	var tcp []string
+	var dns, unix string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-dns":
+			i++
+			dns = args[i]
+		case "-unix":
+			i++
+			unix = args[i]
+		default:
+			tcp = append(tcp, args[i])
+		}
+	}
+	for _, a := range tcp {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			return err
+		}
+		go accept(l, "hello from "+a)
+	}
+	if unix != "" {
+		os.Remove(unix)
+		l, err := net.Listen("unix", unix)
+		if err != nil {
+			return err
+		}
+		os.Chmod(unix, 0o666)
+		go accept(l, "hello from unix")
+	}
+	if dns != "" {
+		pc, err := net.ListenPacket("udp", dns)
+		if err != nil {
+			return err
+		}
+		go serveDNS(pc)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+func accept(l net.Listener, greeting string) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		fmt.Fprintln(c, greeting)
+		c.Close()
+	}
+}
+
+// serveDNS answers A queries for the records, NXDOMAIN for anything else.
+func serveDNS(pc net.PacketConn) {
+	buf := make([]byte, 512)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if n < 12 {
+			continue
+		}
+		q := buf[12:n]
+		name, qlen := readName(q)
+		if qlen < 0 || len(q) < qlen+4 {
+			continue
+		}
+		question := q[:qlen+4]
+		qtype := binary.BigEndian.Uint16(question[qlen:])
+		resp := append([]byte{}, buf[:2]...) // id
+		flags := uint16(0x8180)              // response, RD, RA
+		ip, found := records[strings.ToLower(name)]
+		answers := uint16(0)
+		if !found {
+			flags |= 3 // NXDOMAIN
+		} else if qtype == 1 {
+			answers = 1
+		}
+		resp = binary.BigEndian.AppendUint16(resp, flags)
+		resp = binary.BigEndian.AppendUint16(resp, 1)
+		resp = binary.BigEndian.AppendUint16(resp, answers)
+		resp = append(resp, 0, 0, 0, 0)
+		resp = append(resp, question...)
+		if answers == 1 {
+			resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4)
+			resp = append(resp, ip[:]...)
+		}
+		pc.WriteTo(resp, addr)
+	}
+}
+
+func readName(b []byte) (string, int) {
+	var labels []string
+	i := 0
+	for i < len(b) {
+		l := int(b[i])
+		if l == 0 {
+			return strings.Join(labels, ".") + ".", i + 1
+		}
+		if l > 63 || i+1+l > len(b) {
+			return "", -1
+		}
+		labels = append(labels, string(b[i+1:i+1+l]))
+		i += 1 + l
+	}
+	return "", -1
+}
+
+func probe(args []string) {
+	for _, a := range args {
+		name, target, _ := strings.Cut(a, "=")
+		start := time.Now()
+		detail, err := try(target)
+		ms := time.Since(start).Milliseconds()
+		if err != nil {
+			fmt.Printf("%s fail %d %v\n", name, ms, err)
+		} else {
+			fmt.Printf("%s ok %d %s\n", name, ms, detail)
+		}
+	}
+}
+
+func try(target string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if host, ok := strings.CutPrefix(target, "dns:"); ok {
+		addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			return "", err
+		}
+		return strings.Join(addrs, ","), nil
+	}
+	network := "tcp"
+	if path, ok := strings.CutPrefix(target, "unix:"); ok {
+		network, target = "unix", path
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, target)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
