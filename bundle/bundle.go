@@ -182,7 +182,7 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		if m.Mode == launch.ReadOnly {
 			opts = roBind
 		}
-		over = append(over, specs.Mount{Destination: m.Path, Type: "bind", Source: m.Path, Options: opts})
+		over = append(over, specs.Mount{Destination: m.Dest(), Type: "bind", Source: m.Path, Options: opts})
 	}
 	slices.SortStableFunc(over, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
 	ms = append(ms, over...)

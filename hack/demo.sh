@@ -17,15 +17,21 @@ cd "$HOME/project"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 show() {
 	step "$*"
-	"$bin" run --yes -- sh -c "$* 2>&1" || true
+	"$bin" run --quiet -- sh -c "$* 2>&1" || true
 }
 
 echo "claudebox demo: home is $HOME, project is $HOME/project"
+step "claudebox run --dry-run -- CMD   # the plan every launch shows first"
+"$bin" run --dry-run -- sh -c 'echo hello'
 show 'id; echo "workdir: $(pwd)"'
 show 'cat ~/.ssh/id_ed25519 || echo "-> the secret is hidden"'
 show 'ls -A ~; echo "-> home shows only the project"'
 show 'echo "GITHUB_TOKEN=${GITHUB_TOKEN:-<not set>}"; env | sort | sed "s/^/  /"'
 show 'touch /usr/claudebox-demo || echo "-> the host is read-only"'
 show 'echo hello > made-in-sandbox.txt && echo "-> the project is writable"'
+if [[ -w /dev/net/tun ]] && command -v slirp4netns >/dev/null; then
+	step 'claudebox run --network none -- ...'
+	"$bin" run --quiet --network none -- sh -c 'cat /proc/net/dev | tail -n +3 | cut -d: -f1; echo "-> loopback only"' || true
+fi
 step "ls -l $HOME/project   # on the host, after the sandbox exited"
 ls -l "$HOME/project"

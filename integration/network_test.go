@@ -214,7 +214,7 @@ func TestNetworkPrecedenceAndAllow(t *testing.T) {
 func TestNetworkRulesHold(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
-	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "inet", "--", "sh", "-c", `
+	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", `
 		export PATH=$PATH:/usr/sbin:/sbin
 		nft flush ruleset 2>/dev/null && echo FLUSHED
 		nft delete table inet claudebox 2>/dev/null && echo DELETED
@@ -259,14 +259,14 @@ func TestNetworkFailsClosed(t *testing.T) {
 		}
 		os.Chmod("/dev/net/tun", 0o600)
 		defer os.Chmod("/dev/net/tun", fi.Mode().Perm())
-		r := in.inWorld(t, "run", "--network", "inet", "--", "echo", "RAN")
+		r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "echo", "RAN")
 		mustExit(t, r, 125)
 		mustContain(t, r, "/dev/net/tun", "chmod 0666 /dev/net/tun")
 		mustNotContain(t, r, "RAN")
 		assertNothingLeft(t, testUser)
 	})
 	t.Run("no CNI plugins", func(t *testing.T) {
-		r := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_CNI_PATH=/nonexistent"}}.inWorld(t, "run", "--network", "none", "--", "echo", "RAN")
+		r := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_CNI_PATH=/nonexistent"}}.inWorld(t, "run", "-q", "--network", "none", "--", "echo", "RAN")
 		mustExit(t, r, 125)
 		mustContain(t, r, "loopback plugin is missing", "make build")
 		mustNotContain(t, r, "RAN")

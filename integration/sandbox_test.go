@@ -16,7 +16,7 @@ func TestSecretsHidden(t *testing.T) {
 	needSuite(t)
 	resetClaudeState(t) // no host ~/.claude.json to seed the instance with
 	proj := newProject(t, testUser)
-	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "-q", "--", "sh", "-c", `
 		cat ~/.ssh/id_ed25519 ~/.aws/credentials ~/.config/gh/hosts.yml
 		echo "home: $(ls -A ~ | tr '\n' ' ')"
 		ls /run/user/ 2>&1; ls -A /root 2>&1
@@ -24,9 +24,10 @@ func TestSecretsHidden(t *testing.T) {
 	mustExit(t, r, 0)
 	mustContain(t, r, "done", "No such file or directory")
 	mustNotContain(t, r, secretSSH, secretAWS, secretGH, bashrcMarker)
-	// Home shows the project's Claude state and the project, nothing else.
-	if !strings.Contains(r.stdout, "home: .claude "+filepath.Base(proj)+" \n") {
-		t.Errorf("home should show only .claude and the project %s:\n%s", filepath.Base(proj), r)
+	// Home shows the project's Claude state, the tools on PATH
+	// (~/.local/bin) and the project, nothing else.
+	if !strings.Contains(r.stdout, "home: .claude .local "+filepath.Base(proj)+" \n") {
+		t.Errorf("home should show only .claude, .local and the project %s:\n%s", filepath.Base(proj), r)
 	}
 	assertNothingLeft(t, testUser)
 }
@@ -59,7 +60,7 @@ func TestEnvClean(t *testing.T) {
 func TestHostReadOnly(t *testing.T) {
 	needSuite(t)
 	proj := newProject(t, testUser)
-	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "-q", "--", "sh", "-c", `
 		for p in /usr/claudebox-x /etc/claudebox-x /var/claudebox-x; do
 			touch $p 2>/dev/null && echo "WROTE $p"
 		done
@@ -108,7 +109,7 @@ func TestProjectWritableAndOwned(t *testing.T) {
 func TestProcessPolicy(t *testing.T) {
 	needSuite(t)
 	proj := newProject(t, testUser)
-	r := invocation{as: testUser, dir: proj}.run(t, "run", "--", "sh", "-c", `
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "-q", "--", "sh", "-c", `
 		grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status
 		hostname; echo "pid1=$(cat /proc/1/comm)"; echo "procs=$(ls /proc | grep -c '^[0-9]')"
 		echo x > /proc/sys/kernel/hostname 2>/dev/null && echo WROTE-PROC-SYS
@@ -224,7 +225,7 @@ func TestTTY(t *testing.T) {
 	needSuite(t)
 	proj := newProject(t, testUser)
 	s := underScript(t, invocation{as: testUser, dir: proj},
-		binPath+` run -- sh -c 'test -t 0 && test -t 1 && echo "IS-TTY $(tty)"; stty size'; stty -a`)
+		binPath+` run -q -- sh -c 'test -t 0 && test -t 1 && echo "IS-TTY $(tty)"; stty size'; stty -a`)
 	if !strings.Contains(s, "IS-TTY /dev/pts/0") {
 		t.Errorf("the command has no pty of its own:\n%s", s)
 	}
@@ -246,7 +247,7 @@ func TestNoHostTerminalInside(t *testing.T) {
 		{"stdin from a file", "< /dev/null", "fd0=/dev/null fd1=pipe fd2=pipe"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out := underScript(t, invocation{as: testUser, dir: proj}, binPath+" run -- sh -c '"+probe+"' "+c.redirect)
+			out := underScript(t, invocation{as: testUser, dir: proj}, binPath+" run -q -- sh -c '"+probe+"' "+c.redirect)
 			if got := normalize(out); got != c.want {
 				t.Errorf("inside: %q, want %q", got, c.want)
 			}
@@ -280,7 +281,7 @@ func TestExportBundleWithRunc(t *testing.T) {
 		cat ~/.ssh/id_ed25519 2>&1; echo "token=${GITHUB_TOKEN:-none}"
 		touch /usr/x 2>&1; echo from-sandbox > out.txt; echo "home: $(ls -A ~)"`
 	in := invocation{as: testUser, dir: proj}
-	want := in.run(t, "run", "--", "sh", "-c", script)
+	want := in.run(t, "run", "-q", "--", "sh", "-c", script)
 	mustExit(t, want, 0)
 
 	dir := filepath.Join(proj, "bundle")
@@ -370,7 +371,7 @@ func TestExtraMounts(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(data); os.RemoveAll(out) })
 
-	r := invocation{as: testUser, dir: proj}.run(t, "run", "--ro", data, "--rw", "../it-out", "--hide", ".env", "--hide", "private", "--", "sh", "-c", `
+	r := invocation{as: testUser, dir: proj}.run(t, "run", "-q", "--ro", data, "--rw", "../it-out", "--hide", ".env", "--hide", "private", "--", "sh", "-c", `
 		cat ~/it-data/table.csv; echo
 		touch ~/it-data/new 2>/dev/null && echo WROTE-RO
 		echo written > ~/it-out/result && echo rw-ok

@@ -46,6 +46,14 @@ func EnvAllowed(name string) bool {
 	return false
 }
 
+// setEnv sets name in a sorted environment.
+func setEnv(env []string, name, value string) []string {
+	env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
+	env = append(env, name+"="+value)
+	slices.Sort(env)
+	return env
+}
+
 // buildEnv returns the sandbox environment: the allowlisted host variables,
 // then the --env entries (NAME passes the host value and is skipped when the
 // host has none; NAME=VALUE sets it), then the variables claudebox owns.

@@ -26,6 +26,13 @@ type Instance struct {
 // HomeDir is the instance's home, shown as $HOME in the sandbox.
 func (i *Instance) HomeDir() string { return filepath.Join(i.Dir, "home") }
 
+// HostClaudeMDName is where the user's own ~/.claude/CLAUDE.md appears in
+// the sandbox's ~/.claude, which the instance's CLAUDE.md imports.
+const HostClaudeMDName = "CLAUDE.host.md"
+
+// HostClaudeMDPath is HostClaudeMDName under a home.
+func HostClaudeMDPath(home string) string { return filepath.Join(home, ".claude", HostClaudeMDName) }
+
 // InstanceID names the instance of a canonical project root.
 func InstanceID(root string) string {
 	sum := sha256.Sum256([]byte(root))

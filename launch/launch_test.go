@@ -142,6 +142,7 @@ func TestMountsAndHidden(t *testing.T) {
 	want := []Mount{
 		{Path: filepath.Join(w.home, "notes"), Mode: ReadOnly, Why: "--ro"},
 		{Path: w.proj, Mode: ReadWrite, Why: "project"},
+		{Path: filepath.Join(w.home, ".local/bin"), Mode: ReadOnly, Why: "tools on PATH"}, // on the host PATH
 		{Path: filepath.Join(w.proj, "pkg"), Mode: ReadOnly, Why: "--ro"},
 	}
 	if !slices.Equal(s.Mounts, want) {
@@ -204,6 +205,45 @@ func TestClaudeLookup(t *testing.T) {
 	}
 	if !slices.Contains(s.Mounts, Mount{Path: filepath.Dir(claude), Mode: ReadOnly, Why: "claude"}) {
 		t.Errorf("claude under home must be mounted read-only: %+v", s.Mounts)
+	}
+	if !slices.Contains(s.Env, "DISABLE_AUTOUPDATER=1") {
+		t.Error("claude's tree is read-only: its autoupdater must be off")
+	}
+	if slices.ContainsFunc(s.Mounts, func(m Mount) bool { return m.Why == "tools on PATH" && m.Path == filepath.Dir(claude) }) {
+		t.Error("a directory mounted for claude is mounted twice")
+	}
+}
+
+// TestClaudeOfficialLayout: the native installer's symlink into a
+// versions directory, and an npm package, are followed to their trees.
+func TestClaudeOfficialLayout(t *testing.T) {
+	w := newWorld(t)
+	versions := filepath.Join(w.home, ".local/share/claude/versions")
+	mustMkdir(t, versions)
+	writeFile(t, filepath.Join(versions, "2.1.0"), "#!/bin/sh\n", 0o755)
+	os.Symlink(filepath.Join(versions, "2.1.0"), filepath.Join(w.home, ".local/bin/claude"))
+	s, err := Resolve(Options{}, w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Command[0] != filepath.Join(versions, "2.1.0") || !slices.Contains(s.Mounts, Mount{Path: versions, Mode: ReadOnly, Why: "claude"}) {
+		t.Errorf("native layout: command %v mounts %+v", s.Command, s.Mounts)
+	}
+
+	pkg := filepath.Join(w.home, "npm/node_modules/@anthropic-ai/claude-code")
+	mustMkdir(t, filepath.Join(pkg, "bin"))
+	writeFile(t, filepath.Join(pkg, "package.json"), "{}", 0o644)
+	writeFile(t, filepath.Join(pkg, "bin/claude.exe"), "x", 0o755)
+	mustMkdir(t, filepath.Join(w.home, "npm/node_modules/.bin"))
+	os.Symlink("../@anthropic-ai/claude-code/bin/claude.exe", filepath.Join(w.home, "npm/node_modules/.bin/claude"))
+	h := w.host
+	h.Environ = append(slices.Clone(h.Environ), "PATH="+filepath.Join(w.home, "npm/node_modules/.bin")+":/usr/bin")
+	s, err = Resolve(Options{}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Mounts, Mount{Path: pkg, Mode: ReadOnly, Why: "claude"}) {
+		t.Errorf("npm layout: the package is not mounted: %+v", s.Mounts)
 	}
 }
 

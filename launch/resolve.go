@@ -156,6 +156,16 @@ func Resolve(o Options, h Host) (*Spec, error) {
 			s.Mounts = append(s.Mounts, *m)
 		}
 		s.Command = append([]string{claude}, o.ClaudeArgs...)
+		// Its install tree is read-only inside: no self-update.
+		s.Env = setEnv(s.Env, "DISABLE_AUTOUPDATER", "1")
+	}
+	s.Mounts = append(s.Mounts, toolDirs(envValue(h.Environ, "PATH"), home, s.Mounts)...)
+	if s.Instance != nil {
+		// The user's own global instructions, read-only beside the
+		// instance's CLAUDE.md, which imports them.
+		if real, err := filepath.EvalSymlinks(filepath.Join(home, ".claude", "CLAUDE.md")); err == nil {
+			s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
+		}
 	}
 
 	if err := checkConflicts(s.Mounts, hidden); err != nil {
@@ -163,7 +173,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	// Parents before children: a --ro inside the project must land on top
 	// of the project mount, not under it.
-	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return depth(a.Path) - depth(b.Path) })
+	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return depth(a.Dest()) - depth(b.Dest()) })
 	s.Hidden = append(defaultHidden(h, s.Mounts), hidden...)
 	return s, nil
 }
@@ -329,8 +339,10 @@ func readHostRoot(root string) ([]TopEntry, error) {
 	return out, nil
 }
 
-// findClaude looks claude up on the host PATH. When its real location is
-// under the (hidden) home, the directory holding it is mounted read-only.
+// findClaude looks claude up on the host PATH and follows its symlinks
+// (~/.local/bin/claude -> ~/.local/share/claude/versions/X). When its real
+// location is under the (hidden) home, its install tree is mounted
+// read-only: the directory holding it, or the npm package around it.
 func findClaude(path, home string) (string, *Mount, error) {
 	hint := "install Claude Code (https://docs.anthropic.com/en/docs/claude-code) or run another command with: claudebox run -- CMD"
 	var found string
@@ -352,9 +364,46 @@ func findClaude(path, home string) (string, *Mount, error) {
 		return "", nil, withHint(fmt.Errorf("%w: %s: %w", ErrNoClaude, found, err), hint)
 	}
 	if within(real, home) {
-		return real, &Mount{Path: filepath.Dir(real), Mode: ReadOnly, Why: "claude"}, nil
+		return real, &Mount{Path: installTree(real), Mode: ReadOnly, Why: "claude"}, nil
 	}
 	return found, nil, nil
+}
+
+// installTree is the directory to mount for a program: the npm package
+// holding it (a package.json up to two levels above), else its directory.
+func installTree(program string) string {
+	dir := filepath.Dir(program)
+	for d, i := dir, 0; i < 3; d, i = filepath.Dir(d), i+1 {
+		if _, err := os.Stat(filepath.Join(d, "package.json")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+// toolDirs are the user's own tool directories on PATH that live under the
+// hidden home (~/.local/bin, ~/go/bin, ~/.cargo/bin, npm's prefix, ...),
+// shown read-only so PATH inside finds what it finds outside. Directories
+// a mount already shows are skipped.
+func toolDirs(path, home string, mounts []Mount) []Mount {
+	var out []Mount
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil || !within(real, home) || real == home {
+			continue
+		}
+		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+			continue
+		}
+		shown := slices.ContainsFunc(append(slices.Clone(mounts), out...), func(m Mount) bool { return within(real, m.Path) })
+		if !shown {
+			out = append(out, Mount{Path: real, Mode: ReadOnly, Why: "tools on PATH"})
+		}
+	}
+	return out
 }
 
 // envValue returns the last value of name in environ, as getenv does.

@@ -16,14 +16,24 @@ const (
 	ReadWrite Mode = "rw"
 )
 
-// Mount is a host path shown inside the sandbox at the same path.
+// Mount is a host path shown inside the sandbox, at the same path unless
+// Target says otherwise.
 type Mount struct {
-	// Path is canonical (absolute, symlinks resolved); it is both the host
-	// source and the target inside the sandbox.
+	// Path is the host path, canonical (absolute, symlinks resolved).
 	Path string `json:"path"`
-	Mode Mode   `json:"mode"`
+	// Target is where it appears inside; "" means at Path.
+	Target string `json:"target,omitempty"`
+	Mode   Mode   `json:"mode"`
 	// Why is a short reason shown to the user ("project", "--ro", "claude").
 	Why string `json:"why"`
+}
+
+// Dest is where the mount appears inside the sandbox.
+func (m Mount) Dest() string {
+	if m.Target != "" {
+		return m.Target
+	}
+	return m.Path
 }
 
 // TopEntry is one entry of the host's root directory.

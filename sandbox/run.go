@@ -5,13 +5,16 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 
+	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/state"
@@ -59,6 +62,9 @@ func Run(c Config) (status int, err error) {
 			return 0, err
 		}
 		defer sess.Close()
+		if err := writeSandboxDocs(c.Spec); err != nil {
+			return 0, fmt.Errorf("%w: SANDBOX.md: %w", ErrStart, err)
+		}
 		creds, err := state.StartCredentialSync(c.Spec.Home, inst.HomeDir())
 		if err != nil {
 			return 0, fmt.Errorf("%w: credentials: %w", ErrStart, err)
@@ -164,6 +170,26 @@ func Run(c Config) (status int, err error) {
 			return exitStatus(ps), nil
 		}
 	}
+}
+
+// writeSandboxDocs writes SANDBOX.md, rendered from this launch's spec, into
+// the instance's ~/.claude, and makes its CLAUDE.md import it (and the
+// user's own CLAUDE.md, when shown) exactly once, keeping the user's edits.
+func writeSandboxDocs(s *launch.Spec) error {
+	dir := filepath.Join(s.Instance.HomeDir(), ".claude")
+	if err := state.WriteFileAtomic(filepath.Join(dir, audit.SandboxMD), audit.RenderSandboxMD(s), 0o644); err != nil {
+		return err
+	}
+	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
+	claudeMD := filepath.Join(dir, "CLAUDE.md")
+	old, err := os.ReadFile(claudeMD)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if updated := audit.EnsureImports(old, hostMD); !bytes.Equal(updated, old) {
+		return state.WriteFileAtomic(claudeMD, updated, 0o644)
+	}
+	return nil
 }
 
 func newProcess(p *specs.Process) *libcontainer.Process {

@@ -17,6 +17,8 @@ type launchFlags struct {
 	network      string
 	allowNet     []string
 	yes, quiet   bool
+	dryRun       bool
+	asJSON       bool
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -28,7 +30,9 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails (no audit, no question)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.BoolVar(&f.asJSON, "json", false, "with --dry-run, print the exact OCI config.json")
 }
 
 // resolve builds the launch Spec for argv (empty: run claude with
@@ -79,6 +83,9 @@ taken from the current directory. Symlinks are resolved; a mount appears at
 the real path. A path that does not exist is an error.`
 
 const exitHelp = `
-Exit status: the command's own (128+N if it died of signal N); 125 when
-claudebox itself fails; 126 when the command cannot be run; 127 when it is
-not found in the sandbox.`
+Before launching, claudebox prints the plan on stderr (secrets masked) and,
+on a terminal, asks for confirmation (--yes or CLAUDEBOX_YES=1 skip it).
+
+Exit status: the command's own (128+N if it died of signal N); 1 when the
+launch was declined; 125 when claudebox itself fails; 126 when the command
+cannot be run; 127 when it is not found in the sandbox.`

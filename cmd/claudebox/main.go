@@ -55,6 +55,8 @@ func main() {
 			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
 		case sandbox.UsernsExecVerb:
 			os.Exit(sandbox.UsernsExecMain(os.Args[2:]))
+		case sandbox.ProbeVerb:
+			os.Exit(sandbox.ProbeMain(os.Args[2:]))
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)
@@ -78,6 +80,10 @@ func execute(args []string) int {
 	}
 	if st, ok := errors.AsType[exitStatus](err); ok {
 		return int(st)
+	}
+	if cf, ok := errors.AsType[*checkFailed](err); ok {
+		fmt.Fprintf(os.Stderr, "claudebox: %v\n", cf)
+		return 1
 	}
 	fmt.Fprintf(os.Stderr, "claudebox: %v\n", err)
 	if hint := launch.Hint(err); hint != "" {

@@ -7,8 +7,8 @@ import (
 
 func newRootCommand() *cobra.Command {
 	var (
-		f  launchFlags
-		gc bool
+		f         launchFlags
+		gc, check bool
 	)
 	cmd := &cobra.Command{
 		Use:   "claudebox [flags] [-- CLAUDE_ARGS...]",
@@ -31,11 +31,14 @@ any other command in the same sandbox.
 			if len(args) > 0 && cmd.ArgsLenAtDash() != 0 {
 				return usageError(cmd, "unknown command %q; put claude's arguments after --", args[0])
 			}
+			if check {
+				return runCheck(cmd.OutOrStdout(), f.asJSON)
+			}
 			spec, err := f.resolve(nil, args)
 			if err != nil {
 				return err
 			}
-			return runSpec(spec)
+			return runSpec(spec, &f)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -50,6 +53,7 @@ any other command in the same sandbox.
 	f.register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
 	cmd.Flags().BoolVar(&gc, "gc", false, "same as claudebox gc")
-	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newGCCommand(), newVersionCommand())
+	cmd.Flags().BoolVar(&check, "check", false, "same as claudebox check")
+	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newGCCommand(), newCheckCommand(), newVersionCommand())
 	return cmd
 }

@@ -1,7 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/claudebox/claudebox/audit"
+	"github.com/claudebox/claudebox/bundle"
+	"golang.org/x/term"
 
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/sandbox"
@@ -26,7 +35,7 @@ read-only, home and secrets hidden, a clean environment.
 			if err != nil {
 				return err
 			}
-			return runSpec(spec)
+			return runSpec(spec, &f)
 		},
 	}
 	f.register(cmd.Flags())
@@ -34,17 +43,74 @@ read-only, home and secrets hidden, a clean environment.
 	return cmd
 }
 
-// runSpec runs the sandbox and turns its status into the process's.
-func runSpec(spec *launch.Spec) error {
+// runSpec shows the plan, asks, runs the sandbox and turns its status into
+// the process's. With --dry-run it only shows the plan.
+func runSpec(spec *launch.Spec, f *launchFlags) error {
 	exe, err := launcherPath()
 	if err != nil {
 		return fmt.Errorf("finding the claudebox binary: %w", err)
+	}
+	if f.dryRun {
+		return dryRun(os.Stdout, spec, exe, f.asJSON)
+	}
+	// Do not show a plan, nor ask, for a launch that cannot happen.
+	if err := sandbox.CheckUserNS(); err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintln(os.Stderr, "claudebox: launch plan")
+		if err := audit.Render(os.Stderr, spec); err != nil {
+			return err
+		}
+		if confirmNeeded(f) && !confirm(os.Stdin, os.Stderr) {
+			fmt.Fprintln(os.Stderr, "claudebox: not launched")
+			return exitStatus(1)
+		}
 	}
 	status, err := sandbox.Run(sandbox.Config{Spec: spec, Launcher: exe})
 	if err != nil {
 		return err
 	}
 	return exitStatus(status)
+}
+
+// dryRun prints the plan, or with asJSON the exact config.json (the
+// per-launch directory, made at launch, shown as $LAUNCH_DIR).
+func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
+	if asJSON {
+		layout := bundle.Layout{Rootfs: "$LAUNCH_DIR/rootfs", Launcher: exe}
+		if spec.Network.Tier == launch.TierInet {
+			layout.ResolvConf = "$LAUNCH_DIR/" + bundle.ResolvConfName
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "\t")
+		return enc.Encode(bundle.Build(spec, layout))
+	}
+	if err := audit.Render(w, spec); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "claudebox: dry run, nothing was started or created")
+	return nil
+}
+
+// confirmNeeded: ask only a person, and only when not told not to.
+func confirmNeeded(f *launchFlags) bool {
+	return !f.yes && os.Getenv("CLAUDEBOX_YES") != "1" && term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+// confirm asks "Launch? [Y/n]"; Enter means yes.
+func confirm(in io.Reader, out io.Writer) bool {
+	fmt.Fprint(out, "Launch? [Y/n] ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(out)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true
+	}
+	return false
 }
 
 func usageError(cmd *cobra.Command, format string, a ...any) error {

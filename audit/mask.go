@@ -1,0 +1,81 @@
+// Package audit renders what a launch will do, from the same launch.Spec
+// that builds the bundle: the pre-launch audit and the dry run, the
+// SANDBOX.md that tells Claude the rules of its box, and the CLAUDE.md
+// import of it. It is pure: spec in, text out.
+package audit
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// secretWords mark a variable name as secret when one of its _-separated
+// parts is one of them (so GIT_AUTHOR_NAME, KEYBOARD and MONKEY are not).
+var secretWords = map[string]bool{
+	"KEY": true, "KEYS": true, "APIKEY": true, "ACCESSKEY": true, "PRIVATEKEY": true, "SECRETKEY": true,
+	"TOKEN": true, "TOKENS": true, "AUTHTOKEN": true,
+	"SECRET": true, "SECRETS": true,
+	"PASSWORD": true, "PASSWORDS": true, "PASSWD": true, "PASSPHRASE": true, "PW": true,
+	"CREDENTIAL": true, "CREDENTIALS": true, "CREDS": true,
+	"AUTH": true, "OAUTH": true, "BEARER": true,
+	"COOKIE": true, "COOKIES": true,
+}
+
+// secretShape matches credentials anywhere in a string; secretValue a
+// value that is one.
+var (
+	secretShape = regexp.MustCompile(secretPattern)
+	secretValue = regexp.MustCompile(`^(` + secretPattern + `)`)
+)
+
+const secretPattern = `(` +
+	`sk-ant-[A-Za-z0-9_-]{8,}` + // Anthropic
+	`|sk-[A-Za-z0-9_-]{20,}` + // OpenAI and others
+	`|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}` + // GitHub
+	`|glpat-[A-Za-z0-9_-]{20,}` + // GitLab
+	`|(AKIA|ASIA)[A-Z0-9]{16}` + // AWS access key ids
+	`|xox[abprs]-[A-Za-z0-9-]{10,}` + // Slack
+	`|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}` + // JWT
+	`)`
+
+// SecretName reports whether a variable name looks secret.
+func SecretName(name string) bool {
+	for _, part := range strings.Split(strings.ToUpper(name), "_") {
+		if secretWords[part] {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretValue reports whether a value looks like a credential.
+func SecretValue(value string) bool {
+	return secretValue.MatchString(value) || strings.Contains(value, "-----BEGIN ")
+}
+
+// MaskInline masks every credential-shaped token inside s (a command
+// line, say).
+func MaskInline(s string) string {
+	return secretShape.ReplaceAllStringFunc(s, func(tok string) string {
+		shown, _ := Mask("", tok)
+		return shown
+	})
+}
+
+// Mask returns how an environment value is shown: whole, or when the name
+// or the value looks secret, a short prefix, an ellipsis and the length
+// ("sk-a…(108 chars)"). It never returns a secret whole.
+func Mask(name, value string) (shown string, masked bool) {
+	if !SecretName(name) && !SecretValue(value) {
+		return value, false
+	}
+	n := utf8.RuneCountInString(value)
+	prefix := 4
+	if n < 16 {
+		prefix = 0 // too short to show any of it
+	}
+	r := []rune(value)
+	return string(r[:min(prefix, n)]) + "…(" + strconv.Itoa(n) + " chars)", true
+}

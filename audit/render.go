@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/claudebox/claudebox/launch"
+)
+
+// Risky marks an item the user should look at twice.
+const Risky = "!"
+
+// Render writes the launch plan: project, instance, network and where the
+// tier came from, auth, command, mounts grouped read-write / read-only /
+// hidden, and every environment variable with secrets masked. Risky items
+// (read-write outside the project, secrets passed in, the full network,
+// allowed private addresses) carry a "!".
+func Render(w io.Writer, s *launch.Spec) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(mark, key, value, note string) {
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, value, note)
+	}
+	row("", "project", s.Project, "")
+	if s.Instance != nil {
+		row("", "instance", s.Instance.ID, s.Instance.Dir)
+	}
+	netMark, netNote := "", "from "+s.Network.Source
+	switch s.Network.Tier {
+	case launch.TierFull:
+		netMark, netNote = Risky, netNote+"; the host's network: LAN, Tailscale, host services"
+	case launch.TierInet:
+		netNote += "; internet only, no LAN, no host"
+	case launch.TierNone:
+		netNote += "; loopback only"
+	}
+	row(netMark, "network", string(s.Network.Tier), netNote)
+	for _, a := range s.Network.Allow {
+		row(Risky, "allow-net", a.String(), "private destination let through")
+	}
+	row("", "auth", authText(s.Auth), "")
+	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
+	row("", "workdir", s.Workdir, "")
+
+	fmt.Fprintln(tw, "\t\t")
+	first := true
+	for _, m := range s.Mounts {
+		if m.Mode != launch.ReadWrite {
+			continue
+		}
+		mark, note := "", m.Why
+		if m.Why != "project" && !strings.HasPrefix(m.Path, s.Project+"/") {
+			mark, note = Risky, m.Why+", outside the project"
+		}
+		row(mark, label(&first, "read-write"), m.Dest(), note)
+	}
+	if s.Instance != nil {
+		row("", label(&first, "read-write"), s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
+	}
+	first = true
+	for _, m := range s.Mounts {
+		if m.Mode == launch.ReadOnly {
+			note := m.Why
+			if m.Target != "" {
+				note += ", from " + m.Path
+			}
+			row("", label(&first, "read-only"), m.Dest(), note)
+		}
+	}
+	row("", label(&first, "read-only"), "everything else on the host", "/usr, /etc, /opt, ...")
+	first = true
+	for _, h := range s.Hidden {
+		row("", label(&first, "hidden"), h, "")
+	}
+	fmt.Fprintln(tw, "\t\t")
+
+	first = true
+	for _, kv := range s.Env {
+		name, value, _ := strings.Cut(kv, "=")
+		shown, masked := Mask(name, value)
+		mark := ""
+		if masked {
+			mark = Risky
+		}
+		row(mark, label(&first, "env"), name, shown)
+	}
+	return tw.Flush()
+}
+
+func pad(mark string) string {
+	if mark == "" {
+		return " "
+	}
+	return mark
+}
+
+// label shows a group's name on its first row only.
+func label(first *bool, name string) string {
+	if *first {
+		*first = false
+		return name
+	}
+	return ""
+}
+
+func authText(a string) string {
+	switch a {
+	case launch.AuthAPIKey:
+		return "ANTHROPIC_API_KEY (preferred over a login)"
+	case launch.AuthLogin:
+		return "your Claude login (~/.claude/.credentials.json, kept in sync)"
+	}
+	return "not logged in (a login done inside is kept)"
+}

@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/claudebox/claudebox/launch"
+)
+
+// SandboxMD is the name of the generated file in the sandbox's ~/.claude.
+const SandboxMD = "SANDBOX.md"
+
+// ImportLine is the line of the sandbox's ~/.claude/CLAUDE.md that imports
+// SANDBOX.md.
+const ImportLine = "@" + SandboxMD
+
+// HostImportLine imports the user's own global instructions, which
+// claudebox shows read-only beside it.
+const HostImportLine = "@" + launch.HostClaudeMDName
+
+// RenderSandboxMD tells Claude, plainly, what its sandbox allows.
+func RenderSandboxMD(s *launch.Spec) []byte {
+	var b bytes.Buffer
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	p("# You are running in a claudebox sandbox")
+	p("")
+	p("claudebox generated this file for this session; edits to it are overwritten.")
+	p("")
+	p("## Files")
+	p("- Writable: the project, `%s`. Changes there are real and stay.", s.Project)
+	for _, m := range s.Mounts {
+		if m.Mode == launch.ReadWrite && m.Path != s.Project {
+			p("- Also writable: `%s` (%s).", m.Dest(), m.Why)
+		}
+	}
+	if s.Instance != nil {
+		p("- `$HOME` (`%s`) is this project's own home: it keeps Claude's state for this project and what tools write there, nothing of the user's real home.", s.Home)
+	}
+	p("- Read-only: the rest of the host (`/usr`, `/etc`, `/opt`, ...). Installing system packages or editing system files is not possible.")
+	for _, m := range s.Mounts {
+		if m.Mode == launch.ReadOnly {
+			p("- Also read-only: `%s` (%s).", m.Dest(), m.Why)
+		}
+	}
+	p("- `/tmp` is private to this sandbox and lost when it exits; so is anything written outside the project and `$HOME`.")
+	if len(s.Hidden) > 0 {
+		p("- Hidden (they appear empty): %s. The user's secrets (SSH keys, cloud credentials, tokens) are not available; do not look for them.", codeList(s.Hidden))
+	}
+	p("")
+	p("## Network: %s", s.Network.Tier)
+	switch s.Network.Tier {
+	case launch.TierNone:
+		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work. Unix sockets on the filesystem still work.")
+	case launch.TierInet:
+		p("The internet is reachable (DNS works), but not the user's LAN, private or Tailscale addresses (10/8, 172.16/12, 192.168/16, 100.64/10), cloud metadata (169.254/16), the host's own services, or IPv6. Connections to them fail at once with \"no route to host\"; this is intended, do not try to work around it.")
+		for _, a := range s.Network.Allow {
+			p("- Allowed anyway: `%s`.", a)
+		}
+	case launch.TierFull:
+		p("The host's full network, as the user has it.")
+	}
+	p("")
+	p("## Environment")
+	p("The environment is cleared but for a short allowlist; tokens such as GITHUB_TOKEN or AWS keys are not present unless the user passed them.")
+	p("")
+	p("## When you need more")
+	p("Ask the user to relaunch with what is missing, for example:")
+	p("- `claudebox --network inet` for internet access;")
+	p("- `claudebox --rw PATH` (or `--ro PATH`) to share another directory;")
+	p("- `claudebox --env NAME` to pass an environment variable;")
+	p("- a profile in `~/.claudebox/profiles/` that packages these.")
+	return b.Bytes()
+}
+
+func codeList(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = "`" + p + "`"
+	}
+	return strings.Join(q, ", ")
+}
+
+// EnsureImports returns the sandbox's ~/.claude/CLAUDE.md with exactly one
+// line importing SANDBOX.md, and, when host is true, exactly one importing
+// the user's own instructions; everything else the user wrote is kept, in
+// order.
+func EnsureImports(existing []byte, host bool) []byte {
+	var kept []string
+	for _, line := range strings.Split(string(existing), "\n") {
+		switch strings.TrimSpace(line) {
+		case ImportLine, HostImportLine:
+			continue
+		}
+		kept = append(kept, line)
+	}
+	body := strings.TrimRight(strings.Join(kept, "\n"), "\n")
+	head := ImportLine + "\n"
+	if host {
+		head += HostImportLine + "\n"
+	}
+	if strings.TrimSpace(body) == "" {
+		return []byte(head)
+	}
+	return []byte(head + "\n" + strings.TrimLeft(body, "\n") + "\n")
+}

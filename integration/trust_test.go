@@ -1,0 +1,245 @@
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/containerd/console"
+)
+
+const apiKey = "sk-ant-api03-SECRETSECRETSECRETSECRETSECRETSECRET0123456789"
+
+func TestCheck(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj}
+
+	r := in.inWorld(t, "check")
+	mustExit(t, r, 0)
+	for _, name := range []string{"user namespaces", "state directory", "claude", "CNI plugins", "slirp4netns", "/dev/net/tun",
+		"secrets hidden", "host read-only", "environment clean", "project writable", "network none", "network inet"} {
+		if line := lineOf(r.stdout, name); !strings.HasPrefix(line, "PASS") {
+			t.Errorf("%s: %q\n%s", name, line, r)
+		}
+	}
+	mustContain(t, r, "all checks passed")
+
+	r = in.inWorld(t, "--check", "--json")
+	mustExit(t, r, 0)
+	var results []struct{ Name, Status, Detail string }
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) < 10 {
+		t.Fatalf("--check --json: %v\n%s", err, r)
+	}
+
+	t.Run("no claude", func(t *testing.T) {
+		r := invocation{as: testUser, dir: proj, env: []string{"PATH=/usr/bin:/bin"}}.inWorld(t, "check")
+		mustExit(t, r, 1)
+		if line := lineOf(r.stdout, "claude"); !strings.HasPrefix(line, "FAIL") {
+			t.Errorf("claude: %q", line)
+		}
+		mustContain(t, r, "fix: install Claude Code")
+	})
+	t.Run("state directory not writable", func(t *testing.T) {
+		dir := filepath.Join(testUser.home, ".claudebox")
+		os.MkdirAll(dir, 0o700)
+		os.Chown(dir, testUser.uid, testUser.gid)
+		os.Chmod(dir, 0o500)
+		defer os.Chmod(dir, 0o700)
+		r := in.inWorld(t, "check")
+		mustExit(t, r, 1)
+		if line := lineOf(r.stdout, "state directory"); !strings.HasPrefix(line, "FAIL") {
+			t.Errorf("state directory: %q", line)
+		}
+		mustContain(t, r, "chmod u+rwx "+dir)
+	})
+}
+
+func lineOf(out, name string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(strings.TrimSpace(l[len(f[0]):]), name+" ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// tree lists every path under the dirs, to compare before and after.
+func tree(dirs ...string) []string {
+	var out []string
+	for _, d := range dirs {
+		filepath.WalkDir(d, func(p string, _ fs.DirEntry, err error) error {
+			if err == nil {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestDryRun(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj, env: []string{"ANTHROPIC_API_KEY=" + apiKey}}
+	before := tree(filepath.Join(testUser.home, ".claudebox"), runtimeDir(testUser), proj)
+
+	r := in.run(t, "--dry-run", "--network", "inet", "--", "--resume")
+	mustExit(t, r, 0)
+	mustContain(t, r, "project", proj, "network", "inet", "from --network", "dry run, nothing was started")
+	mustNotContain(t, r, apiKey)
+
+	r = in.run(t, "run", "--dry-run", "--json", "--ro", "/opt", "--", "make", "test")
+	mustExit(t, r, 0)
+	var cfg struct {
+		OCIVersion string
+		Process    struct{ Args []string }
+		Mounts     []struct{ Destination string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &cfg); err != nil || cfg.OCIVersion == "" {
+		t.Fatalf("--dry-run --json is not a config.json: %v\n%s", err, r)
+	}
+	if args := strings.Join(cfg.Process.Args, " "); !strings.HasSuffix(args, "-- make test") {
+		t.Errorf("args %q", args)
+	}
+
+	r = in.run(t, "run", "--dry-run", "--ro", "/nonexistent", "--", "true")
+	mustExit(t, r, 125)
+
+	if after := tree(filepath.Join(testUser.home, ".claudebox"), runtimeDir(testUser), proj); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("--dry-run created files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestAuditMasksSecrets(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj, env: []string{"ANTHROPIC_API_KEY=" + apiKey}}
+	r := in.run(t, "run", "--env", "GITHUB_TOKEN", "--", "sh", "-c", `printf %s "$ANTHROPIC_API_KEY" | sha256sum`)
+	mustExit(t, r, 0)
+	if sum := sha256.Sum256([]byte(apiKey)); !strings.Contains(r.stdout, hex.EncodeToString(sum[:])) {
+		t.Errorf("the key must reach the sandbox unchanged:\n%s", r)
+	}
+	mustContain(t, r, "launch plan", "ANTHROPIC_API_KEY", "sk-a…(", "GITHUB_TOKEN", "ghp_…(", "auth")
+	if strings.Contains(r.stderr, apiKey) || strings.Contains(r.stderr, githubToken) {
+		t.Errorf("a secret appears whole on stderr:\n%s", r.stderr)
+	}
+	r = in.run(t, "run", "-q", "--", "true")
+	if r.stderr != "" {
+		t.Errorf("--quiet printed: %q", r.stderr)
+	}
+}
+
+// TestConfirmation answers the prompt on a terminal.
+func TestConfirmation(t *testing.T) {
+	needSuite(t)
+	proj := newProject(t, testUser)
+	for _, c := range []struct {
+		answer   string
+		env      []string
+		launched bool
+	}{
+		{"n\r", nil, false},
+		{"y\r", nil, true},
+		{"\r", nil, true},
+		{"", []string{"CLAUDEBOX_YES=1"}, true},
+	} {
+		cmd := invocation{as: testUser, dir: proj, env: c.env}.command("run", "--", "sh", "-c", `echo LAUNCH""ED`)
+		master, scr := onTerminal(t, cmd, console.WinSize{Height: 24, Width: 120})
+		if c.answer != "" {
+			scr.waitFor(t, "Launch? [Y/n]")
+			master.Write([]byte(c.answer))
+		}
+		cmd.Wait()
+		out := scr.String()
+		if got := strings.Contains(out, "LAUNCHED"); got != c.launched {
+			t.Errorf("answer %q env %v: launched=%v, want %v\n%s", c.answer, c.env, got, c.launched, out)
+		}
+		if !c.launched && (cmd.ProcessState.ExitCode() != 1 || !strings.Contains(out, "not launched")) {
+			t.Errorf("declining: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+		}
+		if c.env != nil && strings.Contains(out, "Launch?") {
+			t.Errorf("CLAUDEBOX_YES=1 still asked")
+		}
+		assertNothingLeft(t, testUser)
+	}
+}
+
+func TestSandboxMD(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	if err := writeOwned(testUser, filepath.Join(testUser.home, ".claude/CLAUDE.md"), "HOST-GLOBAL-RULES\n"); err != nil {
+		t.Fatal(err)
+	}
+	proj := newProject(t, testUser)
+	in := invocation{as: testUser, dir: proj}
+	mustExit(t, in.run(t, "run", "--", "sh", "-c", `echo "my own rule" >> ~/.claude/CLAUDE.md`), 0)
+	for range 2 {
+		mustExit(t, in.run(t, "run", "--", "true"), 0)
+	}
+	r := in.run(t, "run", "--network", "none", "--", "sh", "-c", `cat ~/.claude/CLAUDE.md; echo ===; cat ~/.claude/SANDBOX.md; echo ===; cat ~/.claude/CLAUDE.host.md`)
+	mustExit(t, r, 0)
+	parts := strings.Split(r.stdout, "===\n")
+	if len(parts) != 3 {
+		t.Fatalf("output:\n%s", r)
+	}
+	if n := strings.Count(parts[0], "@SANDBOX.md"); n != 1 || !strings.Contains(parts[0], "my own rule") || !strings.Contains(parts[0], "@CLAUDE.host.md") {
+		t.Errorf("CLAUDE.md after four launches (%d imports):\n%s", n, parts[0])
+	}
+	if !strings.Contains(parts[1], "## Network: none") || !strings.Contains(parts[1], proj) {
+		t.Errorf("SANDBOX.md does not describe this launch:\n%s", parts[1])
+	}
+	if !strings.Contains(parts[2], "HOST-GLOBAL-RULES") {
+		t.Errorf("the user's own CLAUDE.md is not visible inside:\n%s", parts[2])
+	}
+}
+
+// TestOfficialInstallerLayout: claude as the native installer lays it
+// out, a symlink in ~/.local/bin into ~/.local/share/claude/versions.
+func TestOfficialInstallerLayout(t *testing.T) {
+	needSuite(t)
+	versions := filepath.Join(testUser.home, ".local/share/claude/versions")
+	if err := writeOwned(testUser, filepath.Join(versions, "9.9.9"), stubClaude); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(versions, "9.9.9"), 0o755)
+	link := filepath.Join(testUser.home, ".local/bin/claude")
+	saved, _ := os.ReadFile(link)
+	os.Remove(link)
+	os.Symlink(filepath.Join(versions, "9.9.9"), link)
+	defer func() {
+		os.Remove(link)
+		writeOwned(testUser, link, string(saved))
+		os.Chmod(link, 0o755)
+		os.RemoveAll(filepath.Join(testUser.home, ".local/share/claude"))
+	}()
+	r := invocation{as: testUser, dir: newProject(t, testUser)}.run(t, "--yes", "--", "hello")
+	mustExit(t, r, 0)
+	mustContain(t, r, "stub-claude uid=", "args=hello", versions)
+}
+
+// TestRealClaudeUnderHome: the real Claude Code, installed under the
+// user's home with npm --prefix, starts inside.
+func TestRealClaudeUnderHome(t *testing.T) {
+	needSuite(t)
+	cached := realClaude(t)
+	prefix := filepath.Dir(filepath.Dir(filepath.Dir(cached))) // .../node_modules/.bin/claude
+	dest := filepath.Join(testUser.home, "npm-claude")
+	os.RemoveAll(dest)
+	defer os.RemoveAll(dest)
+	if out, err := exec.Command("cp", "-a", "--link", prefix, dest).CombinedOutput(); err != nil {
+		t.Fatalf("copying the npm install: %v %s", err, out)
+	}
+	in := invocation{as: testUser, dir: newProject(t, testUser), env: []string{"PATH=" + filepath.Join(dest, "node_modules/.bin") + ":/usr/bin:/bin"}}
+	r := in.inWorld(t, "--yes", "--network", "none", "--", "--version")
+	mustExit(t, r, 0)
+	mustContain(t, r, "(Claude Code)", dest)
+}

@@ -1,0 +1,228 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/state"
+)
+
+// Check outcomes.
+const (
+	Pass = "PASS"
+	Fail = "FAIL"
+	Warn = "WARN"
+)
+
+// CheckResult is one line of `claudebox --check`.
+type CheckResult struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// CheckOptions say where the checks look.
+type CheckOptions struct {
+	Launcher string
+	Host     launch.Host
+	StateDir string
+}
+
+// Preflight verifies what claudebox needs and that its isolation holds,
+// by trying: it creates a user namespace, and launches real sandboxes
+// that must not see a planted secret, write the host, inherit a planted
+// variable, or get past each network tier. A PASS means verified.
+func Preflight(o CheckOptions) []CheckResult {
+	var out []CheckResult
+	add := func(name, status, detail, fix string) {
+		out = append(out, CheckResult{Name: name, Status: status, Detail: detail, Fix: fix})
+	}
+	fromErr := func(name, okDetail string, err error) bool {
+		if err != nil {
+			add(name, Fail, err.Error(), launch.Hint(err))
+			return false
+		}
+		add(name, Pass, okDetail, "")
+		return true
+	}
+
+	userns := fromErr("user namespaces", "an unprivileged user namespace was created", tryUserNS())
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		add("newuidmap", Warn, "not installed; claudebox does not need it, rootless tools inside (podman, buildah) do", "sudo apt-get install uidmap")
+	} else {
+		add("newuidmap", Pass, "installed", "")
+	}
+	fromErr("state directory", o.StateDir+" is writable", writable(o.StateDir))
+	rt, err := state.RuntimeDir()
+	if err == nil {
+		err = writable(rt)
+	}
+	fromErr("runtime directory", rt+" is writable", err)
+	if s, err := launch.Resolve(launch.Options{}, o.Host); err != nil {
+		fromErr("claude", "", err)
+	} else {
+		add("claude", Pass, "runs as "+s.Command[0], "")
+	}
+	dir, err := findPluginDir(o.Launcher)
+	fromErr("CNI plugins", "loopback in "+dir, err)
+	slirp, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		err = &launch.HintError{Err: errors.New("slirp4netns is not installed: the inet tier cannot start"), Hint: "sudo apt-get install slirp4netns"}
+	}
+	fromErr("slirp4netns", slirp, err)
+	fromErr("/dev/net/tun", "usable", checkTun())
+
+	if !userns {
+		add("sandbox probes", Fail, "skipped: no user namespaces", "fix the user namespace check first")
+		return out
+	}
+	out = append(out, probeSandbox(o)...)
+	return out
+}
+
+// tryUserNS really creates a user namespace.
+func tryUserNS() error {
+	if err := CheckUserNS(); err != nil {
+		return err
+	}
+	cmd := exec.Command("/proc/self/exe", "version")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		return &launch.HintError{Err: fmt.Errorf("%w: creating one failed: %w", ErrUserNS, err),
+			Hint: "see README, \"User namespaces\""}
+	}
+	return nil
+}
+
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &launch.HintError{Err: err, Hint: "make it writable by you: chmod u+rwx " + dir}
+	}
+	f, err := os.CreateTemp(dir, ".check-*")
+	if err != nil {
+		return &launch.HintError{Err: err, Hint: "make it writable by you: chmod u+rwx " + dir}
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// probeSandbox launches real sandboxes on a throwaway home holding a canary
+// secret, and checks from inside what each must not allow.
+func probeSandbox(o CheckOptions) []CheckResult {
+	var out []CheckResult
+	add := func(name, status, detail, fix string) {
+		out = append(out, CheckResult{Name: name, Status: status, Detail: detail, Fix: fix})
+	}
+	tmp, err := os.MkdirTemp("", "claudebox-check-")
+	if err != nil {
+		add("sandbox probes", Fail, err.Error(), "")
+		return out
+	}
+	defer os.RemoveAll(tmp)
+	home := filepath.Join(tmp, "home")
+	proj := filepath.Join(home, "project")
+	canary := "claudebox-canary-" + fmt.Sprint(time.Now().UnixNano())
+	for _, d := range []string{filepath.Join(home, ".ssh"), filepath.Join(proj, ".git")} {
+		os.MkdirAll(d, 0o700)
+	}
+	os.WriteFile(filepath.Join(home, ".ssh", "id_canary"), []byte(canary), 0o600)
+	host := launch.Host{
+		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: proj,
+		Environ: []string{"PATH=" + launch.DefaultPath, "CANARY_TOKEN=" + canary},
+	}
+	run := func(tier launch.Tier, script string) (string, error) {
+		s, err := launch.Resolve(launch.Options{Command: []string{"sh", "-c", script}, Network: string(tier)}, host)
+		if err != nil {
+			return "", err
+		}
+		var buf bytes.Buffer
+		r, w, err := os.Pipe()
+		if err != nil {
+			return "", err
+		}
+		done := make(chan struct{})
+		go func() { io.Copy(&buf, r); close(done) }()
+		devnull, _ := os.Open(os.DevNull)
+		defer devnull.Close()
+		_, err = Run(Config{Spec: s, Launcher: o.Launcher, Stdin: devnull, Stdout: w, Stderr: w})
+		w.Close()
+		<-done
+		return buf.String(), err
+	}
+
+	got, err := run(launch.TierFull, `
+		cat ~/.ssh/id_canary 2>/dev/null || echo secret-hidden
+		touch /usr/.claudebox-check 2>/dev/null || echo host-readonly
+		env | grep -q CANARY_TOKEN || echo env-clean
+		echo x > probe && echo project-writable`)
+	if err != nil {
+		add("sandbox", Fail, "a sandbox did not start: "+err.Error(), launch.Hint(err))
+		return out
+	}
+	for _, c := range []struct{ mark, name, detail string }{
+		{"secret-hidden", "secrets hidden", "a canary in ~/.ssh is invisible"},
+		{"host-readonly", "host read-only", "/usr cannot be written"},
+		{"env-clean", "environment clean", "a planted variable does not pass"},
+		{"project-writable", "project writable", "the project can be written"},
+	} {
+		if strings.Contains(got, c.mark) && !strings.Contains(got, canary) {
+			add(c.name, Pass, c.detail, "")
+		} else {
+			add(c.name, Fail, "not verified; the sandbox printed: "+strings.TrimSpace(got), "report this: the sandbox does not isolate")
+		}
+	}
+
+	got, err = run(launch.TierNone, `tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '`)
+	if err != nil {
+		add("network none", Fail, err.Error(), launch.Hint(err))
+	} else if ifs := strings.Fields(got); len(ifs) == 1 && ifs[0] == "lo" {
+		add("network none", Pass, "only loopback", "")
+	} else {
+		add("network none", Fail, "interfaces: "+strings.Join(ifs, " "), "report this")
+	}
+
+	// A connection to the uplink's gateway (10.0.2.2, inside slirp4netns)
+	// must be rejected by the deny rules before it leaves the sandbox: no
+	// packet reaches any network.
+	got, err = run(launch.TierInet, `/.claudebox/claudebox `+ProbeVerb+` tcp 10.0.2.2:9`)
+	switch {
+	case err != nil:
+		add("network inet", Fail, err.Error(), launch.Hint(err))
+	case strings.Contains(got, "no route to host"):
+		add("network inet", Pass, "deny rules in place: 10.0.2.2 rejected in the sandbox", "")
+	default:
+		add("network inet", Fail, "a private address was not rejected: "+strings.TrimSpace(got), "report this")
+	}
+	return out
+}
+
+// ProbeVerb is the hidden subcommand the inet probe runs inside.
+const ProbeVerb = "_probe"
+
+// ProbeMain: `claudebox _probe tcp ADDR` prints "ok" or the error.
+func ProbeMain(args []string) int {
+	if len(args) != 2 || args[0] != "tcp" {
+		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp ADDR:PORT")
+		return 125
+	}
+	c, err := net.DialTimeout("tcp", args[1], 2*time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	c.Close()
+	fmt.Println("ok")
+	return 0
+}
