@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Unit tests: every package but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build demo test unit integration lint clean
+.PHONY: all build demo test unit fuzz integration lint clean
 
 all: build
 
@@ -28,10 +28,14 @@ demo:
 test:
 	hack/install-deps.sh --test
 	$(MAKE) build
-	$(MAKE) unit integration
+	$(MAKE) unit fuzz integration
 
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
+
+# A bounded run of the profile parser's fuzz target.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s ./profile
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \

@@ -23,6 +23,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, value, note)
 	}
 	row("", "project", s.Project, "")
+	if s.Profile != "" {
+		row("", "profile", s.Profile, "")
+	}
 	if s.Instance != nil {
 		row("", "instance", s.Instance.ID, s.Instance.Dir)
 	}
@@ -53,6 +56,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if m.Why != "project" && !strings.HasPrefix(m.Path, s.Project+"/") {
 			mark, note = Risky, m.Why+", outside the project"
 		}
+		if launch.IsSecretPath(s.Home, m.Path) {
+			mark, note = Risky, note+", a secret location"
+		}
 		row(mark, label(&first, "read-write"), m.Dest(), note)
 	}
 	if s.Instance != nil {
@@ -61,11 +67,14 @@ func Render(w io.Writer, s *launch.Spec) error {
 	first = true
 	for _, m := range s.Mounts {
 		if m.Mode == launch.ReadOnly {
-			note := m.Why
+			mark, note := "", m.Why
 			if m.Target != "" {
 				note += ", from " + m.Path
 			}
-			row("", label(&first, "read-only"), m.Dest(), note)
+			if launch.IsSecretPath(s.Home, m.Path) && m.Target != launch.HostClaudeMDPath(s.Home) {
+				mark, note = Risky, note+", a secret location"
+			}
+			row(mark, label(&first, "read-only"), m.Dest(), note)
 		}
 	}
 	row("", label(&first, "read-only"), "everything else on the host", "/usr, /etc, /opt, ...")

@@ -32,6 +32,9 @@ var allowedEnvPrefixes = []string{"LC_", "ANTHROPIC_", "CLAUDE_CODE_"}
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// ValidEnvName reports whether name can be an environment variable's.
+func ValidEnvName(name string) bool { return envName.MatchString(name) }
+
 // EnvAllowed reports whether a host variable passes into the sandbox without
 // being named.
 func EnvAllowed(name string) bool {

@@ -98,9 +98,12 @@ func ParseAllow(s string) (Allow, error) {
 }
 
 // resolveNetwork applies the precedence: the flag, then CLAUDEBOX_NETWORK,
-// then the default.
-func resolveNetwork(flag string, environ []string, allow []string) (Network, error) {
+// then the profile, then the default.
+func resolveNetwork(flag string, environ []string, p *Profile, allow []string) (Network, error) {
 	n := Network{Tier: DefaultTier, Source: "default"}
+	if p.Network != "" {
+		n = Network{Tier: p.Network, Source: "profile " + p.Name}
+	}
 	switch env := envValue(environ, "CLAUDEBOX_NETWORK"); {
 	case flag != "":
 		n.Source = "--network"

@@ -32,6 +32,9 @@ type Options struct {
 	// --allow-net entries.
 	Network  string
 	AllowNet []string
+	// Profile is applied under the flags: its env and mounts come first,
+	// its tier below --network and CLAUDEBOX_NETWORK. nil for none.
+	Profile *Profile
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
@@ -94,10 +97,15 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	if within(cwd, project) {
 		s.Workdir = cwd
 	}
-	if s.Network, err = resolveNetwork(o.Network, h.Environ, o.AllowNet); err != nil {
+	p := o.Profile
+	if p == nil {
+		p = &Profile{}
+	}
+	s.Profile = p.Name
+	if s.Network, err = resolveNetwork(o.Network, h.Environ, p, append(slices.Clone(p.AllowNet), o.AllowNet...)); err != nil {
 		return nil, err
 	}
-	if s.Env, err = buildEnv(h.Environ, o.Env, filepath.Clean(h.Home)); err != nil {
+	if s.Env, err = buildEnv(h.Environ, append(slices.Clone(p.Env), o.Env...), filepath.Clean(h.Home)); err != nil {
 		return nil, err
 	}
 	if s.HostRoot, err = readHostRoot(h.Root); err != nil {
@@ -136,7 +144,8 @@ func Resolve(o Options, h Host) (*Spec, error) {
 			s.Mounts = append(s.Mounts, Mount{Path: path, Mode: m.mode, Why: m.flag})
 		}
 	}
-	var hidden []string
+	s.Mounts = append(s.Mounts, p.Mounts...)
+	hidden := slices.Clone(p.Hide)
 	for _, p := range o.Hide {
 		path, err := existingPath("--hide", p, cwd)
 		if err != nil {
@@ -276,6 +285,12 @@ var homeSecrets = []string{
 	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc",
 	".git-credentials", ".npmrc", ".pypirc", ".password-store",
 	".config/gh", ".config/gcloud", ".config/hub", ".local/share/keyrings",
+}
+
+// IsSecretPath reports whether p is one of the well-known secret locations
+// under home (~/.ssh, ~/.aws, ...), or inside one.
+func IsSecretPath(home, p string) bool {
+	return slices.ContainsFunc(homeSecrets, func(s string) bool { return within(p, filepath.Join(home, s)) })
 }
 
 // defaultHidden lists what is hidden on every launch: the user's runtime

@@ -83,6 +83,22 @@ type Spec struct {
 	HostRoot []TopEntry `json:"hostRoot"`
 	// Network is the network tier and what it allows.
 	Network Network `json:"network"`
+	// Profile names the profile applied, "" for none.
+	Profile string `json:"profile,omitempty"`
 	// TTY is true when the command gets its own pseudo-terminal.
 	TTY bool `json:"tty"`
+}
+
+// Profile is a named set of environment entries, mounts and a network tier
+// (~/.claudebox/profiles/NAME.json), already checked and with paths
+// expanded; package profile loads it.
+type Profile struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Env         []string `json:"env,omitempty"`
+	Mounts      []Mount  `json:"mounts,omitempty"`
+	Hide        []string `json:"hide,omitempty"`
+	Network     Tier     `json:"network,omitempty"`
+	AllowNet    []string `json:"allowNet,omitempty"`
+	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 }

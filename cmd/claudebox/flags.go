@@ -14,6 +14,7 @@ type launchFlags struct {
 	project      string
 	env          []string
 	ro, rw, hide []string
+	profile      string
 	network      string
 	allowNet     []string
 	yes, quiet   bool
@@ -27,6 +28,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.ro, "ro", nil, "also show `PATH` read-only at the same path (repeatable)")
 	fs.StringArrayVar(&f.rw, "rw", nil, "also show `PATH` read-write at the same path (repeatable)")
 	fs.StringArrayVar(&f.hide, "hide", nil, "replace `PATH` with an empty read-only directory or file (repeatable)")
+	fs.StringVar(&f.profile, "profile", "", "apply profile `NAME` (~/.claudebox/profiles/NAME.json); default $CLAUDEBOX_PROFILE")
 	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
@@ -42,7 +44,12 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := loadProfile(f.profile, host.Home)
+	if err != nil {
+		return nil, err
+	}
 	return launch.Resolve(launch.Options{
+		Profile:    p,
 		Project:    f.project,
 		Command:    argv,
 		ClaudeArgs: claudeArgs,

@@ -7,8 +7,10 @@ import (
 
 func newRootCommand() *cobra.Command {
 	var (
-		f         launchFlags
-		gc, check bool
+		f            launchFlags
+		gc, check    bool
+		listProfs    bool
+		showProfName string
 	)
 	cmd := &cobra.Command{
 		Use:   "claudebox [flags] [-- CLAUDE_ARGS...]",
@@ -31,8 +33,13 @@ any other command in the same sandbox.
 			if len(args) > 0 && cmd.ArgsLenAtDash() != 0 {
 				return usageError(cmd, "unknown command %q; put claude's arguments after --", args[0])
 			}
-			if check {
+			switch {
+			case check:
 				return runCheck(cmd.OutOrStdout(), f.asJSON)
+			case listProfs:
+				return listProfiles(cmd.OutOrStdout(), f.asJSON)
+			case showProfName != "":
+				return showProfile(cmd.OutOrStdout(), showProfName, f.asJSON)
 			}
 			spec, err := f.resolve(nil, args)
 			if err != nil {
@@ -54,6 +61,8 @@ any other command in the same sandbox.
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
 	cmd.Flags().BoolVar(&gc, "gc", false, "same as claudebox gc")
 	cmd.Flags().BoolVar(&check, "check", false, "same as claudebox check")
+	cmd.Flags().BoolVar(&listProfs, "list-profiles", false, "list the profiles with their descriptions (--json)")
+	cmd.Flags().StringVar(&showProfName, "show-profile", "", "print profile `NAME` as it resolves, secrets masked (--json)")
 	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newGCCommand(), newCheckCommand(), newVersionCommand())
 	return cmd
 }
