@@ -15,7 +15,7 @@ all: build
 # claudebox, and beside it in bin/cni the standard CNI plugins it uses,
 # built from the versions go.mod pins.
 build:
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/claudebox
+	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/claudebox
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/cni/loopback github.com/containernetworking/plugins/plugins/main/loopback
 
 demo:

@@ -42,6 +42,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, a := range s.Network.Allow {
 		row(Risky, "allow-net", a.String(), "private destination let through")
 	}
+	if s.NoSeccomp {
+		row(Risky, "seccomp", "off", "--seccomp=off: every syscall the kernel allows")
+	}
 	row("", "auth", authText(s.Auth), "")
 	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
 	row("", "workdir", s.Workdir, "")

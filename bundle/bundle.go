@@ -11,6 +11,7 @@
 package bundle
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,11 +68,20 @@ var (
 )
 
 // Build renders the OCI configuration of a launch.
-func Build(s *launch.Spec, l Layout) *specs.Spec {
-	args := append([]string{
-		LauncherPath, Pid1Verb,
-		"--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID), "--",
-	}, s.Command...)
+func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
+	caps := pid1Capabilities(s.UID)
+	var filter *specs.LinuxSeccomp
+	if !s.NoSeccomp {
+		var err error
+		if filter, err = Seccomp(caps.Bounding); err != nil {
+			return nil, fmt.Errorf("seccomp profile: %w", err)
+		}
+	}
+	args := []string{LauncherPath, Pid1Verb, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
+	if !s.NoSeccomp {
+		args = append(args, "--tty-filter")
+	}
+	args = append(append(args, "--"), s.Command...)
 	return &specs.Spec{
 		Version:  specs.Version,
 		Hostname: Hostname,
@@ -82,7 +92,7 @@ func Build(s *launch.Spec, l Layout) *specs.Spec {
 			Args:            args,
 			Env:             slices.Clone(s.Env),
 			Cwd:             s.Workdir,
-			Capabilities:    pid1Capabilities(s.UID),
+			Capabilities:    caps,
 			NoNewPrivileges: true,
 		},
 		Mounts: mounts(s, l),
@@ -92,8 +102,9 @@ func Build(s *launch.Spec, l Layout) *specs.Spec {
 			GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}},
 			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
+			Seccomp:       filter,
 		},
-	}
+	}, nil
 }
 
 func namespaces(s *launch.Spec) []specs.LinuxNamespace {

@@ -59,7 +59,7 @@ func Export(dir string, s *launch.Spec, launcher string, force bool) (err error)
 	case len(entries) > 0 && !force:
 		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
 	}
-	names := []string{ConfigName, RootfsName, LauncherName}
+	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName}
 	for _, name := range names {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return err
@@ -78,7 +78,18 @@ func Export(dir string, s *launch.Spec, launcher string, force bool) (err error)
 	if err := copyFile(launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
-	cfg, err := json.MarshalIndent(Build(s, Layout{Rootfs: RootfsName, Launcher: LauncherName}), "", "\t")
+	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
+	if s.Network.Tier == launch.TierInet {
+		l.ResolvConf = ResolvConfName
+		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName)); err != nil {
+			return err
+		}
+	}
+	oci, err := Build(s, l)
+	if err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(oci, "", "\t")
 	if err != nil {
 		return err
 	}

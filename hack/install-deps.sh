@@ -6,7 +6,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-packages=(gcc libc6-dev pkg-config git iproute2 util-linux procps slirp4netns)
+packages=(gcc libc6-dev pkg-config libseccomp-dev git iproute2 util-linux procps slirp4netns)
 test_mode=false
 if [[ ${1:-} == --test ]]; then
 	test_mode=true

@@ -32,6 +32,8 @@ type Options struct {
 	// --allow-net entries.
 	Network  string
 	AllowNet []string
+	// NoSeccomp turns the seccomp filter off.
+	NoSeccomp bool
 	// Profile is applied under the flags: its env and mounts come first,
 	// its tier below --network and CLAUDEBOX_NETWORK. nil for none.
 	Profile *Profile
@@ -87,12 +89,13 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{
-		Project: project,
-		Workdir: project,
-		UID:     h.UID,
-		GID:     h.GID,
-		Home:    home,
-		TTY:     o.TTY,
+		NoSeccomp: o.NoSeccomp,
+		Project:   project,
+		Workdir:   project,
+		UID:       h.UID,
+		GID:       h.GID,
+		Home:      home,
+		TTY:       o.TTY,
 	}
 	if within(cwd, project) {
 		s.Workdir = cwd

@@ -83,6 +83,8 @@ type Spec struct {
 	HostRoot []TopEntry `json:"hostRoot"`
 	// Network is the network tier and what it allows.
 	Network Network `json:"network"`
+	// NoSeccomp turns the seccomp filter off (--seccomp=off): risky.
+	NoSeccomp bool `json:"noSeccomp,omitempty"`
 	// Profile names the profile applied, "" for none.
 	Profile string `json:"profile,omitempty"`
 	// TTY is true when the command gets its own pseudo-terminal.

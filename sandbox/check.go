@@ -166,7 +166,8 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		cat ~/.ssh/id_canary 2>/dev/null || echo secret-hidden
 		touch /usr/.claudebox-check 2>/dev/null || echo host-readonly
 		env | grep -q CANARY_TOKEN || echo env-clean
-		echo x > probe && echo project-writable`)
+		echo x > probe && echo project-writable
+		grep -q '^Seccomp:[[:space:]]*2' /proc/self/status && echo seccomp-filter`)
 	if err != nil {
 		add("sandbox", Fail, "a sandbox did not start: "+err.Error(), launch.Hint(err))
 		return out
@@ -176,6 +177,7 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		{"host-readonly", "host read-only", "/usr cannot be written"},
 		{"env-clean", "environment clean", "a planted variable does not pass"},
 		{"project-writable", "project writable", "the project can be written"},
+		{"seccomp-filter", "seccomp", "the command runs under the seccomp filter"},
 	} {
 		if strings.Contains(got, c.mark) && !strings.Contains(got, canary) {
 			add(c.name, Pass, c.detail, "")

@@ -90,7 +90,10 @@ func Run(c Config) (status int, err error) {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
-	oci := bundle.Build(c.Spec, layout)
+	oci, err := bundle.Build(c.Spec, layout)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
 	rootless := os.Geteuid() != 0
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:      id,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -19,6 +20,7 @@ type launchFlags struct {
 	allowNet     []string
 	yes, quiet   bool
 	dryRun       bool
+	seccomp      string
 	asJSON       bool
 }
 
@@ -33,6 +35,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails (no audit, no question)")
+	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: on, or off (risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
 	fs.BoolVar(&f.asJSON, "json", false, "with --dry-run, print the exact OCI config.json")
 }
@@ -48,8 +51,12 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.seccomp != "on" && f.seccomp != "off" {
+		return nil, &launch.HintError{Err: fmt.Errorf("--seccomp %q", f.seccomp), Hint: "use --seccomp=on (the default) or --seccomp=off"}
+	}
 	return launch.Resolve(launch.Options{
 		Profile:    p,
+		NoSeccomp:  f.seccomp == "off",
 		Project:    f.project,
 		Command:    argv,
 		ClaudeArgs: claudeArgs,

@@ -84,7 +84,11 @@ func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "\t")
-		return enc.Encode(bundle.Build(spec, layout))
+		oci, err := bundle.Build(spec, layout)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(oci)
 	}
 	if err := audit.Render(w, spec); err != nil {
 		return err

@@ -7,6 +7,11 @@
 //	    answer on a unix socket; print "ready" once listening.
 //	testpeer probe NAME=ADDR:PORT|NAME=unix:PATH|NAME=dns:HOSTNAME...
 //	    print "NAME ok|fail MS detail" for each, 3 s at most each.
+//	testpeer tiocsti TEXT
+//	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
+//	    the error.
+//	testpeer syscall keyctl|add_key|bpf|perf_event_open|userfaultfd|kexec_load
+//	    make the syscall; print "allowed" or the error.
 package main
 
 import (
@@ -19,6 +24,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Records of the test world's DNS server.
@@ -38,6 +45,16 @@ func main() {
 		err = serve(os.Args[2:])
 	case "probe":
 		probe(os.Args[2:])
+	case "tiocsti":
+		for _, c := range []byte(strings.Join(os.Args[2:], " ") + "\n") {
+			if err := unix.IoctlSetPointerInt(0, unix.TIOCSTI, int(c)); err != nil {
+				fmt.Println("tiocsti:", err)
+				return
+			}
+		}
+		fmt.Println("injected")
+	case "syscall":
+		trySyscall(os.Args[2])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
@@ -155,6 +172,27 @@ func readName(b []byte) (string, int) {
 		i += 1 + l
 	}
 	return "", -1
+}
+
+// trySyscall makes a harmless call of a syscall the sandbox refuses.
+func trySyscall(name string) {
+	nr := map[string]uintptr{
+		"keyctl": unix.SYS_KEYCTL, "add_key": unix.SYS_ADD_KEY, "request_key": unix.SYS_REQUEST_KEY,
+		"bpf": unix.SYS_BPF, "perf_event_open": unix.SYS_PERF_EVENT_OPEN, "userfaultfd": unix.SYS_USERFAULTFD,
+		"kexec_load": unix.SYS_KEXEC_LOAD,
+	}[name]
+	if nr == 0 {
+		fmt.Println("unknown syscall", name)
+		return
+	}
+	// Arguments that make each call a no-op or an EINVAL when allowed.
+	_, _, errno := unix.Syscall6(nr, 0, 0, 0, 0, 0, 0)
+	switch errno {
+	case unix.EPERM, unix.ENOSYS, unix.EACCES:
+		fmt.Println("refused:", errno)
+	default:
+		fmt.Println("allowed:", errno)
+	}
 }
 
 func probe(args []string) {

@@ -46,7 +46,10 @@ var forwarded = []os.Signal{
 
 type options struct {
 	uid, gid int
-	argv     []string
+	// ttyFilter stacks the terminal ioctl filter (with the sandbox's
+	// seccomp filter; --seccomp=off turns both off).
+	ttyFilter bool
+	argv      []string
 }
 
 func parse(args []string) (options, error) {
@@ -64,6 +67,8 @@ func parse(args []string) (options, error) {
 			o.uid, err = strconv.Atoi(a[len("--uid="):])
 		case strings.HasPrefix(a, "--gid="):
 			o.gid, err = strconv.Atoi(a[len("--gid="):])
+		case a == "--tty-filter":
+			o.ttyFilter = true
 		default:
 			err = fmt.Errorf("unknown argument %q", a)
 		}
@@ -92,6 +97,13 @@ func Main(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "claudebox pid1: prctl(PR_SET_PDEATHSIG): %v\n", err)
 		return exitUsage
+	}
+
+	if o.ttyFilter {
+		if err := applyTTYFilter(); err != nil {
+			fmt.Fprintf(os.Stderr, "claudebox pid1: %v\n", err)
+			return exitUsage
+		}
 	}
 
 	sigs := make(chan os.Signal, 32)
