@@ -33,9 +33,12 @@ test:
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
-# A bounded run of the profile parser's fuzz target.
+# Bounded runs of the fuzz targets of every parser of user input:
+# profiles, --env, --network, --allow-net, meta.json.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s ./profile
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./profile
+	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=10s ./launch
+	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=10s ./state
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \

@@ -335,3 +335,31 @@ func TestNetworkPrecedence(t *testing.T) {
 		t.Errorf("allow round trip: %s", a)
 	}
 }
+
+func FuzzUserInput(f *testing.F) {
+	for _, s := range []string{"inet", "none", "192.168.1.10:5432", "[fd00::1]:80", "10.0.0.0/8:22", "A=B", "1BAD", "", ":", "/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tier, err := ParseTier(s); err == nil && !slices.Contains(Tiers, tier) {
+			t.Fatalf("ParseTier(%q) = %q", s, tier)
+		}
+		if a, err := ParseAllow(s); err == nil {
+			again, err := ParseAllow(a.String())
+			if err != nil || again != a {
+				t.Fatalf("ParseAllow(%q) = %v, but its String %q reads back as %v, %v", s, a, a.String(), again, err)
+			}
+		} else if Hint(err) == "" {
+			t.Fatalf("ParseAllow(%q): error without a hint", s)
+		}
+		env, err := buildEnv([]string{"PATH=/bin", "HOME=/h"}, []string{s}, "/h")
+		if err == nil {
+			for _, kv := range env {
+				name, _, _ := strings.Cut(kv, "=")
+				if !ValidEnvName(name) {
+					t.Fatalf("--env %q produced %q", s, kv)
+				}
+			}
+		}
+	})
+}

@@ -209,3 +209,20 @@ func TestGCLarge(t *testing.T) {
 		t.Fatalf("removed %d: %v", len(res.Removed), err)
 	}
 }
+
+func FuzzReadMeta(f *testing.F) {
+	for _, s := range []string{`{"version":1,"project":"/p"}`, `{"version":99,"project":"/p"}`, `{`, ``, `{"version":"1"}`, `[]`} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		os.WriteFile(filepath.Join(dir, metaName), b, 0o600)
+		m, err := ReadMeta(dir)
+		switch {
+		case err == nil && (m.Version < 1 || m.Version > MetaVersion || m.Project == ""):
+			t.Fatalf("accepted %q as %+v", b, m)
+		case err != nil && !errors.Is(err, ErrBadMeta) && !errors.Is(err, ErrFutureMeta):
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+	})
+}
