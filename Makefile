@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Unit tests: every package but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build demo test unit fuzz integration lint clean
+.PHONY: all build demo test unit fuzz integration bench lint clean
 
 all: build
 
@@ -43,6 +43,13 @@ fuzz:
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
 	CLAUDEBOX_BIN=$(abspath $(BIN)) CLAUDEBOX_REAL_CLAUDE=$$real_claude $(GO) test -count=1 -p 1 -v ./integration/... 2>&1 | hack/check-skips.sh
+
+# Launch time against bwrap and runc, memory, gc, throughput:
+# bench/results.md. Needs root (runs as the test user).
+bench:
+	hack/install-deps.sh --bench
+	$(MAKE) build
+	hack/bench.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

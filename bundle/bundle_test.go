@@ -232,3 +232,12 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("symlinks %v", got)
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	s := cases["instance"]
+	for b.Loop() {
+		if _, err := Build(s, Layout{Rootfs: "/r", Launcher: "/l"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,10 +8,13 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev pkg-config libseccomp-dev git iproute2 util-linux procps slirp4netns)
 test_mode=false
-if [[ ${1:-} == --test ]]; then
+case ${1:-} in
+--test | --bench)
 	test_mode=true
 	packages+=(runc uidmap bsdutils passwd nftables)
-fi
+	[[ $1 == --bench ]] && packages+=(bubblewrap hyperfine iperf3 time)
+	;;
+esac
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -49,6 +49,7 @@ func Run(c Config) (status int, err error) {
 	if c.Stdin == nil {
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
+	trace("launcher started")
 	if err := CheckUserNS(); err != nil {
 		return 0, err
 	}
@@ -65,13 +66,16 @@ func Run(c Config) (status int, err error) {
 		if err := writeSandboxDocs(c.Spec); err != nil {
 			return 0, fmt.Errorf("%w: SANDBOX.md: %w", ErrStart, err)
 		}
+		trace("instance session")
 		creds, err := state.StartCredentialSync(c.Spec.Home, inst.HomeDir())
 		if err != nil {
 			return 0, fmt.Errorf("%w: credentials: %w", ErrStart, err)
 		}
 		defer creds.Stop()
+		trace("credential sync")
 	}
 	sweepStale(rt)
+	trace("sweep")
 	ld, err := newLaunchDir(rt)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
@@ -94,6 +98,7 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	trace("rootfs + bundle")
 	rootless := os.Geteuid() != 0
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:      id,
@@ -115,6 +120,7 @@ func Run(c Config) (status int, err error) {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	defer ctr.Destroy()
+	trace("libcontainer config")
 
 	proc := newProcess(oci.Process)
 	term, err := setupIO(proc, c)
@@ -135,6 +141,7 @@ func Run(c Config) (status int, err error) {
 		// The command waits (on libcontainer's exec fifo) until its
 		// network is in place.
 		if err = ctr.Start(proc); err == nil {
+			trace("container created")
 			var pid int
 			if pid, err = proc.Pid(); err == nil {
 				var net *network
@@ -142,6 +149,7 @@ func Run(c Config) (status int, err error) {
 					return 0, err
 				}
 				defer net.detach()
+				trace("network attached")
 				err = ctr.Exec()
 			}
 		}
@@ -149,6 +157,7 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 	}
+	trace("command started")
 	if err := term.attach(); err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
@@ -169,7 +178,9 @@ func Run(c Config) (status int, err error) {
 			}
 			_ = proc.Signal(sig)
 		case ps := <-waited:
+			trace("command exited")
 			term.drain()
+			defer trace("cleaned up")
 			return exitStatus(ps), nil
 		}
 	}
@@ -180,8 +191,11 @@ func Run(c Config) (status int, err error) {
 // user's own CLAUDE.md, when shown) exactly once, keeping the user's edits.
 func writeSandboxDocs(s *launch.Spec) error {
 	dir := filepath.Join(s.Instance.HomeDir(), ".claude")
-	if err := state.WriteFileAtomic(filepath.Join(dir, audit.SandboxMD), audit.RenderSandboxMD(s), 0o644); err != nil {
-		return err
+	md, path := audit.RenderSandboxMD(s), filepath.Join(dir, audit.SandboxMD)
+	if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, md) {
+		if err := state.WriteFileAtomic(path, md, 0o644); err != nil {
+			return err
+		}
 	}
 	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
 	claudeMD := filepath.Join(dir, "CLAUDE.md")

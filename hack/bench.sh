@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# make bench: launch time against bwrap and runc, launcher memory, bundle
+# build time, gc over 10,000 instances and inet throughput, measured side
+# by side in one run. Prints a table and writes bench/results.md. Needs
+# root (it runs the launches as the test user, and builds the network test
+# world for the throughput rows). Never a timed unit test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${BENCH_RUNS:-30}
+user=${CLAUDEBOX_TEST_USER:-cbtest}
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+home=$(getent passwd "$user" | cut -d: -f6)
+work=$(mktemp -d /tmp/claudebox-bench.XXXXXX)
+chmod 755 "$work"
+out=bench/results.md
+mkdir -p bench
+trap 'hack/testworld.sh down >/dev/null 2>&1 || true; rm -rf "$work" "$home/bench-proj"' EXIT
+
+# The binary and plugins where the user can run them; a project to run in.
+cp bin/claudebox "$work/claudebox"
+mkdir -p "$work/cni" && cp bin/cni/loopback "$work/cni/"
+bin=$work/claudebox
+proj=$home/bench-proj
+mkdir -p "$proj/.git"
+chown -R "$user:" "$proj"
+as_user() { setpriv --reuid "$uid" --regid "$gid" --clear-groups env -i HOME="$home" USER="$user" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
+
+# The peers, written as scripts so hyperfine runs them without a shell.
+cat >"$work/bwrap.sh" <<EOF
+#!/bin/sh
+# bwrap with the closest policy: read-only host, project read-write, a
+# hidden home, a clear environment, new namespaces (none: loopback only).
+exec bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs "$home" \\
+	--bind "$proj" "$proj" --chdir "$proj" --unshare-user --unshare-pid --unshare-ipc \\
+	--unshare-uts --unshare-net --die-with-parent --new-session --clearenv \\
+	--setenv PATH /usr/bin:/bin --setenv HOME "$home" true
+EOF
+as_user sh -c "cd '$proj' && '$bin' export-bundle -q '$proj/.bundle' -- true"
+cat >"$work/runc.sh" <<EOF
+#!/bin/sh
+exec runc --root "$work/runc-root" run -b "$proj/.bundle" bench-\$\$
+EOF
+chmod 755 "$work"/*.sh
+mkdir -p "$work/runc-root" "$work/out" && chown "$user:" "$work/runc-root" "$work/out"
+
+# median and p90 in ms of hyperfine's JSON times.
+stats() {
+	awk '/"times"/ {on=1; next} on && /\]/ {exit} on {gsub(/[ ,]/, ""); if ($0 != "") print $0*1000}' "$1" |
+		sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; p=a[int(NR*0.9+0.5)]; printf "%.1f %.1f\n", m, p}'
+}
+
+declare -A median p90
+rows=(true bwrap "claudebox none" "claudebox inet" "claudebox full" "runc run")
+cmds=(/bin/true "$work/bwrap.sh" "$bin run -q --network none -- true" "$bin run -q --network inet -- true"
+	"$bin run -q --network full -- true" "$work/runc.sh")
+for i in "${!rows[@]}"; do
+	json=$work/out/h$i.json
+	as_user sh -c "cd '$proj' && hyperfine -N -w 3 -r $runs --export-json '$json' '${cmds[$i]}'" >/dev/null
+	read -r m p < <(stats "$json")
+	median[${rows[$i]}]=$m
+	p90[${rows[$i]}]=$p
+done
+
+# Launcher peak RSS while the sandbox runs (VmHWM of the launcher; every
+# step execs, so the pid is the launcher's).
+setpriv --reuid "$uid" --regid "$gid" --clear-groups env -i -C "$proj" HOME="$home" PATH=/usr/bin:/bin "$bin" run -q -- sleep 2 &
+launcher=$!
+sleep 1
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$launcher/status")
+wait $launcher
+
+# gc over 10,000 synthetic instances (half with a missing project).
+gchome=$work/gchome
+mkdir -p "$gchome/.claudebox/instances"
+for i in $(seq -w 0 9999); do
+	d=$gchome/.claudebox/instances/p$i-00000000
+	mkdir -p "$d/home/.claude"
+	: >"$d/lock"
+	project=/nonexistent/p$i
+	((10#$i % 2)) && project=$proj
+	printf '{"version":1,"project":"%s","created":"2026-01-01T00:00:00Z","lastUsed":"2026-01-01T00:00:00Z"}\n' "$project" >"$d/meta.json"
+done
+gc_scan_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc --dry-run >/dev/null; } 2>&1 | awk '{print $1*1000}')
+gc_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc >/dev/null; } 2>&1 | awk '{print $1*1000}')
+
+# Bundle build alone (Go benchmark).
+build_ns=$(go test -run '^$' -bench BenchmarkBuild -benchtime 200x ./bundle | awk '/^BenchmarkBuild/ {print $3}')
+
+# TCP throughput in the test world: inet against full, to the "internet".
+CGO_ENABLED=0 go build -o "$work/testpeer" ./integration/testpeer
+hack/testworld.sh up "$work/testpeer" >/dev/null
+ip netns exec cbw-peers iperf3 -s -B 198.51.100.10 -D --pidfile "$work/iperf.pid"
+sleep 0.3
+thr() {
+	hack/in-world.sh "$uid" "$gid" env HOME="$home" PATH=/usr/bin:/bin sh -c "cd '$proj' && '$bin' run -q --network $1 -- iperf3 -c 198.51.100.10 -t 3 -f m" |
+		awk '/receiver/ {print $(NF-2)}'
+}
+thr_full=$(thr full)
+thr_inet=$(thr inet)
+kill "$(cat "$work/iperf.pid")" 2>/dev/null || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+b=${median[bwrap]}
+{
+	echo "# claudebox benchmark"
+	echo
+	echo "$(date -u +%F) on $(nproc) cores, kernel $(uname -r), $runs runs each, as a normal user; hyperfine medians."
+	echo
+	echo "| launch (start-up to \`true\`) | median ms | p90 ms | × bwrap |"
+	echo "|---|---|---|---|"
+	for r in "${rows[@]}"; do
+		echo "| $r | ${median[$r]} | ${p90[$r]} | $(ratio "${median[$r]}" "$b") |"
+	done
+	echo
+	echo "| measure | value | target |"
+	echo "|---|---|---|"
+	echo "| none / bwrap | $(ratio "${median[claudebox none]}" "$b")× | ≤ 2.5× |"
+	echo "| none / runc run | $(ratio "${median[claudebox none]}" "${median[runc run]}")× | ≤ 0.5× |"
+	echo "| inet − none | $(awk -v a="${median[claudebox inet]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 40 ms |"
+	echo "| launcher peak RSS while the sandbox runs | $((rss_kb / 1024)) MB | ≤ 30 MB |"
+	echo "| bundle.Build alone | $(awk -v n="$build_ns" 'BEGIN {printf "%.2f", n/1e6}') ms | |"
+	echo "| gc --dry-run over 10,000 instances | $gc_scan_ms ms | ≤ 1000 ms |"
+	echo "| gc over 10,000 instances, removing 5,000 | $gc_ms ms | |"
+	echo "| TCP throughput, full | $thr_full Mbit/s | |"
+	echo "| TCP throughput, inet | $thr_inet Mbit/s ($(awk -v a="$thr_inet" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full) | ≥ 50% |"
+} | tee "$out"
