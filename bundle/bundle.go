@@ -42,7 +42,18 @@ type Layout struct {
 	// ResolvConf is the resolv.conf shown in the inet tier (see
 	// WriteResolvConf): absolute, or relative to the bundle.
 	ResolvConf string
+	// Seccomp is the compiled seccomp filter (sandbox.SeccompProgram)
+	// that pid1 loads: absolute, or relative to the bundle. Required
+	// unless the launch has --seccomp=off.
+	Seccomp string
 }
+
+// SeccompName is the compiled filter in a bundle directory, and
+// SeccompPath where pid1 finds it inside.
+const (
+	SeccompName = "seccomp.bpf"
+	SeccompPath = "/.claudebox/seccomp.bpf"
+)
 
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
@@ -70,16 +81,14 @@ var (
 // Build renders the OCI configuration of a launch.
 func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	caps := pid1Capabilities(s.UID)
-	var filter *specs.LinuxSeccomp
-	if !s.NoSeccomp {
-		var err error
-		if filter, err = Seccomp(caps.Bounding); err != nil {
-			return nil, fmt.Errorf("seccomp profile: %w", err)
-		}
-	}
 	args := []string{LauncherPath, Pid1Verb, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
 	if !s.NoSeccomp {
-		args = append(args, "--tty-filter")
+		if l.Seccomp == "" {
+			return nil, fmt.Errorf("no compiled seccomp filter for the bundle")
+		}
+		// pid1 loads the filter (compiled once, see Seccomp) and stacks
+		// the terminal filter before it starts the command.
+		args = append(args, "--seccomp="+SeccompPath, "--tty-filter")
 	}
 	args = append(append(args, "--"), s.Command...)
 	return &specs.Spec{
@@ -102,7 +111,6 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 			GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}},
 			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
-			Seccomp:       filter,
 		},
 	}, nil
 }
@@ -138,6 +146,10 @@ func pid1Capabilities(uid int) *specs.LinuxCapabilities {
 		Inheritable: []string{}, Ambient: []string{},
 	}
 }
+
+// Pid1Caps are pid1's capabilities for a user (see pid1Capabilities), for
+// compiling its seccomp filter.
+func Pid1Caps(uid int) []string { return pid1Capabilities(uid).Bounding }
 
 // Symlinks returns the host's top-level symlinks to recreate in the rootfs,
 // name -> target.
@@ -198,6 +210,10 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	slices.SortStableFunc(over, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
 	ms = append(ms, over...)
 
+	if l.Seccomp != "" && !s.NoSeccomp {
+		ms = append(ms, specs.Mount{Destination: SeccompPath, Type: "bind", Source: l.Seccomp,
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
 	if l.ResolvConf != "" {
 		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
 			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})

@@ -89,7 +89,7 @@ func mustBuild(t *testing.T, s *launch.Spec, l Layout) *specs.Spec {
 }
 
 func layoutFor(s *launch.Spec) Layout {
-	l := Layout{Rootfs: "rootfs", Launcher: "claudebox"}
+	l := Layout{Rootfs: "rootfs", Launcher: "claudebox", Seccomp: SeccompName}
 	if s.Network.Tier == launch.TierInet {
 		l.ResolvConf = ResolvConfName
 	}
@@ -103,9 +103,6 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The filter depends on the kernel (the base profile has
-			// kernel-version conditions); TestSeccomp checks it.
-			oci.Linux.Seccomp = nil
 			got, err := json.MarshalIndent(oci, "", "\t")
 			if err != nil {
 				t.Fatal(err)
@@ -132,7 +129,7 @@ func TestGolden(t *testing.T) {
 func TestLibcontainerAccepts(t *testing.T) {
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {
-			oci := mustBuild(t, s, Layout{Rootfs: "/bundle/rootfs", Launcher: "/usr/bin/claudebox"})
+			oci := mustBuild(t, s, Layout{Rootfs: "/bundle/rootfs", Launcher: "/usr/bin/claudebox", Seccomp: "/cache/f.bpf"})
 			cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 				CgroupName: "cb-test", Spec: oci, RootlessEUID: s.UID != 0, RootlessCgroups: s.UID != 0,
 			})
@@ -156,7 +153,7 @@ func TestLibcontainerAccepts(t *testing.T) {
 
 func TestPolicy(t *testing.T) {
 	s := cases["extra-mounts"]
-	oci := mustBuild(t, s, Layout{Rootfs: "rootfs", Launcher: "claudebox"})
+	oci := mustBuild(t, s, Layout{Rootfs: "rootfs", Launcher: "claudebox", Seccomp: SeccompName})
 
 	if !oci.Process.NoNewPrivileges {
 		t.Error("noNewPrivileges is off")
@@ -170,7 +167,7 @@ func TestPolicy(t *testing.T) {
 	if len(caps.Ambient)+len(caps.Inheritable) != 0 {
 		t.Errorf("capabilities would be inherited: %+v", caps)
 	}
-	if c := mustBuild(t, cases["root"], Layout{}).Process.Capabilities; len(c.Bounding)+len(c.Permitted)+len(c.Effective) != 0 {
+	if c := mustBuild(t, cases["root"], Layout{Seccomp: "f"}).Process.Capabilities; len(c.Bounding)+len(c.Permitted)+len(c.Effective) != 0 {
 		t.Errorf("root launches need no capability at all, got %+v", c)
 	}
 	if got := oci.Linux.UIDMappings; len(got) != 1 || got[0] != (specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 1}) {
@@ -179,7 +176,7 @@ func TestPolicy(t *testing.T) {
 	if got := oci.Linux.GIDMappings[0].HostID; got != 1001 {
 		t.Errorf("gid mapping host id %d", got)
 	}
-	want := []string{LauncherPath, Pid1Verb, "--uid=1000", "--gid=1001", "--tty-filter", "--", "bash"}
+	want := []string{LauncherPath, Pid1Verb, "--uid=1000", "--gid=1001", "--seccomp=" + SeccompPath, "--tty-filter", "--", "bash"}
 	if !slices.Equal(oci.Process.Args, want) {
 		t.Errorf("args %v, want %v", oci.Process.Args, want)
 	}
@@ -192,7 +189,7 @@ func TestPolicy(t *testing.T) {
 	index := map[string]int{}
 	for i, m := range oci.Mounts {
 		index[m.Destination] = i
-		if m.Type == "bind" && m.Destination != LauncherPath && m.Destination != "/sys" && !slices.Contains(m.Options, "nosuid") {
+		if m.Type == "bind" && !slices.Contains(m.Options, "nosuid") {
 			t.Errorf("%s mounted without nosuid", m.Destination)
 		}
 	}
@@ -217,7 +214,7 @@ func TestPolicy(t *testing.T) {
 	if oci.Mounts[index["/home/ada"]].Type != "tmpfs" {
 		t.Error("home is not a private tmpfs")
 	}
-	withInstance := mustBuild(t, cases["instance"], Layout{})
+	withInstance := mustBuild(t, cases["instance"], Layout{Seccomp: "f"})
 	for _, m := range withInstance.Mounts {
 		if m.Destination == "/home/ada" && (m.Source != "/home/ada/.claudebox/instances/app-0123abcd/home" || slices.Contains(m.Options, "rro")) {
 			t.Errorf("home with an instance: %+v", m)

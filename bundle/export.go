@@ -42,7 +42,9 @@ func MakeRootfs(dir string, s *launch.Spec) error {
 // non-empty dir is refused unless force is set, in which case only the three
 // names above are replaced.
 // On failure nothing of the bundle is left behind.
-func Export(dir string, s *launch.Spec, launcher string, force bool) (err error) {
+// seccomp is the compiled filter (sandbox.SeccompProgram), unused with
+// --seccomp=off.
+func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, force bool) (err error) {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -59,7 +61,7 @@ func Export(dir string, s *launch.Spec, launcher string, force bool) (err error)
 	case len(entries) > 0 && !force:
 		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
 	}
-	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName}
+	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName, SeccompName}
 	for _, name := range names {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return err
@@ -79,6 +81,12 @@ func Export(dir string, s *launch.Spec, launcher string, force bool) (err error)
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
 	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
+	if !s.NoSeccomp {
+		l.Seccomp = SeccompName
+		if err := os.WriteFile(filepath.Join(dir, SeccompName), seccomp, 0o644); err != nil {
+			return err
+		}
+	}
 	if s.Network.Tier == launch.TierInet {
 		l.ResolvConf = ResolvConfName
 		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName)); err != nil {

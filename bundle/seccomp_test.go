@@ -2,15 +2,18 @@ package bundle
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestSeccomp(t *testing.T) {
-	oci := mustBuild(t, cases["user"], Layout{})
-	f := oci.Linux.Seccomp
-	if f == nil || f.DefaultAction != specs.ActErrno {
+	f, err := Seccomp(Pid1Caps(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.DefaultAction != specs.ActErrno {
 		t.Fatalf("no deny-by-default filter: %+v", f)
 	}
 	allowed := map[string]bool{}
@@ -31,12 +34,19 @@ func TestSeccomp(t *testing.T) {
 			t.Errorf("%s is not allowed", n)
 		}
 	}
-	if !slices.Contains(oci.Process.Args, "--tty-filter") {
-		t.Error("pid1 does not stack the terminal ioctl filter")
+	oci := mustBuild(t, cases["user"], Layout{Seccomp: "/cache/f.bpf"})
+	if !slices.Contains(oci.Process.Args, "--seccomp="+SeccompPath) || !slices.Contains(oci.Process.Args, "--tty-filter") {
+		t.Errorf("pid1 does not load the filters: %v", oci.Process.Args)
+	}
+	if !slices.ContainsFunc(oci.Mounts, func(m specs.Mount) bool { return m.Destination == SeccompPath && m.Source == "/cache/f.bpf" }) {
+		t.Error("the compiled filter is not mounted for pid1")
+	}
+	if _, err := Build(cases["user"], Layout{}); err == nil {
+		t.Error("a bundle without its seccomp filter was built")
 	}
 	off := *cases["user"]
 	off.NoSeccomp = true
-	if o := mustBuild(t, &off, Layout{}); o.Linux.Seccomp != nil || slices.Contains(o.Process.Args, "--tty-filter") {
+	if o := mustBuild(t, &off, Layout{}); slices.ContainsFunc(o.Process.Args, func(a string) bool { return a == "--tty-filter" || strings.HasPrefix(a, "--seccomp") }) {
 		t.Error("--seccomp=off still has a filter")
 	}
 }

@@ -279,7 +279,8 @@ func TestExportBundleWithRunc(t *testing.T) {
 	proj := newProject(t, testUser)
 	script := `echo "id=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname)"
 		cat ~/.ssh/id_ed25519 2>&1; echo "token=${GITHUB_TOKEN:-none}"
-		touch /usr/x 2>&1; echo from-sandbox > out.txt; echo "home: $(ls -A ~)"`
+		touch /usr/x 2>&1; echo from-sandbox > out.txt; echo "home: $(ls -A ~)"
+		grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status`
 	in := invocation{as: testUser, dir: proj}
 	want := in.run(t, "run", "-q", "--", "sh", "-c", script)
 	mustExit(t, want, 0)

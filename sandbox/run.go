@@ -88,6 +88,20 @@ func Run(c Config) (status int, err error) {
 		return 0, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
 	}
 	layout := bundle.Layout{Rootfs: rootfs, Launcher: c.Launcher}
+	if !c.Spec.NoSeccomp {
+		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec.UID))
+		if err != nil {
+			return 0, &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
+		}
+		if path == "" {
+			path = filepath.Join(dir, bundle.SeccompName)
+			if err := os.WriteFile(path, prog, 0o644); err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrStart, err)
+			}
+		}
+		layout.Seccomp = path
+	}
+	trace("seccomp program")
 	if c.Spec.Network.Tier == launch.TierInet {
 		layout.ResolvConf = filepath.Join(dir, bundle.ResolvConfName)
 		if err := bundle.WriteResolvConf(layout.ResolvConf); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/sandbox"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
@@ -63,7 +64,13 @@ export from a terminal to get an interactive bundle.
 			if err != nil {
 				return fmt.Errorf("finding the claudebox binary: %w", err)
 			}
-			if err := bundle.Export(dir, spec, exe, force); err != nil {
+			var prog []byte
+			if !spec.NoSeccomp {
+				if prog, _, err = sandbox.SeccompProgram(bundle.Pid1Caps(spec.UID)); err != nil {
+					return err
+				}
+			}
+			if err := bundle.Export(dir, spec, exe, prog, force); err != nil {
 				hint := "give a new or empty directory you can write to"
 				if errors.Is(err, bundle.ErrNotEmpty) {
 					hint = "give an empty directory, or --force to replace the bundle in it"

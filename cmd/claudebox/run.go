@@ -75,10 +75,12 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 }
 
 // dryRun prints the plan, or with asJSON the exact config.json (the
-// per-launch directory, made at launch, shown as $LAUNCH_DIR).
+// per-launch directory, made at launch, shown as $LAUNCH_DIR, and the
+// compiled seccomp filter, cached at the first launch, as
+// $SECCOMP_PROGRAM).
 func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 	if asJSON {
-		layout := bundle.Layout{Rootfs: "$LAUNCH_DIR/rootfs", Launcher: exe}
+		layout := bundle.Layout{Rootfs: "$LAUNCH_DIR/rootfs", Launcher: exe, Seccomp: "$SECCOMP_PROGRAM"}
 		if spec.Network.Tier == launch.TierInet {
 			layout.ResolvConf = "$LAUNCH_DIR/" + bundle.ResolvConfName
 		}

@@ -46,8 +46,9 @@ var forwarded = []os.Signal{
 
 type options struct {
 	uid, gid int
-	// ttyFilter stacks the terminal ioctl filter (with the sandbox's
-	// seccomp filter; --seccomp=off turns both off).
+	// seccomp is the compiled filter to load; ttyFilter stacks the
+	// terminal ioctl filter on it (--seccomp=off turns both off).
+	seccomp   string
 	ttyFilter bool
 	argv      []string
 }
@@ -69,6 +70,8 @@ func parse(args []string) (options, error) {
 			o.gid, err = strconv.Atoi(a[len("--gid="):])
 		case a == "--tty-filter":
 			o.ttyFilter = true
+		case strings.HasPrefix(a, "--seccomp="):
+			o.seccomp = a[len("--seccomp="):]
 		default:
 			err = fmt.Errorf("unknown argument %q", a)
 		}
@@ -99,9 +102,17 @@ func Main(args []string) int {
 		return exitUsage
 	}
 
+	// Fail closed: a filter that was asked for and cannot be loaded stops
+	// the launch.
+	if o.seccomp != "" {
+		if err := loadFilterFile(o.seccomp); err != nil {
+			fmt.Fprintf(os.Stderr, "claudebox pid1: loading the seccomp filter: %v\n", err)
+			return exitUsage
+		}
+	}
 	if o.ttyFilter {
-		if err := applyTTYFilter(); err != nil {
-			fmt.Fprintf(os.Stderr, "claudebox pid1: %v\n", err)
+		if err := loadFilter(ttyFilter()); err != nil {
+			fmt.Fprintf(os.Stderr, "claudebox pid1: loading the terminal filter: %v\n", err)
 			return exitUsage
 		}
 	}

@@ -1,7 +1,9 @@
 package pid1
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -68,15 +70,37 @@ func ttyFilter() []unix.SockFilter {
 	)
 }
 
-// applyTTYFilter installs the filter on every thread of this process, so
-// that the command started next inherits it. no_new_privs is already set
-// by the runtime.
-func applyTTYFilter() error {
-	prog := ttyFilter()
+// loadFilter installs a seccomp program on every thread of this process,
+// so that the command started next inherits it. no_new_privs is already
+// set by the runtime.
+func loadFilter(prog []unix.SockFilter) error {
+	if len(prog) == 0 || len(prog) > 0xffff {
+		return fmt.Errorf("a seccomp program of %d instructions", len(prog))
+	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
-		return fmt.Errorf("seccomp terminal filter: %w", errno)
+		return errno
 	}
 	return nil
+}
+
+// loadFilterFile installs a program compiled by libseccomp (raw struct
+// sock_filter records, native byte order), as claudebox caches it.
+func loadFilterFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b)%8 != 0 {
+		return fmt.Errorf("%s is not a seccomp program", path)
+	}
+	prog := make([]unix.SockFilter, len(b)/8)
+	for i := range prog {
+		r := b[8*i:]
+		prog[i] = unix.SockFilter{
+			Code: binary.NativeEndian.Uint16(r[0:]), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:]),
+		}
+	}
+	return loadFilter(prog)
 }

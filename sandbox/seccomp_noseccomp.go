@@ -1,0 +1,13 @@
+//go:build !seccomp
+
+package sandbox
+
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func compileSeccomp(*specs.LinuxSeccomp) ([]byte, error) {
+	return nil, errors.New("this claudebox was built without seccomp support (build with -tags seccomp and libseccomp-dev); refusing to launch without the filter, or pass --seccomp=off")
+}
