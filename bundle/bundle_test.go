@@ -233,7 +233,7 @@ func TestPolicy(t *testing.T) {
 func BenchmarkBuild(b *testing.B) {
 	s := cases["instance"]
 	for b.Loop() {
-		if _, err := Build(s, Layout{Rootfs: "/r", Launcher: "/l"}); err != nil {
+		if _, err := Build(s, Layout{Rootfs: "/r", Launcher: "/l", Seccomp: "/s"}); err != nil {
 			b.Fatal(err)
 		}
 	}

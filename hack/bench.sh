@@ -82,8 +82,8 @@ for i in $(seq -w 0 9999); do
 	((10#$i % 2)) && project=$proj
 	printf '{"version":1,"project":"%s","created":"2026-01-01T00:00:00Z","lastUsed":"2026-01-01T00:00:00Z"}\n' "$project" >"$d/meta.json"
 done
-gc_scan_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc --dry-run >/dev/null; } 2>&1 | awk '{print $1*1000}')
-gc_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc >/dev/null; } 2>&1 | awk '{print $1*1000}')
+gc_scan_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc --dry-run >/dev/null; } 2>&1 | tail -n 1 | awk '{print $1*1000}')
+gc_ms=$( { /usr/bin/time -f %e env HOME="$gchome" "$bin" gc >/dev/null; } 2>&1 | tail -n 1 | awk '{print $1*1000}')
 
 # Bundle build alone (Go benchmark).
 build_ns=$(go test -run '^$' -bench BenchmarkBuild -benchtime 200x ./bundle | awk '/^BenchmarkBuild/ {print $3}')

@@ -71,7 +71,7 @@ func Run(c Config) (status int, err error) {
 		if err != nil {
 			return 0, fmt.Errorf("%w: credentials: %w", ErrStart, err)
 		}
-		defer creds.Stop()
+		defer func() { creds.Stop(); trace("credential sync stopped") }()
 		trace("credential sync")
 	}
 	sweepStale(rt)
@@ -80,7 +80,7 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	defer ld.remove()
+	defer func() { ld.remove(); trace("launch dir removed") }()
 	id, dir := ld.id, ld.path
 
 	rootfs := filepath.Join(dir, bundle.RootfsName)
@@ -133,7 +133,7 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	defer ctr.Destroy()
+	defer func() { _ = ctr.Destroy(); trace("destroyed") }()
 	trace("libcontainer config")
 
 	proc := newProcess(oci.Process)
@@ -162,7 +162,7 @@ func Run(c Config) (status int, err error) {
 				if net, err = attachNetwork(c, ld, pid); err != nil {
 					return 0, err
 				}
-				defer net.detach()
+				defer func() { net.detach(); trace("network detached") }()
 				trace("network attached")
 				err = ctr.Exec()
 			}
