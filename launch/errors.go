@@ -7,7 +7,6 @@ var (
 	ErrBadProject = errors.New("bad project")
 	ErrBadPath    = errors.New("bad path")
 	ErrBadEnv     = errors.New("bad --env")
-	ErrNoCommand  = errors.New("no command")
 	ErrNoClaude   = errors.New("claude not found")
 	ErrBadNetwork = errors.New("bad network")
 )

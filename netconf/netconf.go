@@ -29,10 +29,9 @@ const EgressType = "claudebox-egress"
 
 // Uplink addresses, as slirp4netns --configure sets them up.
 const (
-	UplinkDevice  = "tap0"
-	UplinkDNS     = "10.0.2.3"
-	UplinkGateway = "10.0.2.2"
-	UplinkMTU     = 65520
+	UplinkDevice = "tap0"
+	UplinkDNS    = "10.0.2.3"
+	UplinkMTU    = 65520
 )
 
 // Deny4 and Deny6 are the destinations the inet tier rejects: private,

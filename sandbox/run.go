@@ -44,7 +44,7 @@ var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM
 
 // Run starts the sandbox, waits for its command and returns the command's
 // exit status (128+N for signal N). Everything it created (libcontainer
-// state, rootfs) is removed before it returns, on every path.
+// state, rootfs, network) is removed before it returns, on every path.
 func Run(c Config) (status int, err error) {
 	if c.Stdin == nil {
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -57,84 +57,29 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if inst := c.Spec.Instance; inst != nil {
-		sess, err := state.OpenSession(inst, c.Spec.Home)
+	if c.Spec.Instance != nil {
+		done, err := openInstance(c.Spec)
 		if err != nil {
 			return 0, err
 		}
-		defer sess.Close()
-		if err := writeSandboxDocs(c.Spec); err != nil {
-			return 0, fmt.Errorf("%w: SANDBOX.md: %w", ErrStart, err)
-		}
-		trace("instance session")
-		creds, err := state.StartCredentialSync(c.Spec.Home, inst.HomeDir())
-		if err != nil {
-			return 0, fmt.Errorf("%w: credentials: %w", ErrStart, err)
-		}
-		defer func() { creds.Stop(); trace("credential sync stopped") }()
-		trace("credential sync")
+		defer done()
 	}
 	sweepStale(rt)
-	trace("sweep")
 	ld, err := newLaunchDir(rt)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	defer func() { ld.remove(); trace("launch dir removed") }()
-	id, dir := ld.id, ld.path
 
-	rootfs := filepath.Join(dir, bundle.RootfsName)
-	if err := bundle.MakeRootfs(rootfs, c.Spec); err != nil {
-		return 0, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
-	}
-	layout := bundle.Layout{Rootfs: rootfs, Launcher: c.Launcher}
-	if !c.Spec.NoSeccomp {
-		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec.UID))
-		if err != nil {
-			return 0, &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
-		}
-		if path == "" {
-			path = filepath.Join(dir, bundle.SeccompName)
-			if err := os.WriteFile(path, prog, 0o644); err != nil {
-				return 0, fmt.Errorf("%w: %w", ErrStart, err)
-			}
-		}
-		layout.Seccomp = path
-	}
-	trace("seccomp program")
-	if c.Spec.Network.Tier == launch.TierInet {
-		layout.ResolvConf = filepath.Join(dir, bundle.ResolvConfName)
-		if err := bundle.WriteResolvConf(layout.ResolvConf); err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrStart, err)
-		}
-	}
-	oci, err := bundle.Build(c.Spec, layout)
+	oci, err := writeBundle(c, ld)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+		return 0, err
 	}
-	trace("rootfs + bundle")
-	rootless := os.Geteuid() != 0
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName:      id,
-		Spec:            oci,
-		RootlessEUID:    rootless,
-		RootlessCgroups: rootless,
-	})
+	ctr, err := createContainer(oci, ld)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStart, err)
-	}
-	// The sandbox must not outlive a launcher that is killed: its pid 1
-	// asks for SIGKILL when its parent thread dies (libcontainer's own
-	// ParentDeathSignal is lost in nsexec's clones). That thread is this
-	// one, pinned for the rest of the launcher's life.
-	runtime.LockOSThread()
-	// The libcontainer state lives in the launch directory too.
-	ctr, err := libcontainer.Create(dir, id, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+		return 0, err
 	}
 	defer func() { _ = ctr.Destroy(); trace("destroyed") }()
-	trace("libcontainer config")
 
 	proc := newProcess(oci.Process)
 	term, err := setupIO(proc, c)
@@ -149,35 +94,139 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	if c.Spec.Network.Tier == launch.TierFull {
-		err = ctr.Run(proc)
-	} else {
-		// The command waits (on libcontainer's exec fifo) until its
-		// network is in place.
-		if err = ctr.Start(proc); err == nil {
-			trace("container created")
-			var pid int
-			if pid, err = proc.Pid(); err == nil {
-				var net *network
-				if net, err = attachNetwork(c, ld, pid); err != nil {
-					return 0, err
-				}
-				defer func() { net.detach(); trace("network detached") }()
-				trace("network attached")
-				err = ctr.Exec()
-			}
-		}
-	}
+	detach, err := start(c, ld, ctr, proc)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+		return 0, err
 	}
+	defer detach()
 	trace("command started")
 	if err := term.attach(); err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
 		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
 	}
+	return wait(proc, sigs, term), nil
+}
 
+// openInstance opens the project's instance for this session, writes its
+// SANDBOX.md and starts the credential sync; done undoes it.
+func openInstance(s *launch.Spec) (done func(), err error) {
+	sess, err := state.OpenSession(s.Instance, s.Home)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeSandboxDocs(s); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("%w: SANDBOX.md: %w", ErrStart, err)
+	}
+	creds, err := state.StartCredentialSync(s.Home, s.Instance.HomeDir())
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("%w: credentials: %w", ErrStart, err)
+	}
+	trace("instance session")
+	return func() {
+		creds.Stop()
+		sess.Close()
+		trace("instance closed")
+	}, nil
+}
+
+// writeBundle makes the launch's rootfs and the files it mounts (the
+// compiled seccomp filter, the inet tier's resolv.conf), and renders the
+// OCI configuration.
+func writeBundle(c Config, ld *launchDir) (*specs.Spec, error) {
+	layout := bundle.Layout{Rootfs: filepath.Join(ld.path, bundle.RootfsName), Launcher: c.Launcher}
+	if err := bundle.MakeRootfs(layout.Rootfs, c.Spec); err != nil {
+		return nil, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
+	}
+	if !c.Spec.NoSeccomp {
+		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec.UID))
+		if err != nil {
+			return nil, &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
+		}
+		if path == "" {
+			path = filepath.Join(ld.path, bundle.SeccompName)
+			if err := os.WriteFile(path, prog, 0o644); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrStart, err)
+			}
+		}
+		layout.Seccomp = path
+	}
+	if c.Spec.Network.Tier == launch.TierInet {
+		layout.ResolvConf = filepath.Join(ld.path, bundle.ResolvConfName)
+		if err := bundle.WriteResolvConf(layout.ResolvConf); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+	}
+	oci, err := bundle.Build(c.Spec, layout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	trace("bundle")
+	return oci, nil
+}
+
+// createContainer hands the configuration to libcontainer, with its state
+// in the launch directory.
+func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, error) {
+	rootless := os.Geteuid() != 0
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:      ld.id,
+		Spec:            oci,
+		RootlessEUID:    rootless,
+		RootlessCgroups: rootless,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	// The sandbox must not outlive a launcher that is killed: its pid 1
+	// asks for SIGKILL when its parent thread dies (libcontainer's own
+	// ParentDeathSignal is lost in nsexec's clones). That thread is this
+	// one, pinned for the rest of the launcher's life.
+	runtime.LockOSThread()
+	ctr, err := libcontainer.Create(ld.path, ld.id, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	trace("container configured")
+	return ctr, nil
+}
+
+// start runs the container's command. For none and inet the container is
+// created first and the command waits (on libcontainer's exec fifo) until
+// its network is in place; detach takes the network down.
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process) (detach func(), err error) {
+	detach = func() {}
+	if c.Spec.Network.Tier == launch.TierFull {
+		if err := ctr.Run(proc); err != nil {
+			return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+		}
+		return detach, nil
+	}
+	if err := ctr.Start(proc); err != nil {
+		return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	}
+	trace("container created")
+	pid, err := proc.Pid()
+	if err != nil {
+		return detach, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	net, err := attachNetwork(c, ld, pid)
+	if err != nil {
+		return detach, err
+	}
+	detach = func() { net.detach(); trace("network detached") }
+	trace("network attached")
+	if err := ctr.Exec(); err != nil {
+		return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	}
+	return detach, nil
+}
+
+// wait forwards signals and the terminal's size until the command exits,
+// and returns its status.
+func wait(proc *libcontainer.Process, sigs <-chan os.Signal, term *stdio) int {
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
 		ps, _ := proc.Wait()
@@ -194,8 +243,7 @@ func Run(c Config) (status int, err error) {
 		case ps := <-waited:
 			trace("command exited")
 			term.drain()
-			defer trace("cleaned up")
-			return exitStatus(ps), nil
+			return exitStatus(ps)
 		}
 	}
 }
