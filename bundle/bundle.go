@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
@@ -46,7 +47,21 @@ type Layout struct {
 	// that pid1 loads: absolute, or relative to the bundle. Required
 	// unless the launch has --seccomp=off.
 	Seccomp string
+	// NetHook is the absolute path of the bundle's claudebox binary: the
+	// configuration then carries the createRuntime hook that attaches the
+	// none or inet tier under plain runc (exports only; a launch attaches
+	// it itself). "" for no hook.
+	NetHook string
 }
+
+// NetHookVerb is the hook's hidden subcommand.
+const NetHookVerb = "_net-hook"
+
+// Annotations an exported bundle's hook reads its network from.
+const (
+	AnnotationNetwork  = "org.claudebox.network"
+	AnnotationAllowNet = "org.claudebox.allow-net"
+)
 
 // SeccompName is the compiled filter in a bundle directory, and
 // SeccompPath where pid1 finds it inside.
@@ -91,10 +106,23 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		args = append(args, "--seccomp="+SeccompPath, "--tty-filter")
 	}
 	args = append(append(args, "--"), s.Command...)
+	var allow []string
+	for _, a := range s.Network.Allow {
+		allow = append(allow, a.String())
+	}
+	var hooks *specs.Hooks
+	if l.NetHook != "" && s.Network.Tier != launch.TierFull {
+		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", NetHookVerb}}}}
+	}
 	return &specs.Spec{
 		Version:  specs.Version,
 		Hostname: Hostname,
-		Root:     &specs.Root{Path: l.Rootfs, Readonly: true},
+		Annotations: map[string]string{
+			AnnotationNetwork:  string(s.Network.Tier),
+			AnnotationAllowNet: strings.Join(allow, ","),
+		},
+		Hooks: hooks,
+		Root:  &specs.Root{Path: l.Rootfs, Readonly: true},
 		Process: &specs.Process{
 			Terminal:        s.TTY,
 			User:            specs.User{UID: 0, GID: 0},

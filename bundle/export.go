@@ -20,6 +20,7 @@ const (
 	ConfigName   = "config.json"
 	RootfsName   = "rootfs"
 	LauncherName = "claudebox"
+	CNIName      = "cni"
 )
 
 // MakeRootfs creates the sandbox root directory: empty but for the host's
@@ -43,8 +44,9 @@ func MakeRootfs(dir string, s *launch.Spec) error {
 // names above are replaced.
 // On failure nothing of the bundle is left behind.
 // seccomp is the compiled filter (sandbox.SeccompProgram), unused with
-// --seccomp=off.
-func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, force bool) (err error) {
+// --seccomp=off; pluginDir holds the CNI loopback plugin, used by the none
+// and inet tiers.
+func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginDir string, force bool) (err error) {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -61,7 +63,7 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, force b
 	case len(entries) > 0 && !force:
 		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
 	}
-	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName, SeccompName}
+	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName, SeccompName, CNIName}
 	for _, name := range names {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return err
@@ -81,6 +83,14 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, force b
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
 	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
+	if s.Network.Tier != launch.TierFull {
+		// runc runs the hook by absolute path: the bundle must stay where
+		// it was exported. The hook finds loopback in cni/ beside it.
+		l.NetHook = filepath.Join(dir, LauncherName)
+		if err := copyFile(filepath.Join(pluginDir, "loopback"), filepath.Join(dir, CNIName, "loopback"), 0o755); err != nil {
+			return fmt.Errorf("copying the CNI loopback plugin: %w", err)
+		}
+	}
 	if !s.NoSeccomp {
 		l.Seccomp = SeccompName
 		if err := os.WriteFile(filepath.Join(dir, SeccompName), seccomp, 0o644); err != nil {
@@ -105,6 +115,9 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, force b
 }
 
 func copyFile(src, dst string, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err

@@ -272,11 +272,78 @@ func TestNetworkFailsClosed(t *testing.T) {
 		mustNotContain(t, r, "RAN")
 		assertNothingLeft(t, testUser)
 	})
-	t.Run("export refuses a tier it cannot carry", func(t *testing.T) {
-		r := in.inWorld(t, "export-bundle", filepath.Join(proj, "bundle"), "--network", "inet", "--", "true")
-		mustExit(t, r, 125)
-		mustContain(t, r, "cannot be exported yet")
+	t.Run("exported inet bundle under runc without tun", func(t *testing.T) {
+		dir := filepath.Join(proj, "bundle-tun")
+		mustExit(t, in.inWorld(t, "export-bundle", "-q", "--network", "inet", dir, "--", "echo", "RAN"), 0)
+		fi, _ := os.Stat("/dev/net/tun")
+		os.Chmod("/dev/net/tun", 0o600)
+		defer os.Chmod("/dev/net/tun", fi.Mode().Perm())
+		r := runcInWorld(t, proj, dir)
+		if r.code == 0 || strings.Contains(r.stdout, "RAN") {
+			t.Errorf("runc ran an inet bundle whose network could not be attached:\n%s", r)
+		}
+		mustContain(t, r, "/dev/net/tun")
 	})
+}
+
+// runcInWorld runs an exported bundle with plain runc, as the test user,
+// in the test world.
+func runcInWorld(t *testing.T, proj, dir string) result {
+	t.Helper()
+	cmd := invocation{as: testUser, dir: proj}.command()
+	cmd.SysProcAttr = nil
+	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
+	cmd.Args = []string{cmd.Path, strconv.Itoa(testUser.uid), strconv.Itoa(testUser.gid),
+		"runc", "--root", filepath.Join(proj, ".runc"), "run", "-b", dir, "cb-" + filepath.Base(dir)}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	_ = cmd.Run()
+	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// TestExportBundleNetwork: plain runc on an exported none or inet bundle
+// gets the same network, through the bundle's hook, and nothing of it is
+// left once runc is done.
+func TestExportBundleNetwork(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	in := invocation{as: testUser, dir: proj}
+	for _, c := range []struct {
+		tier      string
+		reachable []string
+	}{
+		{"none", nil},
+		{"inet", []string{"internet", "internet-by-name", "rebind-name"}},
+	} {
+		t.Run(c.tier, func(t *testing.T) {
+			dir := filepath.Join(proj, "bundle-"+c.tier)
+			args := []string{"export-bundle", "-q", "--network", c.tier, dir, "--", "./testpeer", "probe"}
+			for _, tg := range targets {
+				args = append(args, tg.name+"="+tg.target)
+			}
+			mustExit(t, in.inWorld(t, args...), 0)
+			r := runcInWorld(t, proj, dir)
+			if r.code != 0 {
+				t.Fatalf("runc run: %s", r)
+			}
+			got := map[string]probeResult{}
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				if f := strings.SplitN(line, " ", 4); len(f) >= 3 {
+					got[f[0]] = probeResult{ok: f[1] == "ok"}
+				}
+			}
+			expectTier(t, got, false, c.reachable...)
+			user := strconv.Itoa(testUser.uid)
+			for deadline := time.Now().Add(5 * time.Second); exec.Command("pgrep", "-u", user, "-f", "slirp4netns|_net-keeper").Run() == nil; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the uplink or the network keeper outlived the container")
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, ".claudebox-net")); err == nil {
+				t.Error("the bundle's network state was left behind")
+			}
+		})
+	}
 }
 
 // TestNetworkLeftovers: after a kill -9 of the launcher no uplink remains,

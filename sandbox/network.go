@@ -54,17 +54,19 @@ type network struct {
 	stopUp   *os.File // closing it stops the uplink (slirp4netns --exit-fd)
 }
 
-// attachNetwork gives the container whose init is pid its tier's network.
-// On error, whatever was set up is taken down again.
-func attachNetwork(c Config, ld *launchDir, pid int) (n *network, err error) {
-	n = &network{tier: c.Spec.Network.Tier, dir: filepath.Join(ld.path, "net"), launcher: c.Launcher, id: ld.id}
+// attachNetwork gives the container id, whose init is pid, the network nw,
+// keeping its files (conflist, CNI cache) in dir. launcher is the claudebox
+// binary, which serves the helper and the egress plugin. On error, whatever
+// was set up is taken down again.
+func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *network, err error) {
+	n = &network{tier: nw.Tier, dir: dir, launcher: launcher, id: id}
 	defer func() {
 		if err != nil {
 			n.detach()
 			err = &launch.HintError{Err: fmt.Errorf("%w (%s): %w", ErrNetwork, n.tier, err), Hint: launch.Hint(err)}
 		}
 	}()
-	pluginDir, err := findPluginDir(c.Launcher)
+	pluginDir, err := findPluginDir(launcher)
 	if err != nil {
 		return n, err
 	}
@@ -72,7 +74,7 @@ func attachNetwork(c Config, ld *launchDir, pid int) (n *network, err error) {
 	if err := os.MkdirAll(links, 0o700); err != nil {
 		return n, err
 	}
-	if err := os.Symlink(c.Launcher, filepath.Join(links, netconf.EgressType)); err != nil {
+	if err := os.Symlink(launcher, filepath.Join(links, netconf.EgressType)); err != nil {
 		return n, err
 	}
 	n.paths = []string{links, pluginDir}
@@ -82,7 +84,7 @@ func attachNetwork(c Config, ld *launchDir, pid int) (n *network, err error) {
 	if n.netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 		return n, err
 	}
-	conf, err := netconf.ConfList(n.tier, netconf.Options{HostAddrs: hostAddrs(), Allow: c.Spec.Network.Allow})
+	conf, err := netconf.ConfList(n.tier, netconf.Options{HostAddrs: hostAddrs(), Allow: nw.Allow})
 	if err != nil {
 		return n, err
 	}
@@ -267,6 +269,9 @@ func checkTun() error {
 	}
 	return f.Close()
 }
+
+// PluginDir is findPluginDir, for export-bundle.
+func PluginDir(launcher string) (string, error) { return findPluginDir(launcher) }
 
 // findPluginDir finds the standard CNI plugins (loopback): beside the
 // binary (bin/cni after make build), in claudebox's lib directory, or the

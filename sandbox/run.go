@@ -212,7 +212,7 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	if err != nil {
 		return detach, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	net, err := attachNetwork(c, ld, pid)
+	net, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid)
 	if err != nil {
 		return detach, err
 	}

@@ -26,7 +26,9 @@ pid 1) for the same sandbox a launch gets, then print how to run it with
 plain runc, as the same user. Without CMD the bundle runs claude.
 
 The bundle records your uid and gid, and whether stdin is a terminal now:
-export from a terminal to get an interactive bundle.
+export from a terminal to get an interactive bundle. With --network none or
+inet, an OCI hook attaches the same network under runc (the bundle must
+then stay where it was exported).
 ` + pathsHelp,
 		Example: `  claudebox export-bundle /tmp/box -- bash
   runc --root "$XDG_RUNTIME_DIR/runc" run -b /tmp/box claudebox`,
@@ -46,15 +48,6 @@ export from a terminal to get an interactive bundle.
 			if err != nil {
 				return err
 			}
-			if spec.Network.Tier != launch.TierFull {
-				// The bundle would need OCI hooks to attach the tier under
-				// plain runc; rather than export a bundle with less
-				// isolation than asked for, refuse.
-				return &launch.HintError{
-					Err:  fmt.Errorf("export-bundle: the %s network tier cannot be exported yet", spec.Network.Tier),
-					Hint: "export with --network full, or run the sandbox with claudebox run",
-				}
-			}
 			if spec.Instance != nil {
 				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
 					return err
@@ -70,7 +63,13 @@ export from a terminal to get an interactive bundle.
 					return err
 				}
 			}
-			if err := bundle.Export(dir, spec, exe, prog, force); err != nil {
+			plugins := ""
+			if spec.Network.Tier != launch.TierFull {
+				if plugins, err = sandbox.PluginDir(exe); err != nil {
+					return err
+				}
+			}
+			if err := bundle.Export(dir, spec, exe, prog, plugins, force); err != nil {
 				hint := "give a new or empty directory you can write to"
 				if errors.Is(err, bundle.ErrNotEmpty) {
 					hint = "give an empty directory, or --force to replace the bundle in it"

@@ -57,6 +57,10 @@ func main() {
 			os.Exit(sandbox.UsernsExecMain(os.Args[2:]))
 		case sandbox.ProbeVerb:
 			os.Exit(sandbox.ProbeMain(os.Args[2:]))
+		case sandbox.NetHookVerb:
+			os.Exit(sandbox.NetHookMain())
+		case sandbox.NetKeeperVerb:
+			os.Exit(sandbox.NetKeeperMain(os.Args[2:]))
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)
