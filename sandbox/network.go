@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 	"github.com/containernetworking/cni/libcni"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNetwork means a network tier could not be set up; the launch is
@@ -145,10 +147,28 @@ func (n *network) helper(op string) error {
 const UsernsExecVerb = "_userns-exec"
 
 // UsernsExecMain execs args[0] with args, keeping the inherited files.
+// With _CLAUDEBOX_RESOLV_CONF it first gives the program a mount namespace
+// of its own where that file is /etc/resolv.conf.
 func UsernsExecMain(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: claudebox _userns-exec PROGRAM [ARGS...]")
 		return 125
+	}
+	if alt := os.Getenv("_CLAUDEBOX_RESOLV_CONF"); alt != "" {
+		os.Unsetenv("_CLAUDEBOX_RESOLV_CONF")
+		// The namespace belongs to this thread, which then execs.
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_NEWNS)
+		if err == nil {
+			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		}
+		if err == nil {
+			err = unix.Mount(alt, "/etc/resolv.conf", "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "claudebox: resolv.conf for the uplink: %v\n", err)
+			return 125
+		}
 	}
 	err := syscall.Exec(args[0], args, os.Environ())
 	fmt.Fprintf(os.Stderr, "claudebox: exec %s: %v\n", args[0], err)
@@ -232,6 +252,9 @@ func (n *network) startUplink() error {
 		"--exit-fd=3", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/6", netconf.UplinkDevice)
 	cmd.ExtraFiles = []*os.File{exitR, readyW, n.userns, n.netns} // fds 3, 4, 5, 6
 	cmd.Env = []string{"_CLAUDEBOX_USERNS=/proc/self/fd/5"}
+	if alt := upstreamResolvConf(); alt != "" {
+		cmd.Env = append(cmd.Env, "_CLAUDEBOX_RESOLV_CONF="+alt)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err = cmd.Start()
@@ -257,6 +280,40 @@ func (n *network) startUplink() error {
 		return fmt.Errorf("slirp4netns did not come up: %s", strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// upstreamResolvConf returns a resolv.conf for the uplink's DNS forwarder
+// when the host's only names loopback resolvers (systemd-resolved's
+// 127.0.0.53), which the uplink, kept off the host's loopback, cannot
+// reach: systemd-resolved's list of the real upstream servers. "" when the
+// host's own will do.
+func upstreamResolvConf() string {
+	const resolved = "/run/systemd/resolve/resolv.conf"
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || !onlyLoopbackResolvers(b) {
+		return ""
+	}
+	if up, err := os.ReadFile(resolved); err == nil && !onlyLoopbackResolvers(up) {
+		return resolved
+	}
+	return ""
+}
+
+// onlyLoopbackResolvers reports whether a resolv.conf names nameservers,
+// all of them on loopback.
+func onlyLoopbackResolvers(resolvConf []byte) bool {
+	n := 0
+	for _, line := range strings.Split(string(resolvConf), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		n++
+		if a, err := netip.ParseAddr(f[1]); err != nil || !a.Unmap().IsLoopback() {
+			return false
+		}
+	}
+	return n > 0
 }
 
 // checkTun fails when /dev/net/tun cannot be opened, which slirp4netns
