@@ -1,0 +1,95 @@
+package sandbox
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	"golang.org/x/sys/unix"
+)
+
+// CNIHelperVerb is the hidden subcommand that runs libcni inside the
+// sandbox's user namespace.
+const CNIHelperVerb = "_cni"
+
+// CNIHelperMain is the helper: `claudebox _cni add|del DIR CNI_PATH ID`,
+// with the user namespace joined already and the network namespace on
+// fd 4.
+func CNIHelperMain(args []string) int {
+	fs := flag.NewFlagSet(CNIHelperVerb, flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil || fs.NArg() != 4 {
+		fmt.Fprintln(os.Stderr, "usage: claudebox _cni add|del DIR CNI_PATH ID")
+		return 125
+	}
+	op, dir, path, id := fs.Arg(0), fs.Arg(1), fs.Arg(2), fs.Arg(3)
+	b, err := os.ReadFile(filepath.Join(dir, "conflist.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	list, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	cni := libcni.NewCNIConfigWithCacheDir(filepath.SplitList(path), filepath.Join(dir, "cache"), nil)
+	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: fmt.Sprintf("/proc/%d/fd/4", os.Getpid()), IfName: "eth0"}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	trace("cni helper " + op + " started")
+	defer trace("cni helper " + op + " done")
+	switch op {
+	case "add":
+		if _, err = cni.AddNetworkList(ctx, list, rt); err != nil {
+			_ = cni.DelNetworkList(ctx, list, rt) // libcni does not roll back
+		}
+	case "del":
+		err = cni.DelNetworkList(ctx, list, rt)
+	default:
+		err = fmt.Errorf("unknown operation %q", op)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// UsernsExecVerb is the hidden subcommand that execs a program in the
+// sandbox's user namespace (joined by the constructor).
+const UsernsExecVerb = "_userns-exec"
+
+// UsernsExecMain execs args[0] with args, keeping the inherited files.
+// With _CLAUDEBOX_RESOLV_CONF it first gives the program a mount namespace
+// of its own where that file is /etc/resolv.conf.
+func UsernsExecMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: claudebox _userns-exec PROGRAM [ARGS...]")
+		return 125
+	}
+	if alt := os.Getenv("_CLAUDEBOX_RESOLV_CONF"); alt != "" {
+		os.Unsetenv("_CLAUDEBOX_RESOLV_CONF")
+		// The namespace belongs to this thread, which then execs.
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_NEWNS)
+		if err == nil {
+			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		}
+		if err == nil {
+			err = unix.Mount(alt, "/etc/resolv.conf", "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "claudebox: resolv.conf for the uplink: %v\n", err)
+			return 125
+		}
+	}
+	err := syscall.Exec(args[0], args, os.Environ())
+	fmt.Fprintf(os.Stderr, "claudebox: exec %s: %v\n", args[0], err)
+	return 125
+}
