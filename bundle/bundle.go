@@ -47,6 +47,9 @@ type Layout struct {
 	// that pid1 loads: absolute, or relative to the bundle. Required
 	// unless the launch has --seccomp=off.
 	Seccomp string
+	// ParentFD, when not 0, is the fd on which pid1 finds the read end of
+	// the launcher's lifeline pipe (launches only; see internal/pid1).
+	ParentFD int
 	// NetHook is the absolute path of the bundle's claudebox binary: the
 	// configuration then carries the createRuntime hook that attaches the
 	// none or inet tier under plain runc (exports only; a launch attaches
@@ -97,6 +100,9 @@ var (
 func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	caps := pid1Capabilities(s.UID)
 	args := []string{LauncherPath, Pid1Verb, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
+	if l.ParentFD != 0 {
+		args = append(args, "--parent-fd="+strconv.Itoa(l.ParentFD))
+	}
 	if !s.NoSeccomp {
 		if l.Seccomp == "" {
 			return nil, fmt.Errorf("no compiled seccomp filter for the bundle")

@@ -21,9 +21,10 @@ import (
 var ErrNetwork = errors.New("cannot set up the network")
 
 // network is a sandbox's network namespace, set up between the
-// container's creation and its command's start, in this order: the CNI
-// list (loopback, and for inet the deny rules), then the uplink. So the
-// first packet the sandbox can send already meets the rules.
+// container's creation and its command's start: the CNI list (loopback,
+// and for inet the deny rules) and the uplink. The command starts only
+// once both are in place, so the first packet it can send already meets
+// the rules.
 //
 // Rootless, the sandbox's network namespace belongs to its user namespace,
 // which only a process inside that user namespace can administer. libcni
@@ -81,16 +82,21 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *net
 	if err := os.WriteFile(filepath.Join(n.dir, "conflist.json"), conf, 0o600); err != nil {
 		return n, err
 	}
-	if err := n.helper("add"); err != nil {
-		return n, err
-	}
-	n.added = true
+	// The rules and the uplink come up side by side: nothing in the
+	// sandbox can send a packet before its command starts, and that waits
+	// for both.
+	added := make(chan error, 1)
+	go func() { added <- n.helper("add") }()
+	var upErr error
 	if n.tier == launch.TierInet {
-		if err := n.startUplink(); err != nil {
-			return n, err
-		}
+		upErr = n.startUplink()
 	}
-	return n, nil
+	addErr := <-added
+	n.added = addErr == nil
+	if addErr != nil {
+		return n, addErr
+	}
+	return n, upErr
 }
 
 // detach stops the uplink and runs CNI DEL; the namespaces go when their

@@ -39,6 +39,10 @@ type Config struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
+// lifelineFD is where pid1 finds the launcher's lifeline pipe: the first
+// extra file after stdio.
+const lifelineFD = 3
+
 // forwarded are the signals the launcher passes on to the sandbox.
 var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2}
 
@@ -82,6 +86,15 @@ func Run(c Config) (status int, err error) {
 	defer func() { _ = ctr.Destroy(); trace("destroyed") }()
 
 	proc := newProcess(oci.Process)
+	// The lifeline: pid1 ends the sandbox when its end of file comes,
+	// that is when this process goes, however it goes.
+	lifeline, keep, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	defer keep.Close()
+	proc.ExtraFiles = []*os.File{lifeline} // fd 3 inside: lifelineFD
+	defer lifeline.Close()
 	term, err := setupIO(proc, c)
 	if err != nil {
 		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
@@ -136,7 +149,7 @@ func openInstance(s *launch.Spec) (done func(), err error) {
 // compiled seccomp filter, the inet tier's resolv.conf), and renders the
 // OCI configuration.
 func writeBundle(c Config, ld *launchDir) (*specs.Spec, error) {
-	layout := bundle.Layout{Rootfs: filepath.Join(ld.path, bundle.RootfsName), Launcher: c.Launcher}
+	layout := bundle.Layout{Rootfs: filepath.Join(ld.path, bundle.RootfsName), Launcher: c.Launcher, ParentFD: lifelineFD}
 	if err := bundle.MakeRootfs(layout.Rootfs, c.Spec); err != nil {
 		return nil, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
 	}

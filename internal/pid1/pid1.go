@@ -50,11 +50,14 @@ type options struct {
 	// terminal ioctl filter on it (--seccomp=off turns both off).
 	seccomp   string
 	ttyFilter bool
-	argv      []string
+	// parentFD, when >= 0, is the read end of a pipe whose write end the
+	// launcher holds: end of file means the launcher is gone.
+	parentFD int
+	argv     []string
 }
 
 func parse(args []string) (options, error) {
-	o := options{uid: -1, gid: -1}
+	o := options{uid: -1, gid: -1, parentFD: -1}
 	for i, a := range args {
 		var err error
 		switch {
@@ -72,6 +75,8 @@ func parse(args []string) (options, error) {
 			o.ttyFilter = true
 		case strings.HasPrefix(a, "--seccomp="):
 			o.seccomp = a[len("--seccomp="):]
+		case strings.HasPrefix(a, "--parent-fd="):
+			o.parentFD, err = strconv.Atoi(a[len("--parent-fd="):])
 		default:
 			err = fmt.Errorf("unknown argument %q", a)
 		}
@@ -97,9 +102,16 @@ func Main(args []string) int {
 	}
 
 	// Die with the launcher (or runc): a sandbox never runs on unattended.
+	// The parent-death signal alone races with a launcher killed before
+	// this line; the launcher's pipe does not: its end of file comes
+	// whenever the launcher goes, before or after.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "claudebox pid1: prctl(PR_SET_PDEATHSIG): %v\n", err)
 		return exitUsage
+	}
+	if o.parentFD >= 0 {
+		unix.CloseOnExec(o.parentFD)
+		go dieWithLauncher(os.NewFile(uintptr(o.parentFD), "launcher"))
 	}
 
 	// Fail closed: a filter that was asked for and cannot be loaded stops
@@ -159,6 +171,17 @@ func Main(args []string) int {
 		}
 	}
 	panic("unreachable")
+}
+
+// dieWithLauncher ends the sandbox (pid 1's exit kills every process in
+// its pid namespace) when the launcher's pipe closes.
+func dieWithLauncher(f *os.File) {
+	buf := make([]byte, 1)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			os.Exit(128 + int(unix.SIGKILL))
+		}
+	}
 }
 
 // reap collects every exited child; when the command is among them it
