@@ -49,6 +49,11 @@ func ReadMeta(dir string) (*Meta, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseMeta(path, b)
+}
+
+// parseMeta checks a meta.json's content; path is for messages.
+func parseMeta(path string, b []byte) (*Meta, error) {
 	var m Meta
 	if err := json.Unmarshal(b, &m); err != nil || m.Version == 0 || m.Project == "" {
 		if err == nil {
