@@ -16,7 +16,9 @@ all: build
 # built from the versions go.mod pins.
 build:
 	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/claudebox
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/cni/loopback github.com/containernetworking/plugins/plugins/main/loopback
+	for p in main/loopback main/bridge ipam/host-local; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/cni/$${p#*/} github.com/containernetworking/plugins/plugins/$$p || exit 1; \
+	done
 
 demo:
 	hack/install-deps.sh

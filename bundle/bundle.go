@@ -76,11 +76,18 @@ const (
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
 
-// WriteResolvConf writes the inet tier's resolv.conf: the uplink's DNS
-// forwarder, the one resolver the deny rules let through (the host's own is
-// often a LAN address).
-func WriteResolvConf(path string) error {
-	return os.WriteFile(path, []byte("nameserver "+netconf.UplinkDNS+"\n"), 0o644)
+// WriteResolvConf writes the inet tier's resolv.conf: the resolvers the
+// deny rules let through. Rootless that is the uplink's DNS forwarder
+// (the host's own resolver is often a LAN address); nil servers mean it.
+func WriteResolvConf(path string, servers []string) error {
+	if len(servers) == 0 {
+		servers = []string{netconf.UplinkDNS}
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // Masked and read-only /proc and /sys paths, as runc and the container

@@ -46,7 +46,8 @@ func MakeRootfs(dir string, s *launch.Spec) error {
 // seccomp is the compiled filter (sandbox.SeccompProgram), unused with
 // --seccomp=off; pluginDir holds the CNI loopback plugin, used by the none
 // and inet tiers.
-func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginDir string, force bool) (err error) {
+// resolvers are the inet tier's DNS servers (nil: the uplink's).
+func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginDir string, resolvers []string, force bool) (err error) {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -87,8 +88,10 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 		// runc runs the hook by absolute path: the bundle must stay where
 		// it was exported. The hook finds loopback in cni/ beside it.
 		l.NetHook = filepath.Join(dir, LauncherName)
-		if err := copyFile(filepath.Join(pluginDir, "loopback"), filepath.Join(dir, CNIName, "loopback"), 0o755); err != nil {
-			return fmt.Errorf("copying the CNI loopback plugin: %w", err)
+		for _, p := range []string{"loopback", "bridge", "host-local"} {
+			if err := copyFile(filepath.Join(pluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {
+				return fmt.Errorf("copying the CNI %s plugin: %w", p, err)
+			}
 		}
 	}
 	if !s.NoSeccomp {
@@ -99,7 +102,7 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 	}
 	if s.Network.Tier == launch.TierInet {
 		l.ResolvConf = ResolvConfName
-		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName)); err != nil {
+		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName), resolvers); err != nil {
 			return err
 		}
 	}

@@ -91,7 +91,9 @@ func setup() (string, error) {
 	binPath = filepath.Join(dir, "claudebox")
 	for from, to := range map[string]string{
 		src: binPath,
-		filepath.Join(filepath.Dir(src), "cni", "loopback"): filepath.Join(dir, "cni", "loopback"),
+		filepath.Join(filepath.Dir(src), "cni", "loopback"):   filepath.Join(dir, "cni", "loopback"),
+		filepath.Join(filepath.Dir(src), "cni", "bridge"):     filepath.Join(dir, "cni", "bridge"),
+		filepath.Join(filepath.Dir(src), "cni", "host-local"): filepath.Join(dir, "cni", "host-local"),
 	} {
 		if err := copyExecutable(from, to); err != nil {
 			return dir, err
@@ -315,6 +317,12 @@ func assertNothingLeft(t *testing.T, a *account) {
 	}
 	if len(names) > 0 {
 		t.Errorf("launch state left in %s: %v", runtimeDir(a), names)
+	}
+	if a == nil { // root's inet leases (host-local): none may outlive a launch
+		leases, _ := filepath.Glob("/run/claudebox-ipam/*/[0-9]*")
+		if len(leases) > 0 {
+			t.Errorf("IPAM leases left: %v", leases)
+		}
 	}
 }
 

@@ -383,3 +383,32 @@ func TestNetworkLeftovers(t *testing.T) {
 	mustExit(t, invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "true"), 0)
 	assertNothingLeft(t, testUser)
 }
+
+// TestRootNetworkLeftovers: root's inet (bridge, host-local lease) after a
+// kill -9 of the launcher: the next launch releases the lease.
+func TestRootNetworkLeftovers(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, nil)
+	cmd := invocation{dir: proj}.command()
+	cmd.SysProcAttr = nil
+	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
+	cmd.Args = []string{cmd.Path, "0", "0", binPath, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000"}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
+		t.Fatalf("no ready: %q", buf[:n])
+	}
+	if leases, _ := filepath.Glob("/run/claudebox-ipam/*/[0-9]*"); len(leases) == 0 {
+		t.Fatal("no IPAM lease while a root inet sandbox runs; the check below would prove nothing")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	mustExit(t, invocation{dir: proj}.inWorld(t, "run", "-q", "--network", "none", "--", "true"), 0)
+	assertNothingLeft(t, nil)
+}

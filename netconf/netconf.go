@@ -70,6 +70,45 @@ type Options struct {
 	HostAddrs []netip.Addr
 	// Allow are the --allow-net destinations.
 	Allow []launch.Allow
+	// Bridge selects the root shape of inet: a veth on claudebox's bridge
+	// with an address from host-local (masquerade and the host-side deny
+	// are claudebox's own nftables table, see sandbox), instead of the
+	// rootless uplink. Resolvers are the DNS servers the sandbox may
+	// query, on port 53 only.
+	Bridge    bool
+	Resolvers []netip.Addr
+}
+
+// The root shape's bridge and addresses.
+const (
+	BridgeName   = "cbbr0"
+	BridgeSubnet = "10.89.0.0/24"
+	IPAMDir      = "/run/claudebox-ipam" // leases: volatile, outside the per-launch runtime dir
+)
+
+type bridgeConf struct {
+	Type        string   `json:"type"`
+	Bridge      string   `json:"bridge"`
+	IsGateway   bool     `json:"isGateway"`
+	IPMasq      bool     `json:"ipMasq"`
+	HairpinMode bool     `json:"hairpinMode"`
+	IPAM        ipamConf `json:"ipam"`
+}
+
+type ipamConf struct {
+	Type    string                `json:"type"`
+	Ranges  [][]map[string]string `json:"ranges"`
+	Routes  []map[string]string   `json:"routes"`
+	DataDir string                `json:"dataDir"`
+}
+
+// DenyList is the inet tier's deny set with the host's own addresses.
+func DenyList(hostAddrs []netip.Addr) []string {
+	deny := slices.Clone(Deny4)
+	for _, a := range hostAddrs {
+		deny = append(deny, netip.PrefixFrom(a, a.BitLen()).String())
+	}
+	return append(deny, Deny6...)
 }
 
 type confList struct {
@@ -87,15 +126,24 @@ func ConfList(t launch.Tier, o Options) ([]byte, error) {
 	case launch.TierNone:
 		list.Plugins = []any{loopback}
 	case launch.TierInet:
-		deny := slices.Clone(Deny4)
-		for _, a := range o.HostAddrs {
-			deny = append(deny, netip.PrefixFrom(a, a.BitLen()).String())
-		}
-		deny = append(deny, Deny6...)
-		list.Plugins = []any{loopback, EgressConf{
+		egress := EgressConf{
 			PluginConf: types.PluginConf{Type: EgressType},
-			Deny:       deny, Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,
-		}}
+			Deny:       DenyList(o.HostAddrs), Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,
+		}
+		list.Plugins = []any{loopback, egress}
+		if o.Bridge {
+			egress.Resolver = ""
+			for _, r := range o.Resolvers {
+				egress.Allow = append(egress.Allow, launch.Allow{Prefix: netip.PrefixFrom(r, r.BitLen()), Port: 53})
+			}
+			list.Plugins = []any{bridgeConf{
+				Type: "bridge", Bridge: BridgeName, IsGateway: true,
+				IPAM: ipamConf{
+					Type: "host-local", Ranges: [][]map[string]string{{{"subnet": BridgeSubnet}}},
+					Routes: []map[string]string{{"dst": "0.0.0.0/0"}}, DataDir: IPAMDir,
+				},
+			}, loopback, egress}
+		}
 	default:
 		return nil, fmt.Errorf("network tier %q has no CNI configuration", t)
 	}

@@ -40,6 +40,21 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+	t.Run("inet-bridge", func(t *testing.T) {
+		o := opts
+		o.Bridge, o.Resolvers = true, []netip.Addr{netip.MustParseAddr("192.168.1.1")}
+		got, err := ConfList(launch.TierInet, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", "inet-bridge.conflist")
+		if *update {
+			os.WriteFile(golden, got, 0o644)
+		}
+		if want, _ := os.ReadFile(golden); !bytes.Equal(got, want) {
+			t.Errorf("%s differs (run go test ./netconf -update and review):\n%s", golden, got)
+		}
+	})
 	if _, err := ConfList(launch.TierFull, opts); err == nil {
 		t.Error("the full tier has no CNI configuration")
 	}

@@ -61,6 +61,31 @@ func CNIHelperMain(args []string) int {
 	return 0
 }
 
+// releaseNetwork runs CNI DEL for a launch whose launcher died, from the
+// files it left in dir: what lives outside the sandbox's (gone) network
+// namespace, root's IPAM lease and veth, is released. Rootless launches
+// have nothing outside, and no DEL is needed.
+func releaseNetwork(dir, id string) {
+	b, err := os.ReadFile(filepath.Join(dir, "conflist.json"))
+	if err != nil || os.Geteuid() != 0 {
+		return
+	}
+	list, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		return
+	}
+	paths := []string{filepath.Join(dir, "bin")}
+	if self, err := os.Executable(); err == nil {
+		if p, err := findPluginDir(self); err == nil {
+			paths = append(paths, p)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cni := libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(dir, "cache"), nil)
+	_ = cni.DelNetworkList(ctx, list, &libcni.RuntimeConf{ContainerID: id, IfName: "eth0"})
+}
+
 // UsernsExecVerb is the hidden subcommand that execs a program in the
 // sandbox's user namespace (joined by the constructor).
 const UsernsExecVerb = "_userns-exec"

@@ -110,6 +110,7 @@ func sweepStale(runtimeDir string) int {
 			_ = ctr.Signal(unix.SIGKILL)
 			_ = ctr.Destroy()
 		}
+		releaseNetwork(filepath.Join(path, "net"), e.Name())
 		os.RemoveAll(path)
 		lock.Close()
 		n++

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/claudebox/claudebox/internal/egress"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 )
@@ -41,6 +43,7 @@ type network struct {
 	userns   *os.File // held open, so DEL still finds the namespaces
 	netns    *os.File
 	added    bool
+	bridge   bool // the root shape: no uplink, a veth on claudebox's bridge
 	uplink   *exec.Cmd
 	stopUp   *os.File // closing it stops the uplink (slirp4netns --exit-fd)
 }
@@ -75,7 +78,20 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *net
 	if n.netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 		return n, err
 	}
-	conf, err := netconf.ConfList(n.tier, netconf.Options{HostAddrs: hostAddrs(), Allow: nw.Allow})
+	opts := netconf.Options{HostAddrs: hostAddrs(), Allow: nw.Allow}
+	if n.bridge = bridged(nw.Tier); n.bridge {
+		// Root: a veth on claudebox's bridge. The host side (forward
+		// deny, no host services, masquerade) comes first.
+		opts.Bridge, opts.Resolvers = true, bridgeResolvers()
+		allow := slices.Clone(nw.Allow)
+		for _, r := range opts.Resolvers {
+			allow = append(allow, launch.Allow{Prefix: netip.PrefixFrom(r, r.BitLen()), Port: 53})
+		}
+		if err := egress.InstallHost(netconf.BridgeName, netip.MustParsePrefix(netconf.BridgeSubnet), netconf.DenyList(opts.HostAddrs), allow); err != nil {
+			return n, fmt.Errorf("host firewall: %w", err)
+		}
+	}
+	conf, err := netconf.ConfList(n.tier, opts)
 	if err != nil {
 		return n, err
 	}
@@ -88,7 +104,7 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *net
 	added := make(chan error, 1)
 	go func() { added <- n.helper("add") }()
 	var upErr error
-	if n.tier == launch.TierInet {
+	if n.tier == launch.TierInet && !n.bridge {
 		upErr = n.startUplink()
 	}
 	addErr := <-added
@@ -123,7 +139,13 @@ func (n *network) detach() {
 func (n *network) helper(op string) error {
 	cmd := exec.Command(n.launcher, CNIHelperVerb, op, n.dir, strings.Join(n.paths, ":"), n.id)
 	cmd.ExtraFiles = []*os.File{n.userns, n.netns} // fds 3 and 4
-	cmd.Env = []string{"_CLAUDEBOX_USERNS=/proc/self/fd/3", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if !n.bridge {
+		// Rootless: the plugins must act from inside the sandbox's user
+		// namespace. Root's bridge plugin works on the host's network
+		// namespace too, so it stays in the host's.
+		cmd.Env = append(cmd.Env, "_CLAUDEBOX_USERNS=/proc/self/fd/3")
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if traceOn {
@@ -158,6 +180,42 @@ func findPluginDir(launcher string) (string, error) {
 	}
 	return "", &launch.HintError{Err: fmt.Errorf("the CNI loopback plugin is missing (looked in %s)", strings.Join(candidates, ", ")),
 		Hint: "build it with `make build` (bin/cni) and keep it beside claudebox, or set CLAUDEBOX_CNI_PATH"}
+}
+
+// bridged reports whether a tier uses the root shape: inet, launched by
+// root.
+func bridged(t launch.Tier) bool { return t == launch.TierInet && os.Geteuid() == 0 }
+
+// ResolvConfServers are the nameservers of a tier's resolv.conf: nil for
+// the uplink's forwarder, the host's for the root bridge.
+func ResolvConfServers(t launch.Tier) []string {
+	if !bridged(t) {
+		return nil
+	}
+	var out []string
+	for _, r := range bridgeResolvers() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// bridgeResolvers are the DNS servers a bridged sandbox uses: the host's,
+// or systemd-resolved's upstream list when the host's are on loopback.
+func bridgeResolvers() []netip.Addr {
+	path := "/etc/resolv.conf"
+	if alt := upstreamResolvConf(); alt != "" {
+		path = alt
+	}
+	b, _ := os.ReadFile(path)
+	var out []netip.Addr
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() && !a.IsLoopback() {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // hostAddrs are the host's own addresses (the inet tier denies them).

@@ -168,7 +168,7 @@ func writeBundle(c Config, ld *launchDir) (*specs.Spec, error) {
 	}
 	if c.Spec.Network.Tier == launch.TierInet {
 		layout.ResolvConf = filepath.Join(ld.path, bundle.ResolvConfName)
-		if err := bundle.WriteResolvConf(layout.ResolvConf); err != nil {
+		if err := bundle.WriteResolvConf(layout.ResolvConf, ResolvConfServers(c.Spec.Network.Tier)); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}

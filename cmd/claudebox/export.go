@@ -69,7 +69,7 @@ then stay where it was exported).
 					return err
 				}
 			}
-			if err := bundle.Export(dir, spec, exe, prog, plugins, force); err != nil {
+			if err := bundle.Export(dir, spec, exe, prog, plugins, sandbox.ResolvConfServers(spec.Network.Tier), force); err != nil {
 				hint := "give a new or empty directory you can write to"
 				if errors.Is(err, bundle.ErrNotEmpty) {
 					hint = "give an empty directory, or --force to replace the bundle in it"
