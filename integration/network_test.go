@@ -70,6 +70,39 @@ func (in invocation) inWorld(t *testing.T, args ...string) result {
 	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
 }
 
+// startInWorld starts claudebox as in.as in the test world and waits for
+// the command inside to print "ready". in-world.sh execs its way down to
+// the launcher, so the returned process is the launcher.
+func (in invocation) startInWorld(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	uid, gid := 0, 0
+	if in.as != nil {
+		uid, gid = in.as.uid, in.as.gid
+	}
+	cmd := in.command()
+	cmd.SysProcAttr = nil
+	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
+	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), binPath}, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	buf := make([]byte, 6)
+	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
+		t.Fatalf("no ready: %q", buf[:n])
+	}
+	return cmd
+}
+
 // worldProject is a project holding a copy of testpeer, for probes.
 func worldProject(t *testing.T, a *account) string {
 	t.Helper()
@@ -351,28 +384,12 @@ func TestExportBundleNetwork(t *testing.T) {
 func TestNetworkLeftovers(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
-	cmd := invocation{as: testUser, dir: proj}.command()
-	cmd.SysProcAttr = nil
-	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
-	cmd.Args = []string{cmd.Path, strconv.Itoa(testUser.uid), strconv.Itoa(testUser.gid), binPath,
-		"run", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000"}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
-		t.Fatalf("no ready: %q", buf[:n])
-	}
+	cmd := invocation{as: testUser, dir: proj}.startInWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000")
 	user := strconv.Itoa(testUser.uid)
 	if exec.Command("pgrep", "-u", user, "slirp4netns").Run() != nil {
 		t.Fatal("no slirp4netns while the inet sandbox runs; the check below would prove nothing")
 	}
-	// in-world.sh execs its way down to the launcher: this kills it.
-	cmd.Process.Kill()
+	cmd.Process.Kill() // the launcher
 	cmd.Wait()
 	for deadline := time.Now().Add(5 * time.Second); exec.Command("pgrep", "-u", user, "slirp4netns").Run() == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -389,21 +406,7 @@ func TestNetworkLeftovers(t *testing.T) {
 func TestRootNetworkLeftovers(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, nil)
-	cmd := invocation{dir: proj}.command()
-	cmd.SysProcAttr = nil
-	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
-	cmd.Args = []string{cmd.Path, "0", "0", binPath, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000"}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
-		t.Fatalf("no ready: %q", buf[:n])
-	}
+	cmd := invocation{dir: proj}.startInWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000")
 	if leases, _ := filepath.Glob("/run/claudebox-ipam/*/[0-9]*"); len(leases) == 0 {
 		t.Fatal("no IPAM lease while a root inet sandbox runs; the check below would prove nothing")
 	}
