@@ -252,6 +252,16 @@ func (in invocation) run(t *testing.T, args ...string) result {
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
 
+// killAtEnd kills cmd at the end of the test if it still runs.
+func killAtEnd(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+}
+
 // underScript runs a shell command line on a fresh terminal (script(1)),
 // as typed in an interactive shell, and returns what the terminal showed.
 func underScript(t *testing.T, in invocation, line string) string {

@@ -90,12 +90,7 @@ func (in invocation) startInWorld(t *testing.T, args ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	killAtEnd(t, cmd)
 	buf := make([]byte, 6)
 	if n, _ := out.Read(buf); string(buf[:n]) != "ready\n" {
 		t.Fatalf("no ready: %q", buf[:n])

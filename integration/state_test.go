@@ -76,12 +76,7 @@ func (in invocation) start(t *testing.T, args ...string) *started {
 		t.Fatal(err)
 	}
 	s := &started{cmd: cmd, lines: bufio.NewScanner(out)}
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
-		}
-	})
+	killAtEnd(t, cmd)
 	for s.lines.Scan() {
 		if s.lines.Text() == "ready" {
 			return s

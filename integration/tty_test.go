@@ -64,12 +64,7 @@ func onTerminal(t *testing.T, cmd *exec.Cmd, size console.WinSize) (console.Cons
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	killAtEnd(t, cmd)
 	slave.Close()
 	scr := &screen{}
 	go func() {
