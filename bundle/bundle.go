@@ -13,7 +13,6 @@ package bundle
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -248,7 +247,7 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		}
 		over = append(over, specs.Mount{Destination: m.Dest(), Type: "bind", Source: m.Path, Options: opts})
 	}
-	slices.SortStableFunc(over, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
+	slices.SortStableFunc(over, func(a, b specs.Mount) int { return launch.Depth(a.Destination) - launch.Depth(b.Destination) })
 	ms = append(ms, over...)
 
 	if l.Seccomp != "" && !s.NoSeccomp {
@@ -263,12 +262,4 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		Destination: LauncherPath, Type: "bind", Source: l.Launcher,
 		Options: []string{"bind", "ro", "nosuid", "nodev"},
 	})
-}
-
-func depth(p string) int {
-	n := 0
-	for p = filepath.Clean(p); p != "/"; p = filepath.Dir(p) {
-		n++
-	}
-	return n
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // How Claude will authenticate inside the sandbox.
@@ -26,10 +25,8 @@ func CredentialsPath(home string) string {
 }
 
 func authOf(env []string, home string) string {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "ANTHROPIC_API_KEY="); ok && v != "" {
-			return AuthAPIKey
-		}
+	if envValue(env, "ANTHROPIC_API_KEY") != "" {
+		return AuthAPIKey
 	}
 	if ValidCredentials(CredentialsPath(home)) {
 		return AuthLogin

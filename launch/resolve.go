@@ -185,7 +185,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	// Parents before children: a --ro inside the project must land on top
 	// of the project mount, not under it.
-	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return depth(a.Dest()) - depth(b.Dest()) })
+	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
 	s.Hidden = append(defaultHidden(h, s.Mounts), hidden...)
 	return s, nil
 }
@@ -442,4 +442,11 @@ func within(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+// Depth is how many components a path has: mounts are applied in order
+// of Depth, so that parents come before children.
+func Depth(p string) int {
+	if p = filepath.Clean(p); p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
+}

@@ -74,7 +74,7 @@ func Preflight(o CheckOptions) []CheckResult {
 	} else {
 		add("claude", Pass, "runs as "+s.Command[0], "")
 	}
-	dir, err := findPluginDir(o.Launcher)
+	dir, err := PluginDir(o.Launcher)
 	fromErr("CNI plugins", "loopback in "+dir, err)
 	slirp, err := exec.LookPath("slirp4netns")
 	if err != nil {

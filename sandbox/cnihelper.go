@@ -76,7 +76,7 @@ func releaseNetwork(dir, id string) {
 	}
 	paths := []string{filepath.Join(dir, "bin")}
 	if self, err := os.Executable(); err == nil {
-		if p, err := findPluginDir(self); err == nil {
+		if p, err := PluginDir(self); err == nil {
 			paths = append(paths, p)
 		}
 	}

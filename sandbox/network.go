@@ -60,7 +60,7 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *net
 			err = &launch.HintError{Err: fmt.Errorf("%w (%s): %w", ErrNetwork, n.tier, err), Hint: launch.Hint(err)}
 		}
 	}()
-	pluginDir, err := findPluginDir(launcher)
+	pluginDir, err := PluginDir(launcher)
 	if err != nil {
 		return n, err
 	}
@@ -158,13 +158,10 @@ func (n *network) helper(op string) error {
 	return nil
 }
 
-// PluginDir is findPluginDir, for export-bundle.
-func PluginDir(launcher string) (string, error) { return findPluginDir(launcher) }
-
-// findPluginDir finds the standard CNI plugins (loopback): beside the
-// binary (bin/cni after make build), in claudebox's lib directory, or the
-// usual CNI directories; CLAUDEBOX_CNI_PATH overrides.
-func findPluginDir(launcher string) (string, error) {
+// PluginDir finds the standard CNI plugins (loopback, bridge, host-local):
+// beside the binary (bin/cni after make build), in claudebox's lib
+// directory, or the usual CNI directories; CLAUDEBOX_CNI_PATH overrides.
+func PluginDir(launcher string) (string, error) {
 	candidates := []string{
 		filepath.Join(filepath.Dir(launcher), "cni"),
 		filepath.Join(filepath.Dir(launcher), "..", "lib", "claudebox", "cni"),

@@ -10,8 +10,6 @@ import (
 	"github.com/claudebox/claudebox/launch"
 )
 
-const credentialsName = ".credentials.json"
-
 // SyncInterval is how often CredentialSync looks at the two files.
 const SyncInterval = 200 * time.Millisecond
 
@@ -42,8 +40,8 @@ type CredentialSync struct {
 // and starts watching. Stop it when the sandbox exits.
 func StartCredentialSync(hostHome, instHome string) (*CredentialSync, error) {
 	c := &CredentialSync{
-		host: filepath.Join(hostHome, ".claude", credentialsName),
-		inst: filepath.Join(instHome, ".claude", credentialsName),
+		host: launch.CredentialsPath(hostHome),
+		inst: launch.CredentialsPath(instHome),
 		stop: make(chan struct{}),
 	}
 	for _, f := range []string{c.host, c.inst} {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/claudebox/claudebox/launch"
 )
 
 func waitFile(t *testing.T, path, want string) {
@@ -24,8 +26,8 @@ func waitFile(t *testing.T, path, want string) {
 
 func TestCredentialSync(t *testing.T) {
 	host, inst := t.TempDir(), t.TempDir()
-	hostFile := filepath.Join(host, ".claude", credentialsName)
-	instFile := filepath.Join(inst, ".claude", credentialsName)
+	hostFile := launch.CredentialsPath(host)
+	instFile := launch.CredentialsPath(inst)
 	os.MkdirAll(filepath.Dir(hostFile), 0o700)
 	os.WriteFile(hostFile, []byte(`{"t":"host-1"}`), 0o600)
 
@@ -60,8 +62,8 @@ func TestCredentialSync(t *testing.T) {
 
 func TestCredentialSyncNewerWins(t *testing.T) {
 	host, inst := t.TempDir(), t.TempDir()
-	hostFile := filepath.Join(host, ".claude", credentialsName)
-	instFile := filepath.Join(inst, ".claude", credentialsName)
+	hostFile := launch.CredentialsPath(host)
+	instFile := launch.CredentialsPath(inst)
 	os.MkdirAll(filepath.Dir(hostFile), 0o700)
 	os.MkdirAll(filepath.Dir(instFile), 0o700)
 	os.WriteFile(hostFile, []byte(`{"t":"old"}`), 0o600)

@@ -24,24 +24,22 @@ type InstanceInfo struct {
 	ProjectExists bool `json:"projectExists"`
 	// Live is true while a session holds the instance.
 	Live bool `json:"live"`
-	// Size is the disk usage in bytes (filled by ListInstances with
-	// sizes, and for what gc removes).
+	// Size is the disk usage in bytes (filled by ListInstances, and for
+	// what gc removes).
 	Size int64 `json:"size"`
 }
 
 // InstancesDir is where a state directory keeps its instances.
 func InstancesDir(stateDir string) string { return filepath.Join(stateDir, "instances") }
 
-// ListInstances describes every instance, sorted by id.
-func ListInstances(stateDir string, sizes bool) ([]InstanceInfo, error) {
+// ListInstances describes every instance, with its size, sorted by id.
+func ListInstances(stateDir string) ([]InstanceInfo, error) {
 	var out []InstanceInfo
 	err := eachInstance(stateDir, func(info InstanceInfo, lock *os.File) {
 		if lock != nil {
 			lock.Close()
 		}
-		if sizes {
-			info.Size = diskUsage(info.Dir)
-		}
+		info.Size = diskUsage(info.Dir)
 		out = append(out, info)
 	})
 	return out, err

@@ -179,7 +179,7 @@ func TestGC(t *testing.T) {
 	if entries, _ := os.ReadDir(InstancesDir(stateDir)); len(entries) != 3 {
 		t.Errorf("leftovers: %v", entries)
 	}
-	list, err := ListInstances(stateDir, true)
+	list, err := ListInstances(stateDir)
 	if err != nil || len(list) != 3 {
 		t.Fatalf("ls: %+v %v", list, err)
 	}

@@ -25,7 +25,7 @@ or what is wrong with it.`,
 			if err != nil {
 				return err
 			}
-			list, err := state.ListInstances(dir, true)
+			list, err := state.ListInstances(dir)
 			if err != nil {
 				return err
 			}
