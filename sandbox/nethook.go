@@ -108,7 +108,8 @@ func NetKeeperMain(args []string) int {
 		os.RemoveAll(netDir)
 		os.Remove(filepath.Dir(netDir)) // when no other container of the bundle runs
 	}()
-	n, err := attachNetwork(nw, filepath.Join(dir, bundle.LauncherName), netDir, id, pid)
+	n, err := attachNetwork(nw, filepath.Join(dir, bundle.LauncherName), netDir, id, pid,
+		filepath.Join(dir, bundle.ResolvConfName))
 	if err != nil {
 		return fail(err)
 	}

@@ -50,9 +50,10 @@ type network struct {
 
 // attachNetwork gives the container id, whose init is pid, the network nw,
 // keeping its files (conflist, CNI cache) in dir. launcher is the claudebox
-// binary, which serves the helper and the egress plugin. On error, whatever
-// was set up is taken down again.
-func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *network, err error) {
+// binary, which serves the helper and the egress plugin; resolvConf is the
+// resolv.conf the sandbox sees, whose servers the root bridge lets through.
+// On error, whatever was set up is taken down again.
+func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvConf string) (n *network, err error) {
 	n = &network{tier: nw.Tier, dir: dir, launcher: launcher, id: id}
 	defer func() {
 		if err != nil {
@@ -82,7 +83,8 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int) (n *net
 	if n.bridge = bridged(nw.Tier); n.bridge {
 		// Root: a veth on claudebox's bridge. The host side (forward
 		// deny, no host services, masquerade) comes first.
-		opts.Bridge, opts.Resolvers = true, bridgeResolvers()
+		// The servers the sandbox was given, read back: one source.
+		opts.Bridge, opts.Resolvers = true, nameservers(resolvConf)
 		allow := slices.Clone(nw.Allow)
 		for _, r := range opts.Resolvers {
 			allow = append(allow, launch.Allow{Prefix: netip.PrefixFrom(r, r.BitLen()), Port: 53})
@@ -203,6 +205,12 @@ func bridgeResolvers() []netip.Addr {
 	if alt := upstreamResolvConf(); alt != "" {
 		path = alt
 	}
+	return nameservers(path)
+}
+
+// nameservers are the IPv4 nameservers of a resolv.conf, loopback ones
+// left out (a sandbox cannot reach the host's loopback).
+func nameservers(path string) []netip.Addr {
 	b, _ := os.ReadFile(path)
 	var out []netip.Addr
 	for _, line := range strings.Split(string(b), "\n") {

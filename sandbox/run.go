@@ -225,7 +225,8 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	if err != nil {
 		return detach, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	net, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid)
+	net, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid,
+		filepath.Join(ld.path, bundle.ResolvConfName))
 	if err != nil {
 		return detach, err
 	}
