@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/claudebox/claudebox/launch"
 )
 
 // TestBadInput: each mistake exits 125 with one line that names the flag or
@@ -54,6 +56,9 @@ func TestBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(full); len(entries) != 1 {
 		t.Errorf("a refused export touched %s: %v", full, entries)
+	}
+	if _, err := os.Stat(filepath.Join(testUser.home, ".claudebox/instances", launch.InstanceID(proj))); err == nil {
+		t.Error("refused launches and exports made the project's instance")
 	}
 }
 

@@ -48,11 +48,6 @@ then stay where it was exported).
 			if err != nil {
 				return err
 			}
-			if spec.Instance != nil {
-				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
-					return err
-				}
-			}
 			exe, err := launcherPath()
 			if err != nil {
 				return fmt.Errorf("finding the claudebox binary: %w", err)
@@ -75,6 +70,14 @@ then stay where it was exported).
 					hint = "give an empty directory, or --force to replace the bundle in it"
 				}
 				return &launch.HintError{Err: fmt.Errorf("export-bundle %s: %w", dir, err), Hint: hint}
+			}
+			// The bundle mounts the project's instance home: make it only
+			// once the bundle is written, so a refused export leaves no
+			// instance behind.
+			if spec.Instance != nil {
+				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
+					return err
+				}
 			}
 			if !f.quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "Wrote an OCI bundle to %s. Run it as %s with:\n  runc --root %s run -b %s claudebox\n",
