@@ -39,6 +39,13 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("--check --json: %v\n%s", err, r)
 	}
 
+	t.Run("from the bare home", func(t *testing.T) {
+		// Not a project: a launch would refuse, the check must not.
+		r := invocation{as: testUser, dir: testUser.home}.inWorld(t, "check")
+		if line := lineOf(r.stdout, "claude"); !strings.HasPrefix(line, "PASS") {
+			t.Errorf("claude: %q\n%s", line, r)
+		}
+	})
 	t.Run("no claude", func(t *testing.T) {
 		r := invocation{as: testUser, dir: proj, env: []string{"PATH=/usr/bin:/bin"}}.inWorld(t, "check")
 		mustExit(t, r, 1)

@@ -76,14 +76,11 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("current directory: %w", err)
 	}
-	home := filepath.Clean(h.Home)
-	if !filepath.IsAbs(home) {
+	if !filepath.IsAbs(h.Home) {
 		return nil, withHint(fmt.Errorf("%w: HOME %q is not absolute", ErrBadPath, h.Home), "set HOME to an absolute path")
 	}
 	// Compare and mount the canonical home; $HOME keeps the user's spelling.
-	if real, err := filepath.EvalSymlinks(home); err == nil {
-		home = real
-	}
+	home := h.canonicalHome()
 	project, err := resolveProject(o.Project, cwd, home)
 	if err != nil {
 		return nil, err
@@ -355,6 +352,22 @@ func readHostRoot(root string) ([]TopEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// FindClaude looks claude up in h's PATH, as a launch does: the command
+// to run and, when it lives under the home, the read-only mount of its
+// install tree.
+func FindClaude(h Host) (string, *Mount, error) {
+	return findClaude(envValue(h.Environ, "PATH"), h.canonicalHome())
+}
+
+// canonicalHome is the home with symlinks resolved, when it exists.
+func (h Host) canonicalHome() string {
+	home := filepath.Clean(h.Home)
+	if real, err := filepath.EvalSymlinks(home); err == nil {
+		return real
+	}
+	return home
 }
 
 // findClaude looks claude up on the host PATH and follows its symlinks

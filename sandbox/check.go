@@ -69,10 +69,12 @@ func Preflight(o CheckOptions) []CheckResult {
 		err = writable(rt)
 	}
 	fromErr("runtime directory", rt+" is writable", err)
-	if s, err := launch.Resolve(launch.Options{}, o.Host); err != nil {
+	// Looked up as a launch does, wherever --check runs from (a launch
+	// needs a project; this check does not).
+	if claude, _, err := launch.FindClaude(o.Host); err != nil {
 		fromErr("claude", "", err)
 	} else {
-		add("claude", Pass, "runs as "+s.Command[0], "")
+		add("claude", Pass, "runs as "+claude, "")
 	}
 	dir, err := PluginDir(o.Launcher)
 	fromErr("CNI plugins", "loopback in "+dir, err)
