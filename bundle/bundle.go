@@ -123,7 +123,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		allow = append(allow, a.String())
 	}
 	var hooks *specs.Hooks
-	if l.NetHook != "" && s.Network.Tier != launch.TierFull {
+	if l.NetHook != "" && s.Network.Tier == launch.TierInet {
 		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", NetHookVerb}}}}
 	}
 	return &specs.Spec{

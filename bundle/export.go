@@ -84,9 +84,10 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
 	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
-	if s.Network.Tier != launch.TierFull {
+	if s.Network.Tier == launch.TierInet {
 		// runc runs the hook by absolute path: the bundle must stay where
 		// it was exported. The hook finds loopback in cni/ beside it.
+		// (none needs no hook: runc brings up the loopback itself.)
 		l.NetHook = filepath.Join(dir, LauncherName)
 		for _, p := range []string{"loopback", "bridge", "host-local"} {
 			if err := copyFile(filepath.Join(pluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {

@@ -255,8 +255,8 @@ func TestNetworkRulesHold(t *testing.T) {
 	mustContain(t, r, "lan fail", "internet ok")
 }
 
-// TestNoneKeepsUnixSockets: loopback only, but a unix socket on the
-// filesystem (the Nix daemon's, a mounted one) still works.
+// TestNoneKeepsUnixSockets: loopback only, and it is up; a unix socket on
+// the filesystem (the Nix daemon's, a mounted one) still works.
 func TestNoneKeepsUnixSockets(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
@@ -269,8 +269,9 @@ func TestNoneKeepsUnixSockets(t *testing.T) {
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	buf := make([]byte, 6)
 	out.Read(buf)
-	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "./testpeer", "probe", "sock=unix:"+sock, "internet=198.51.100.10:8080")
-	mustContain(t, r, "sock ok", "hello from unix", "internet fail")
+	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "sh", "-c",
+		withOwnLoopback("./testpeer probe own-lo=127.0.0.1:7777 sock=unix:"+sock+" internet=198.51.100.10:8080"))
+	mustContain(t, r, "own-lo ok", "hello from 127.0.0.1:7777", "sock ok", "hello from unix", "internet fail")
 }
 
 // TestNetworkFailsClosed: a tier that cannot be set up is refused, with
@@ -294,7 +295,7 @@ func TestNetworkFailsClosed(t *testing.T) {
 		assertNothingLeft(t, testUser)
 	})
 	t.Run("no CNI plugins", func(t *testing.T) {
-		r := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_CNI_PATH=/nonexistent"}}.inWorld(t, "run", "-q", "--network", "none", "--", "echo", "RAN")
+		r := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_CNI_PATH=/nonexistent"}}.inWorld(t, "run", "-q", "--network", "inet", "--", "echo", "RAN")
 		mustExit(t, r, 125)
 		mustContain(t, r, "loopback plugin is missing", "make build")
 		mustNotContain(t, r, "RAN")
@@ -314,6 +315,15 @@ func TestNetworkFailsClosed(t *testing.T) {
 	})
 }
 
+// withOwnLoopback is a shell command that runs cmd while a server listens
+// on 127.0.0.1:7777 inside the sandbox: a probe of it succeeds only if the
+// sandbox's loopback is up.
+func withOwnLoopback(cmd string) string {
+	return `r=.lo-ready-$$; ./testpeer serve 127.0.0.1:7777 >$r 2>&1 & ` +
+		`i=0; until [ -s $r ] || [ $i -ge 60 ]; do sleep 0.05; i=$((i+1)); done; rm -f $r; ` +
+		cmd + `; st=$?; kill $!; exit $st`
+}
+
 // runcInWorld runs an exported bundle with plain runc, as the test user,
 // in the test world.
 func runcInWorld(t *testing.T, proj, dir string) result {
@@ -330,8 +340,8 @@ func runcInWorld(t *testing.T, proj, dir string) result {
 }
 
 // TestExportBundleNetwork: plain runc on an exported none or inet bundle
-// gets the same network, through the bundle's hook, and nothing of it is
-// left once runc is done.
+// gets the same network (inet through the bundle's hook, none from runc's
+// own loopback), and nothing of it is left once runc is done.
 func TestExportBundleNetwork(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
@@ -345,11 +355,11 @@ func TestExportBundleNetwork(t *testing.T) {
 	} {
 		t.Run(c.tier, func(t *testing.T) {
 			dir := filepath.Join(proj, "bundle-"+c.tier)
-			args := []string{"export-bundle", "-q", "--network", c.tier, dir, "--", "./testpeer", "probe"}
+			probe := "./testpeer probe own-lo=127.0.0.1:7777"
 			for _, tg := range targets {
-				args = append(args, tg.name+"="+tg.target)
+				probe += " " + tg.name + "=" + tg.target
 			}
-			mustExit(t, in.inWorld(t, args...), 0)
+			mustExit(t, in.inWorld(t, "export-bundle", "-q", "--network", c.tier, dir, "--", "sh", "-c", withOwnLoopback(probe)), 0)
 			r := runcInWorld(t, proj, dir)
 			if r.code != 0 {
 				t.Fatalf("runc run: %s", r)
@@ -361,6 +371,9 @@ func TestExportBundleNetwork(t *testing.T) {
 				}
 			}
 			expectTier(t, got, false, c.reachable...)
+			if !got["own-lo"].ok {
+				t.Errorf("the sandbox's own loopback does not work:\n%s", r)
+			}
 			user := strconv.Itoa(testUser.uid)
 			for deadline := time.Now().Add(5 * time.Second); exec.Command("pgrep", "-u", user, "-f", "slirp4netns|_net-keeper").Run() == nil; time.Sleep(50 * time.Millisecond) {
 				if time.Now().After(deadline) {

@@ -2,7 +2,8 @@
 // that sets it up, from typed plugin structs, checked with libcni. It is
 // pure: tier in, JSON out.
 //
-//	none  loopback                      a new netns with only lo up
+//	none  (no CNI)                      a new netns; runc's init brings lo
+//	                                    up in every netns it makes
 //	inet  loopback + claudebox-egress   lo, and the egress deny rules; the
 //	                                    uplink (slirp4netns) is attached by
 //	                                    the sandbox once the rules are in
@@ -118,13 +119,12 @@ type confList struct {
 }
 
 // ConfList renders the CNI configuration list of a tier and checks it with
-// libcni. Full has none.
+// libcni. Only inet has one: none is runc's own loopback, full the host's
+// network.
 func ConfList(t launch.Tier, o Options) ([]byte, error) {
 	list := confList{CNIVersion: CNIVersion, Name: "claudebox-" + string(t)}
 	loopback := types.PluginConf{Type: "loopback"}
 	switch t {
-	case launch.TierNone:
-		list.Plugins = []any{loopback}
 	case launch.TierInet:
 		egress := EgressConf{
 			PluginConf: types.PluginConf{Type: EgressType},

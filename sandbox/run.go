@@ -206,12 +206,14 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 	return ctr, nil
 }
 
-// start runs the container's command. For none and inet the container is
-// created first and the command waits (on libcontainer's exec fifo) until
-// its network is in place; detach takes the network down.
+// start runs the container's command. For inet the container is created
+// first and the command waits (on libcontainer's exec fifo) until its
+// network is in place; detach takes the network down. none needs nothing
+// more: runc's init brings up the loopback of every network namespace it
+// makes (specconv's "loopback" network).
 func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process) (detach func(), err error) {
 	detach = func() {}
-	if c.Spec.Network.Tier == launch.TierFull {
+	if c.Spec.Network.Tier != launch.TierInet {
 		if err := ctr.Run(proc); err != nil {
 			return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 		}
