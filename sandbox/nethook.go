@@ -113,7 +113,7 @@ func NetKeeperMain(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	defer n.detach()
+	defer func() { n.detach(); n.settle() }()
 	fmt.Fprintln(report, "ok")
 	report.Close()
 	for {

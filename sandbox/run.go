@@ -68,6 +68,10 @@ func Run(c Config) (status int, err error) {
 		}
 		defer done()
 	}
+	// inet's uplink ends while the rest is cleaned up; its end is awaited
+	// last.
+	var nw *network
+	defer func() { nw.settle() }()
 	sweepStale(rt)
 	ld, err := newLaunchDir(rt)
 	if err != nil {
@@ -107,11 +111,13 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	detach, err := start(c, ld, ctr, proc)
+	nw, err = start(c, ld, ctr, proc)
+	if nw != nil {
+		defer nw.detach()
+	}
 	if err != nil {
 		return 0, err
 	}
-	defer detach()
 	trace("command started")
 	if err := term.attach(); err != nil {
 		_ = proc.Signal(unix.SIGKILL)
@@ -208,36 +214,35 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 
 // start runs the container's command. For inet the container is created
 // first and the command waits (on libcontainer's exec fifo) until its
-// network is in place; detach takes the network down. none needs nothing
-// more: runc's init brings up the loopback of every network namespace it
-// makes (specconv's "loopback" network).
-func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process) (detach func(), err error) {
-	detach = func() {}
+// network is in place, which start returns to be detached (nil when the
+// network failed: nothing of it is left then).
+// none needs nothing more: runc's init brings up the loopback of every
+// network namespace it makes (specconv's "loopback" network).
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process) (*network, error) {
 	if c.Spec.Network.Tier != launch.TierInet {
 		if err := ctr.Run(proc); err != nil {
-			return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 		}
-		return detach, nil
+		return nil, nil
 	}
 	if err := ctr.Start(proc); err != nil {
-		return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+		return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 	}
 	trace("container created")
 	pid, err := proc.Pid()
 	if err != nil {
-		return detach, fmt.Errorf("%w: %w", ErrStart, err)
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	net, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid,
+	nw, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid,
 		filepath.Join(ld.path, bundle.ResolvConfName))
 	if err != nil {
-		return detach, err
+		return nil, err // taken down already
 	}
-	detach = func() { net.detach(); trace("network detached") }
 	trace("network attached")
 	if err := ctr.Exec(); err != nil {
-		return detach, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+		return nw, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 	}
-	return detach, nil
+	return nw, nil
 }
 
 // wait forwards signals and the terminal's size until the command exits,
