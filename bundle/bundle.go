@@ -13,6 +13,7 @@ package bundle
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,28 +204,52 @@ func Symlinks(s *launch.Spec) map[string]string {
 	return out
 }
 
+// sysfs shows the network devices of the network namespace of the
+// process that mounts it; only the namespace's owner may. With a network
+// namespace of its own (none, inet) the sandbox gets a sysfs of its own:
+// its lo and tap0, not the host's interfaces and their addresses, and none
+// of the host's cgroup mounts. full, in the host's namespace, binds the
+// host's, read-only.
+func sysfs(t launch.Tier) specs.Mount {
+	if t == launch.TierFull {
+		return specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "rro", "nosuid", "noexec", "nodev"}}
+	}
+	return specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"ro", "nosuid", "noexec", "nodev"}}
+}
+
 var (
 	roBind = []string{"rbind", "rro", "nosuid", "nodev"}
 	rwBind = []string{"rbind", "nosuid", "nodev"}
 )
 
 func mounts(s *launch.Spec, l Layout) []specs.Mount {
-	ms := []specs.Mount{
-		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		// sysfs cannot be mounted anew without owning a network namespace.
-		{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "rro", "nosuid", "noexec", "nodev"}},
-	}
+	// The host's top-level directories come first, and the one holding
+	// the rootfs (the launch directory is under the user's home or /run)
+	// first of all: a recursive bind copies every mount below its source,
+	// and the rootfs is one, with whatever was mounted into it so far.
+	// Bound before anything else, its copy is a single mount, not the
+	// twenty of /proc, /dev, /sys and its cgroups and the other binds.
+	var ms []specs.Mount
 	for _, e := range s.HostRoot {
 		if e.Link != "" {
 			continue
 		}
 		p := "/" + e.Name
-		ms = append(ms, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
+		m := specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind}
+		if filepath.IsAbs(l.Rootfs) && launch.Within(l.Rootfs, p) {
+			ms = append([]specs.Mount{m}, ms...)
+		} else {
+			ms = append(ms, m)
+		}
 	}
+	ms = append(ms, []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}...)
+	ms = append(ms, sysfs(s.Network.Tier))
 
 	// Everything mounted over the read-only host, parents first.
 	tmpfs := func(dst, mode string) specs.Mount {

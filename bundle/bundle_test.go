@@ -238,3 +238,27 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// TestRootfsTreeBoundFirst: the host directory holding the rootfs is bound
+// before anything is mounted into the rootfs, so its recursive copy does
+// not carry those mounts (twenty of them, before).
+func TestRootfsTreeBoundFirst(t *testing.T) {
+	for rootfs, first := range map[string]string{
+		"/run/user/1000/claudebox/cb-1/rootfs":       "/run",
+		"/home/ada/.cache/claudebox/run/cb-1/rootfs": "/home",
+		"rootfs": "/etc", // an exported bundle's: relative, the host's order
+	} {
+		oci := mustBuild(t, cases["user"], Layout{Rootfs: rootfs, Launcher: "/l", Seccomp: "/s"})
+		if got := oci.Mounts[0].Destination; got != first {
+			t.Errorf("rootfs %s: first mount %s, want %s", rootfs, got, first)
+		}
+		for i, m := range oci.Mounts {
+			if m.Source != m.Destination || m.Type != "bind" {
+				if i < len(hostRoot)-2 { // bin and lib are symlinks
+					t.Errorf("rootfs %s: %s mounted before the host's directories", rootfs, m.Destination)
+				}
+				break
+			}
+		}
+	}
+}

@@ -423,3 +423,19 @@ func TestRootNetworkLeftovers(t *testing.T) {
 	mustExit(t, invocation{dir: proj}.inWorld(t, "run", "-q", "--network", "none", "--", "true"), 0)
 	assertNothingLeft(t, nil)
 }
+
+// TestSysfsShowsOwnNetwork: with a network namespace of its own, the
+// sandbox's /sys is its own (read-only): its interfaces, not the host's.
+func TestSysfsShowsOwnNetwork(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	for tier, want := range map[string]string{"none": "lo", "inet": "lo tap0"} {
+		r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "-q", "--network", tier, "--",
+			"sh", "-c", "echo $(ls /sys/class/net); if touch /sys/x 2>/dev/null; then echo WROTE-SYS; fi")
+		mustExit(t, r, 0)
+		mustNotContain(t, r, "WROTE-SYS")
+		if got := strings.TrimSpace(r.stdout); got != want {
+			t.Errorf("%s: /sys/class/net lists %q, want %q", tier, got, want)
+		}
+	}
+}

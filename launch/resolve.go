@@ -94,7 +94,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		Home:      home,
 		TTY:       o.TTY,
 	}
-	if within(cwd, project) {
+	if Within(cwd, project) {
 		s.Workdir = cwd
 	}
 	p := o.Profile
@@ -123,7 +123,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 			// A linked worktree shares its main worktree's instance, and
 			// git inside needs the shared git directory.
 			root = main
-			if !within(common, project) {
+			if !Within(common, project) {
 				s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
 			}
 		}
@@ -290,7 +290,7 @@ var homeSecrets = []string{
 // IsSecretPath reports whether p is one of the well-known secret locations
 // under home (~/.ssh, ~/.aws, ...), or inside one.
 func IsSecretPath(home, p string) bool {
-	return slices.ContainsFunc(homeSecrets, func(s string) bool { return within(p, filepath.Join(home, s)) })
+	return slices.ContainsFunc(homeSecrets, func(s string) bool { return Within(p, filepath.Join(home, s)) })
 }
 
 // defaultHidden lists what is hidden on every launch: the user's runtime
@@ -308,8 +308,8 @@ func defaultHidden(h Host, mounts []Mount) []string {
 	}
 	for _, s := range homeSecrets {
 		p := filepath.Join(h.Home, s)
-		shown := slices.ContainsFunc(mounts, func(m Mount) bool { return within(p, m.Path) })
-		named := slices.ContainsFunc(mounts, func(m Mount) bool { return within(m.Path, p) })
+		shown := slices.ContainsFunc(mounts, func(m Mount) bool { return Within(p, m.Path) })
+		named := slices.ContainsFunc(mounts, func(m Mount) bool { return Within(m.Path, p) })
 		if shown && !named {
 			candidates = append(candidates, p)
 		}
@@ -394,7 +394,7 @@ func findClaude(path, home string) (string, *Mount, error) {
 	if err != nil {
 		return "", nil, withHint(fmt.Errorf("%w: %s: %w", ErrNoClaude, found, err), hint)
 	}
-	if within(real, home) {
+	if Within(real, home) {
 		return real, &Mount{Path: installTree(real), Mode: ReadOnly, Why: "claude"}, nil
 	}
 	return found, nil, nil
@@ -423,13 +423,13 @@ func toolDirs(path, home string, mounts []Mount) []Mount {
 			continue
 		}
 		real, err := filepath.EvalSymlinks(dir)
-		if err != nil || !within(real, home) || real == home {
+		if err != nil || !Within(real, home) || real == home {
 			continue
 		}
 		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
 			continue
 		}
-		shown := slices.ContainsFunc(append(slices.Clone(mounts), out...), func(m Mount) bool { return within(real, m.Path) })
+		shown := slices.ContainsFunc(append(slices.Clone(mounts), out...), func(m Mount) bool { return Within(real, m.Path) })
 		if !shown {
 			out = append(out, Mount{Path: real, Mode: ReadOnly, Why: "tools on PATH"})
 		}
@@ -447,8 +447,8 @@ func envValue(environ []string, name string) string {
 	return ""
 }
 
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
+// Within reports whether p is dir or below it.
+func Within(p, dir string) bool {
 	if dir == "/" {
 		return true
 	}
