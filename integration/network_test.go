@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -438,4 +440,45 @@ func TestSysfsShowsOwnNetwork(t *testing.T) {
 			t.Errorf("%s: /sys/class/net lists %q, want %q", tier, got, want)
 		}
 	}
+}
+
+// TestUplinkExec: the uplink's launcher (`_userns-exec`, all in the
+// constructor, before Go starts) runs its program in the given user
+// namespace, as its root, with the upstream resolv.conf in a mount
+// namespace of its own when asked, and fails closed otherwise.
+func TestUplinkExec(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	alt := filepath.Join(proj, "upstream-resolv.conf")
+	if err := os.WriteFile(alt, []byte("nameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("unshare", "-U", "-r", "sleep", "60")
+	holder.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(testUser.uid), Gid: uint32(testUser.gid)}}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killAtEnd(t, holder)
+	userns := fmt.Sprintf("/proc/%d/ns/user", holder.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if own, _ := os.Readlink(userns); own != "" {
+			if host, _ := os.Readlink("/proc/self/ns/user"); own != host {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the namespace holder did not start")
+		}
+	}
+	in := invocation{as: testUser, dir: proj, env: []string{"_CLAUDEBOX_USERNS=" + userns, "_CLAUDEBOX_RESOLV_CONF=" + alt}}
+	r := in.run(t, "_userns-exec", "/bin/sh", "-c", `echo uid=$(id -u); cat /etc/resolv.conf; echo vars=$(env | grep -c ^_CLAUDEBOX)`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "uid=0", "nameserver 192.0.2.53", "vars=0")
+	if host, _ := os.ReadFile("/etc/resolv.conf"); strings.Contains(string(host), "192.0.2.53") {
+		t.Error("the host's resolv.conf changed")
+	}
+	in.env = in.env[:1]
+	mustExit(t, in.run(t, "_userns-exec", "/nonexistent"), 125)
+	in.env = []string{"_CLAUDEBOX_USERNS=/nonexistent"}
+	mustExit(t, in.run(t, "_userns-exec", "/bin/true"), 125)
 }

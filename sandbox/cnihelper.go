@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"golang.org/x/sys/unix"
 )
 
 // CNIHelperVerb is the hidden subcommand that runs libcni inside the
@@ -87,34 +84,7 @@ func releaseNetwork(dir, id string) {
 }
 
 // UsernsExecVerb is the hidden subcommand that execs a program in the
-// sandbox's user namespace (joined by the constructor).
+// sandbox's user namespace: `claudebox _userns-exec PROGRAM ARGS...` with
+// _CLAUDEBOX_USERNS set. The constructor in cmd/claudebox joins the
+// namespace and execs PROGRAM before the Go runtime starts.
 const UsernsExecVerb = "_userns-exec"
-
-// UsernsExecMain execs args[0] with args, keeping the inherited files.
-// With _CLAUDEBOX_RESOLV_CONF it first gives the program a mount namespace
-// of its own where that file is /etc/resolv.conf.
-func UsernsExecMain(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: claudebox _userns-exec PROGRAM [ARGS...]")
-		return 125
-	}
-	if alt := os.Getenv("_CLAUDEBOX_RESOLV_CONF"); alt != "" {
-		os.Unsetenv("_CLAUDEBOX_RESOLV_CONF")
-		// The namespace belongs to this thread, which then execs.
-		runtime.LockOSThread()
-		err := unix.Unshare(unix.CLONE_NEWNS)
-		if err == nil {
-			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
-		}
-		if err == nil {
-			err = unix.Mount(alt, "/etc/resolv.conf", "", unix.MS_BIND, "")
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "claudebox: resolv.conf for the uplink: %v\n", err)
-			return 125
-		}
-	}
-	err := syscall.Exec(args[0], args, os.Environ())
-	fmt.Fprintf(os.Stderr, "claudebox: exec %s: %v\n", args[0], err)
-	return 125
-}

@@ -53,8 +53,9 @@ func main() {
 			os.Exit(pid1.Main(os.Args[2:]))
 		case sandbox.CNIHelperVerb:
 			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
-		case sandbox.UsernsExecVerb:
-			os.Exit(sandbox.UsernsExecMain(os.Args[2:]))
+		case sandbox.UsernsExecVerb: // reached only without _CLAUDEBOX_USERNS
+			fmt.Fprintln(os.Stderr, "claudebox: _userns-exec needs _CLAUDEBOX_USERNS")
+			os.Exit(125)
 		case sandbox.ProbeVerb:
 			os.Exit(sandbox.ProbeMain(os.Args[2:]))
 		case sandbox.NetHookVerb:
