@@ -49,8 +49,8 @@ func main() {
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case bundle.Pid1Verb:
-			os.Exit(pid1.Main(os.Args[2:]))
+		case bundle.Pid1Verb: // run by the constructor in internal/pid1; never here
+			os.Exit(pid1.ExitUsage)
 		case sandbox.CNIHelperVerb:
 			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
 		case sandbox.UsernsExecVerb: // reached only without _CLAUDEBOX_USERNS
