@@ -23,20 +23,6 @@ const (
 	CNIName      = "cni"
 )
 
-// MakeRootfs creates the sandbox root directory: empty but for the host's
-// top-level symlinks. Mount points are created by the runtime.
-func MakeRootfs(dir string, s *launch.Spec) error {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	for name, target := range Symlinks(s) {
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Export writes a self-contained bundle to dir: config.json, rootfs/ and a
 // copy of the claudebox binary (launcher) that serves as the sandbox's pid 1,
 // referenced relative to the bundle so the directory can be moved. A
@@ -77,9 +63,6 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 			}
 		}
 	}()
-	if err := MakeRootfs(filepath.Join(dir, RootfsName), s); err != nil {
-		return fmt.Errorf("creating rootfs: %w", err)
-	}
 	if err := copyFile(launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
@@ -110,6 +93,9 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 	oci, err := Build(s, l)
 	if err != nil {
 		return err
+	}
+	if err := NewSkeleton(s, oci, dir).Make(filepath.Join(dir, RootfsName)); err != nil {
+		return fmt.Errorf("creating rootfs: %w", err)
 	}
 	cfg, err := json.MarshalIndent(oci, "", "\t")
 	if err != nil {

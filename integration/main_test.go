@@ -315,7 +315,10 @@ func runtimeDir(a *account) string {
 
 // assertNothingLeft checks that no launch state survived in the runtime
 // directory.
-func assertNothingLeft(t *testing.T, a *account) {
+// launchState lists what launches left in the runtime directory: all but
+// the rootfs skeletons, which launches of the same shape share and never
+// write.
+func launchState(t *testing.T, a *account) []string {
 	t.Helper()
 	entries, err := os.ReadDir(runtimeDir(a))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -323,9 +326,16 @@ func assertNothingLeft(t *testing.T, a *account) {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if !strings.HasPrefix(e.Name(), "rootfs-") {
+			names = append(names, e.Name())
+		}
 	}
-	if len(names) > 0 {
+	return names
+}
+
+func assertNothingLeft(t *testing.T, a *account) {
+	t.Helper()
+	if names := launchState(t, a); len(names) > 0 {
 		t.Errorf("launch state left in %s: %v", runtimeDir(a), names)
 	}
 	if a == nil { // root's inet leases (host-local): none may outlive a launch

@@ -208,7 +208,7 @@ func TestLauncherKilled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// The killed launcher could not clean up; the next launch does.
-	if entries, _ := os.ReadDir(runtimeDir(testUser)); len(entries) == 0 {
+	if len(launchState(t, testUser)) == 0 {
 		t.Fatal("a SIGKILLed launcher left no state: the sweep below is not exercised")
 	}
 	mustExit(t, invocation{as: testUser, dir: proj}.run(t, "run", "--", "true"), 0)

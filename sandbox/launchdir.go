@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/state"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,38 @@ func newLaunchDir(runtimeDir string) (*launchDir, error) {
 	return d, nil
 }
 
+// skeletonPrefix starts the name of the shared rootfs skeletons.
+const skeletonPrefix = "rootfs-"
+
+// skeleton returns the directory of the rootfs skeleton k in the runtime
+// directory, making it when it is not there yet. It is made whole under a
+// temporary name and renamed into place, so no launch sees it half-made;
+// once there it is never written again (the rootfs is read-only in the
+// sandbox, and every mount point is in it already). Of two launches making
+// it at once, the second's rename fails and it uses the first's.
+func skeleton(runtimeDir string, k bundle.Skeleton) (string, error) {
+	dir := filepath.Join(runtimeDir, skeletonPrefix+k.Key())
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(runtimeDir, ".new-"+skeletonPrefix+hex.EncodeToString(b))
+	if err := k.Make(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if fi, serr := os.Lstat(dir); serr != nil || !fi.IsDir() {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 // remove deletes the directory, then releases the lock.
 func (d *launchDir) remove() {
 	os.RemoveAll(d.path)
@@ -90,10 +123,11 @@ func sweepStale(runtimeDir string) int {
 	}
 	n := 0
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".new-"+idPrefix) {
-			// A launcher died between making and renaming its directory.
+		if strings.HasPrefix(e.Name(), ".new-") {
+			// A launcher died between making and renaming its directory
+			// or a skeleton.
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
-				os.Remove(filepath.Join(runtimeDir, e.Name()))
+				os.RemoveAll(filepath.Join(runtimeDir, e.Name()))
 			}
 			continue
 		}

@@ -79,7 +79,7 @@ func Run(c Config) (status int, err error) {
 	}
 	defer func() { ld.remove(); trace("launch dir removed") }()
 
-	oci, err := writeBundle(c, ld)
+	oci, err := writeBundle(c, rt, ld)
 	if err != nil {
 		return 0, err
 	}
@@ -151,14 +151,14 @@ func openInstance(s *launch.Spec) (done func(), err error) {
 	}, nil
 }
 
-// writeBundle makes the launch's rootfs and the files it mounts (the
-// compiled seccomp filter, the inet tier's resolv.conf), and renders the
-// OCI configuration.
-func writeBundle(c Config, ld *launchDir) (*specs.Spec, error) {
-	layout := bundle.Layout{Rootfs: filepath.Join(ld.path, bundle.RootfsName), Launcher: c.Launcher, ParentFD: lifelineFD}
-	if err := bundle.MakeRootfs(layout.Rootfs, c.Spec); err != nil {
-		return nil, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
-	}
+// writeBundle renders the OCI configuration, with the files it mounts
+// (the compiled seccomp filter, the inet tier's resolv.conf) and its rootfs:
+// a skeleton shared by the launches of the same shape, in the runtime
+// directory rt.
+func writeBundle(c Config, rt string, ld *launchDir) (*specs.Spec, error) {
+	// The skeleton's name comes from the mounts, which depend on the
+	// rootfs's path only for their order (by the tree it is in): rt's.
+	layout := bundle.Layout{Rootfs: filepath.Join(rt, skeletonPrefix), Launcher: c.Launcher, ParentFD: lifelineFD}
 	if !c.Spec.NoSeccomp {
 		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec.UID))
 		if err != nil {
@@ -181,6 +181,9 @@ func writeBundle(c Config, ld *launchDir) (*specs.Spec, error) {
 	oci, err := bundle.Build(c.Spec, layout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if oci.Root.Path, err = skeleton(rt, bundle.NewSkeleton(c.Spec, oci, "")); err != nil {
+		return nil, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
 	}
 	trace("bundle")
 	return oci, nil

@@ -75,12 +75,13 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 }
 
 // dryRun prints the plan, or with asJSON the exact config.json (the
-// per-launch directory, made at launch, shown as $LAUNCH_DIR, and the
-// compiled seccomp filter, cached at the first launch, as
+// per-launch directory, made at launch, shown as $LAUNCH_DIR, the rootfs
+// skeleton shared by launches of the same shape as $RUNTIME_DIR/rootfs-KEY,
+// and the compiled seccomp filter, cached at the first launch, as
 // $SECCOMP_PROGRAM).
 func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 	if asJSON {
-		layout := bundle.Layout{Rootfs: "$LAUNCH_DIR/rootfs", Launcher: exe, Seccomp: "$SECCOMP_PROGRAM"}
+		layout := bundle.Layout{Rootfs: "$RUNTIME_DIR/rootfs-KEY", Launcher: exe, Seccomp: "$SECCOMP_PROGRAM"}
 		if spec.Network.Tier == launch.TierInet {
 			layout.ResolvConf = "$LAUNCH_DIR/" + bundle.ResolvConfName
 		}

@@ -1,0 +1,70 @@
+package bundle
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/claudebox/claudebox/launch"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestSkeletonHoldsEveryMountPoint: for every golden case, each mount
+// lands either inside an earlier mount or on a mount point of the right
+// kind in the skeleton, so the runtime writes nothing into the rootfs.
+func TestSkeletonHoldsEveryMountPoint(t *testing.T) {
+	tmp := t.TempDir()
+	launcher := filepath.Join(tmp, "claudebox")
+	os.WriteFile(launcher, []byte("binary"), 0o755)
+	for name, s := range cases {
+		t.Run(name, func(t *testing.T) {
+			oci := mustBuild(t, s, Layout{Rootfs: "/run/user/1000/claudebox/rootfs-", Launcher: launcher, Seccomp: launcher})
+			root := filepath.Join(t.TempDir(), "rootfs")
+			if err := NewSkeleton(s, oci, "").Make(root); err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range oci.Mounts {
+				if slices.ContainsFunc(oci.Mounts[:i], func(p specs.Mount) bool { return launch.Within(m.Destination, p.Destination) }) {
+					continue
+				}
+				fi, err := os.Lstat(filepath.Join(root, m.Destination))
+				if err != nil {
+					t.Errorf("%s: no mount point: %v", m.Destination, err)
+					continue
+				}
+				if wantFile := m.Source == launcher; fi.Mode().IsRegular() != wantFile || (!wantFile && !fi.IsDir()) {
+					t.Errorf("%s: mount point is %v, want a file: %v", m.Destination, fi.Mode(), wantFile)
+				}
+			}
+			for link, target := range Symlinks(s) {
+				if got, err := os.Readlink(filepath.Join(root, link)); err != nil || got != target {
+					t.Errorf("%s -> %q (%v), want -> %s", link, got, err, target)
+				}
+			}
+			// Nothing below another mount: the user's home is in /home's.
+			if _, err := os.Lstat(filepath.Join(root, s.Home)); s.Home != "/" && filepath.Dir(s.Home) != "/" && err == nil {
+				t.Errorf("%s is in the skeleton, though /home is mounted", s.Home)
+			}
+		})
+	}
+}
+
+func TestSkeletonKey(t *testing.T) {
+	s := cases["user"]
+	l := Layout{Rootfs: "/run/r", Launcher: "/usr/bin/claudebox", Seccomp: "/s"}
+	key := func(s *launch.Spec) string { return NewSkeleton(s, mustBuild(t, s, l), "").Key() }
+	if key(s) != key(s) {
+		t.Error("the same shape has two keys")
+	}
+	other := *s
+	other.Mounts = append(slices.Clone(s.Mounts), launch.Mount{Path: "/data", Mode: launch.ReadOnly, Why: "test"})
+	if key(&other) == key(s) {
+		t.Error("a mount point more did not change the key")
+	}
+	inside := *s
+	inside.Mounts = append(slices.Clone(s.Mounts), launch.Mount{Path: "/home/ada/data", Mode: launch.ReadOnly, Why: "test"})
+	if key(&inside) != key(s) {
+		t.Error("a mount inside /home changed the key")
+	}
+}
