@@ -20,7 +20,7 @@ all: build
 # built from the versions go.mod pins.
 build:
 	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/claudebox
-	for p in main/loopback main/bridge ipam/host-local; do \
+	for p in main/bridge ipam/host-local; do \
 		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/cni/$${p#*/} github.com/containernetworking/plugins/plugins/$$p || exit 1; \
 	done
 

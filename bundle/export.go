@@ -30,8 +30,8 @@ const (
 // names above are replaced.
 // On failure nothing of the bundle is left behind.
 // seccomp is the compiled filter (sandbox.SeccompProgram), unused with
-// --seccomp=off; pluginDir holds the CNI loopback plugin, used by the none
-// and inet tiers.
+// --seccomp=off; pluginDir holds the CNI bridge and host-local plugins
+// that root's inet uses ("": none to copy).
 // resolvers are the inet tier's DNS servers (nil: the uplink's).
 func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginDir string, resolvers []string, force bool) (err error) {
 	entries, err := os.ReadDir(dir)
@@ -69,10 +69,12 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
 	if s.Network.Tier == launch.TierInet {
 		// runc runs the hook by absolute path: the bundle must stay where
-		// it was exported. The hook finds loopback in cni/ beside it.
-		// (none needs no hook: runc brings up the loopback itself.)
+		// it was exported. Root's hook finds the bridge plugins in cni/
+		// beside it. (none needs no hook: runc brings up the loopback.)
 		l.NetHook = filepath.Join(dir, LauncherName)
-		for _, p := range []string{"loopback", "bridge", "host-local"} {
+	}
+	if pluginDir != "" {
+		for _, p := range []string{"bridge", "host-local"} {
 			if err := copyFile(filepath.Join(pluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {
 				return fmt.Errorf("copying the CNI %s plugin: %w", p, err)
 			}

@@ -20,7 +20,7 @@ trap 'hack/testworld.sh down >/dev/null 2>&1 || true; rm -rf "$work" "$home/benc
 
 # The binary and plugins where the user can run them; a project to run in.
 cp bin/claudebox "$work/claudebox"
-mkdir -p "$work/cni" && cp bin/cni/loopback "$work/cni/"
+mkdir -p "$work/cni" && cp bin/cni/bridge bin/cni/host-local "$work/cni/"
 bin=$work/claudebox
 proj=$home/bench-proj
 mkdir -p "$proj/.git"

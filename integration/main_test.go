@@ -91,7 +91,6 @@ func setup() (string, error) {
 	binPath = filepath.Join(dir, "claudebox")
 	for from, to := range map[string]string{
 		src: binPath,
-		filepath.Join(filepath.Dir(src), "cni", "loopback"):   filepath.Join(dir, "cni", "loopback"),
 		filepath.Join(filepath.Dir(src), "cni", "bridge"):     filepath.Join(dir, "cni", "bridge"),
 		filepath.Join(filepath.Dir(src), "cni", "host-local"): filepath.Join(dir, "cni", "host-local"),
 	} {

@@ -24,7 +24,7 @@ func TestCheck(t *testing.T) {
 
 	r := in.inWorld(t, "check")
 	mustExit(t, r, 0)
-	for _, name := range []string{"user namespaces", "state directory", "claude", "CNI plugins", "slirp4netns", "/dev/net/tun",
+	for _, name := range []string{"user namespaces", "state directory", "claude", "slirp4netns", "/dev/net/tun",
 		"secrets hidden", "host read-only", "environment clean", "project writable", "network none", "network inet"} {
 		if line := lineOf(r.stdout, name); !strings.HasPrefix(line, "PASS") {
 			t.Errorf("%s: %q\n%s", name, line, r)
@@ -53,6 +53,19 @@ func TestCheck(t *testing.T) {
 			t.Errorf("claude: %q", line)
 		}
 		mustContain(t, r, "fix: install Claude Code")
+	})
+	t.Run("root's bridge plugins", func(t *testing.T) {
+		// Only root's inet uses standard CNI plugins: only root checks them.
+		if line := lineOf(r.stdout, "CNI plugins"); line != "" {
+			t.Errorf("a user's check looks for plugins it does not use: %q", line)
+		}
+		rootProj := newProject(t, nil)
+		for cniPath, want := range map[string]string{"": "PASS", "/nonexistent": "FAIL"} {
+			r := invocation{dir: rootProj, env: []string{"CLAUDEBOX_CNI_PATH=" + cniPath}}.inWorld(t, "check")
+			if line := lineOf(r.stdout, "CNI plugins"); !strings.HasPrefix(line, want) {
+				t.Errorf("CLAUDEBOX_CNI_PATH=%q: CNI plugins: %q, want %s\n%s", cniPath, line, want, r)
+			}
+		}
 	})
 	t.Run("state directory not writable", func(t *testing.T) {
 		dir := filepath.Join(testUser.home, ".claudebox")

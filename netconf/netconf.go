@@ -4,10 +4,14 @@
 //
 //	none  (no CNI)                      a new netns; runc's init brings lo
 //	                                    up in every netns it makes
-//	inet  loopback + claudebox-egress   lo, and the egress deny rules; the
-//	                                    uplink (slirp4netns) is attached by
-//	                                    the sandbox once the rules are in
+//	inet  claudebox-egress              the egress deny rules; the uplink
+//	                                    (slirp4netns) is attached by the
+//	                                    sandbox once the rules are in. As
+//	                                    root: bridge + host-local first
 //	full  (no CNI)                      the host's network namespace
+//
+// No list has CNI's loopback plugin: runc's init brings lo up in every
+// network namespace it makes, and the plugin would do it a second time.
 package netconf
 
 import (
@@ -123,14 +127,13 @@ type confList struct {
 // network.
 func ConfList(t launch.Tier, o Options) ([]byte, error) {
 	list := confList{CNIVersion: CNIVersion, Name: "claudebox-" + string(t)}
-	loopback := types.PluginConf{Type: "loopback"}
 	switch t {
 	case launch.TierInet:
 		egress := EgressConf{
 			PluginConf: types.PluginConf{Type: EgressType},
 			Deny:       DenyList(o.HostAddrs), Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,
 		}
-		list.Plugins = []any{loopback, egress}
+		list.Plugins = []any{egress}
 		if o.Bridge {
 			egress.Resolver = ""
 			for _, r := range o.Resolvers {
@@ -142,7 +145,7 @@ func ConfList(t launch.Tier, o Options) ([]byte, error) {
 					Type: "host-local", Ranges: [][]map[string]string{{{"subnet": BridgeSubnet}}},
 					Routes: []map[string]string{{"dst": "0.0.0.0/0"}}, DataDir: IPAMDir,
 				},
-			}, loopback, egress}
+			}, egress}
 		}
 	default:
 		return nil, fmt.Errorf("network tier %q has no CNI configuration", t)

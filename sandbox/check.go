@@ -76,8 +76,10 @@ func Preflight(o CheckOptions) []CheckResult {
 	} else {
 		add("claude", Pass, "runs as "+claude, "")
 	}
-	dir, err := PluginDir(o.Launcher)
-	fromErr("CNI plugins", "loopback in "+dir, err)
+	if NeedsPlugins(launch.TierInet) {
+		dir, err := PluginDir(o.Launcher)
+		fromErr("CNI plugins", "bridge and host-local in "+dir, err)
+	}
 	slirp, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		err = &launch.HintError{Err: errors.New("slirp4netns is not installed: the inet tier cannot start"), Hint: "sudo apt-get install slirp4netns"}

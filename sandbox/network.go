@@ -23,8 +23,8 @@ import (
 var ErrNetwork = errors.New("cannot set up the network")
 
 // network is a sandbox's network namespace, set up between the
-// container's creation and its command's start: the CNI list (loopback,
-// and for inet the deny rules) and the uplink. The command starts only
+// container's creation and its command's start: the CNI list (the deny
+// rules; as root, the bridge first) and the uplink. The command starts only
 // once both are in place, so the first packet it can send already meets
 // the rules.
 //
@@ -63,10 +63,7 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvC
 			err = &launch.HintError{Err: fmt.Errorf("%w (%s): %w", ErrNetwork, n.tier, err), Hint: launch.Hint(err)}
 		}
 	}()
-	pluginDir, err := PluginDir(launcher)
-	if err != nil {
-		return n, err
-	}
+	n.bridge = bridged(nw.Tier)
 	links := filepath.Join(n.dir, "bin")
 	if err := os.MkdirAll(links, 0o700); err != nil {
 		return n, err
@@ -74,7 +71,14 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvC
 	if err := os.Symlink(launcher, filepath.Join(links, netconf.EgressType)); err != nil {
 		return n, err
 	}
-	n.paths = []string{links, pluginDir}
+	n.paths = []string{links}
+	if n.bridge {
+		pluginDir, err := PluginDir(launcher)
+		if err != nil {
+			return n, err
+		}
+		n.paths = append(n.paths, pluginDir)
+	}
 	if n.userns, err = os.Open(fmt.Sprintf("/proc/%d/ns/user", pid)); err != nil {
 		return n, err
 	}
@@ -82,7 +86,7 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvC
 		return n, err
 	}
 	opts := netconf.Options{HostAddrs: hostAddrs(), Allow: nw.Allow}
-	if n.bridge = bridged(nw.Tier); n.bridge {
+	if n.bridge {
 		// Root: a veth on claudebox's bridge. The host side (forward
 		// deny, no host services, masquerade) comes first.
 		// The servers the sandbox was given, read back: one source.
@@ -182,9 +186,10 @@ func (n *network) helper(op string) error {
 	return nil
 }
 
-// PluginDir finds the standard CNI plugins (loopback, bridge, host-local):
-// beside the binary (bin/cni after make build), in claudebox's lib
-// directory, or the usual CNI directories; CLAUDEBOX_CNI_PATH overrides.
+// PluginDir finds the standard CNI plugins root's inet uses (bridge,
+// host-local): beside the binary (bin/cni after make build), in
+// claudebox's lib directory, or the usual CNI directories;
+// CLAUDEBOX_CNI_PATH overrides. Rootless, inet needs none of them.
 func PluginDir(launcher string) (string, error) {
 	candidates := []string{
 		filepath.Join(filepath.Dir(launcher), "cni"),
@@ -195,17 +200,21 @@ func PluginDir(launcher string) (string, error) {
 		candidates = []string{p}
 	}
 	for _, d := range candidates {
-		if fi, err := os.Stat(filepath.Join(d, "loopback")); err == nil && fi.Mode()&0o111 != 0 {
+		if fi, err := os.Stat(filepath.Join(d, "bridge")); err == nil && fi.Mode()&0o111 != 0 {
 			return filepath.Clean(d), nil
 		}
 	}
-	return "", &launch.HintError{Err: fmt.Errorf("the CNI loopback plugin is missing (looked in %s)", strings.Join(candidates, ", ")),
+	return "", &launch.HintError{Err: fmt.Errorf("the CNI bridge plugin is missing (looked in %s)", strings.Join(candidates, ", ")),
 		Hint: "build it with `make build` (bin/cni) and keep it beside claudebox, or set CLAUDEBOX_CNI_PATH"}
 }
 
 // bridged reports whether a tier uses the root shape: inet, launched by
 // root.
 func bridged(t launch.Tier) bool { return t == launch.TierInet && os.Geteuid() == 0 }
+
+// NeedsPlugins reports whether a launch of tier t needs the standard CNI
+// plugins (PluginDir): root's inet.
+func NeedsPlugins(t launch.Tier) bool { return bridged(t) }
 
 // ResolvConfServers are the nameservers of a tier's resolv.conf: nil for
 // the uplink's forwarder, the host's for the root bridge.

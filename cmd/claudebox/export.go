@@ -59,7 +59,7 @@ then stay where it was exported).
 				}
 			}
 			plugins := ""
-			if spec.Network.Tier == launch.TierInet {
+			if sandbox.NeedsPlugins(spec.Network.Tier) {
 				if plugins, err = sandbox.PluginDir(exe); err != nil {
 					return err
 				}
