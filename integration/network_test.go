@@ -430,6 +430,30 @@ func TestRootNetworkLeftovers(t *testing.T) {
 	assertNothingLeft(t, nil)
 }
 
+// TestOwnLoopback: the sandbox's own loopback is up in none and inet, for
+// the user and for root (whose inet joins namespaces made beforehand, where
+// runc does not bring lo up).
+func TestOwnLoopback(t *testing.T) {
+	needSuite(t)
+	for _, as := range []*account{testUser, nil} {
+		proj := worldProject(t, as)
+		for _, tier := range []string{"none", "inet"} {
+			r := invocation{as: as, dir: proj}.inWorld(t, "run", "-q", "--network", tier, "--",
+				"sh", "-c", withOwnLoopback("./testpeer probe own-lo=127.0.0.1:7777"))
+			if !strings.Contains(r.stdout, "own-lo ok") {
+				t.Errorf("%s, as uid %d: the sandbox's loopback does not work:\n%s", tier, uidOf(as), r)
+			}
+		}
+	}
+}
+
+func uidOf(a *account) int {
+	if a == nil {
+		return 0
+	}
+	return a.uid
+}
+
 // TestSysfsShowsOwnNetwork: with a network namespace of its own, the
 // sandbox's /sys is its own (read-only): its interfaces, not the host's.
 func TestSysfsShowsOwnNetwork(t *testing.T) {

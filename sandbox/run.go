@@ -83,6 +83,14 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	var hold *nsHolder
+	if c.Spec.Network.Tier == launch.TierInet {
+		if hold, err = holdNamespaces(c.Launcher, c.Spec.UID, c.Spec.GID); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+		defer hold.stop()
+		hold.join(oci)
+	}
 	ctr, err := createContainer(oci, ld)
 	if err != nil {
 		return 0, err
@@ -111,7 +119,7 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	nw, err = start(c, ld, ctr, proc)
+	nw, err = start(c, ld, ctr, proc, hold)
 	if nw != nil {
 		defer nw.detach()
 	}
@@ -215,37 +223,49 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 	return ctr, nil
 }
 
-// start runs the container's command. For inet the container is created
-// first and the command waits (on libcontainer's exec fifo) until its
-// network is in place, which start returns to be detached (nil when the
-// network failed: nothing of it is left then).
-// none needs nothing more: runc's init brings up the loopback of every
-// network namespace it makes (specconv's "loopback" network).
-func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process) (*network, error) {
-	if c.Spec.Network.Tier != launch.TierInet {
+// start runs the container's command. For inet (hold: the namespaces it
+// joins) the network is attached to those namespaces while libcontainer
+// creates the container, and the command waits (on libcontainer's exec
+// fifo) until both are done; start returns the network, to be detached
+// (nil when it failed: nothing of it is left then). none needs nothing
+// more: runc's init brings up the loopback of every network namespace it
+// makes (specconv's "loopback" network).
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *nsHolder) (*network, error) {
+	if hold == nil {
 		if err := ctr.Run(proc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 		}
 		return nil, nil
 	}
-	if err := ctr.Start(proc); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	type attached struct {
+		nw  *network
+		err error
 	}
+	done := make(chan attached, 1)
+	go func() {
+		nw, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, hold.pid(),
+			filepath.Join(ld.path, bundle.ResolvConfName))
+		done <- attached{nw, err}
+	}()
+	startErr := ctr.Start(proc)
 	trace("container created")
-	pid, err := proc.Pid()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
-	}
-	nw, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, pid,
-		filepath.Join(ld.path, bundle.ResolvConfName))
-	if err != nil {
-		return nil, err // taken down already
-	}
+	a := <-done // nil network on error: taken down already
 	trace("network attached")
-	if err := ctr.Exec(); err != nil {
-		return nw, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	hold.stop() // the container and the network hold the namespaces now
+	switch {
+	case startErr != nil:
+		if a.nw != nil {
+			a.nw.detach()
+			a.nw.settle()
+		}
+		return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(startErr))
+	case a.err != nil:
+		return nil, a.err
 	}
-	return nw, nil
+	if err := ctr.Exec(); err != nil {
+		return a.nw, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	}
+	return a.nw, nil
 }
 
 // wait forwards signals and the terminal's size until the command exits,

@@ -22,7 +22,10 @@ package main
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void claudebox_userns_exec(char **argv) {
@@ -41,9 +44,41 @@ static void claudebox_userns_exec(char **argv) {
 	_exit(125);
 }
 
+// `claudebox _ns-hold`, started by the launcher in the sandbox's new user
+// and network namespaces, holds them until its stdin closes, so that the
+// network can be set up while the container joining them is created. It
+// first brings lo up, as runc's init does in a network namespace of its
+// own (not in one it joins), and says "ok" on stdout.
+static void claudebox_ns_hold(void) {
+	struct ifreq ifr = {0};
+	strcpy(ifr.ifr_name, "lo");
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		perror("claudebox: the sandbox's loopback");
+		_exit(125);
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+		perror("claudebox: bringing the sandbox's loopback up");
+		_exit(125);
+	}
+	close(s);
+	if (write(1, "ok\n", 3) != 3)
+		_exit(125);
+	close(1);
+	char b;
+	ssize_t n;
+	while ((n = read(0, &b, 1)) != 0)
+		if (n < 0 && errno != EINTR)
+			break;
+	_exit(0);
+}
+
 // glibc passes constructors the program's arguments.
 __attribute__((constructor)) static void claudebox_join_userns(int argc, char **argv, char **envp) {
 	(void)envp;
+	if (argc == 2 && strcmp(argv[1], "_ns-hold") == 0)
+		claudebox_ns_hold();
 	const char *path = getenv("_CLAUDEBOX_USERNS");
 	if (path == NULL || *path == '\0')
 		return;

@@ -1,0 +1,93 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// NSHoldVerb is the hidden subcommand that holds a sandbox's user and
+// network namespaces (all in the constructor, cmd/claudebox).
+const NSHoldVerb = "_ns-hold"
+
+// nsHolder is a process in a new user namespace, mapping the user as root
+// as the sandbox's does, and a new network namespace owned by it. The inet
+// sandbox joins both, instead of making its own: its network is then set
+// up while libcontainer creates the container, not after (20 ms of the
+// launch, overlapped). It holds them until stopped; the container and the
+// network's open namespace files hold them after that.
+//
+// The holder ends when its stdin closes: when stopped, or when the
+// launcher dies, however it dies.
+type nsHolder struct {
+	cmd     *exec.Cmd
+	release *os.File // closing it ends the holder
+}
+
+func holdNamespaces(launcher string, uid, gid int) (*nsHolder, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := exec.Command(launcher, NSHoldVerb)
+	cmd.Stdin = r
+	ready, err := cmd.StdoutPipe()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		GidMappingsEnableSetgroups: false,
+	}
+	// Start returns once the holder runs, its namespaces made and mapped;
+	// "ok" comes once lo is up.
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("making the sandbox's network namespace: %w", err)
+	}
+	h := &nsHolder{cmd: cmd, release: w}
+	if b, _ := io.ReadAll(io.LimitReader(ready, 3)); string(b) != "ok\n" {
+		h.stop()
+		return nil, fmt.Errorf("making the sandbox's network namespace: %s", firstLine(stderr.String(), errors.New("the holder failed")))
+	}
+	return h, nil
+}
+
+func (h *nsHolder) pid() int { return h.cmd.Process.Pid }
+
+// join points the configuration's user and network namespaces at the
+// holder's. The user namespace's mappings are the holder's then.
+func (h *nsHolder) join(oci *specs.Spec) {
+	for i, ns := range oci.Linux.Namespaces {
+		switch ns.Type {
+		case specs.UserNamespace:
+			oci.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/user", h.pid())
+		case specs.NetworkNamespace:
+			oci.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", h.pid())
+		}
+	}
+	oci.Linux.UIDMappings, oci.Linux.GIDMappings = nil, nil
+}
+
+// stop ends the holder, once everything that joins or opens its
+// namespaces has done so.
+func (h *nsHolder) stop() {
+	if h == nil || h.release == nil {
+		return
+	}
+	h.release.Close()
+	h.release = nil
+	_ = h.cmd.Wait()
+}
