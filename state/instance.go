@@ -258,17 +258,8 @@ func lockSession(inst *launch.Instance) (*Session, error) {
 	return &Session{Instance: inst, lock: f}, nil
 }
 
-// touchEvery is how often an instance's last use is written down: a
-// script launching in a loop need not rewrite (and fsync) meta.json every
-// time.
-const touchEvery = time.Minute
-
-// touch records the instance's last use, when the recorded one is older
-// than touchEvery.
+// touch records the instance's last use.
 func touch(dir string) error {
-	if m, err := ReadMeta(dir); err == nil && time.Since(m.LastUsed) < touchEvery {
-		return nil
-	}
 	ml, err := os.OpenFile(filepath.Join(dir, metaLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -280,9 +271,6 @@ func touch(dir string) error {
 	m, err := ReadMeta(dir)
 	if err != nil {
 		return err
-	}
-	if time.Since(m.LastUsed) < touchEvery {
-		return nil // another session's, meanwhile
 	}
 	m.LastUsed = time.Now().UTC()
 	return writeMeta(dir, m)

@@ -224,27 +224,3 @@ func FuzzReadMeta(f *testing.F) {
 		}
 	})
 }
-
-// TestTouchAtMostEveryMinute: a session records its instance's last use,
-// unless the recorded one is recent.
-func TestTouchAtMostEveryMinute(t *testing.T) {
-	dir := t.TempDir()
-	old := time.Now().Add(-2 * touchEvery).UTC().Truncate(time.Second)
-	writeMeta(dir, &Meta{Version: MetaVersion, Project: "/p", Created: old, LastUsed: old})
-	if err := touch(dir); err != nil {
-		t.Fatal(err)
-	}
-	m, _ := ReadMeta(dir)
-	if time.Since(m.LastUsed) > time.Minute {
-		t.Fatalf("last use not recorded: %v", m.LastUsed)
-	}
-	recent := m.LastUsed
-	before, _ := os.Stat(filepath.Join(dir, metaName))
-	if err := touch(dir); err != nil {
-		t.Fatal(err)
-	}
-	after, _ := os.Stat(filepath.Join(dir, metaName))
-	if m, _ := ReadMeta(dir); !m.LastUsed.Equal(recent) || !os.SameFile(before, after) {
-		t.Error("a recent last use was written again")
-	}
-}
