@@ -53,7 +53,8 @@ type network struct {
 // keeping its files (conflist, CNI cache) in dir. launcher is the claudebox
 // binary, which serves the helper and the egress plugin; resolvConf is the
 // resolv.conf the sandbox sees, whose servers the root bridge lets through.
-// On error, whatever was set up is taken down again, before it returns.
+// On error, whatever was set up is taken down again, before it returns
+// (and the network is nil).
 func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvConf string) (n *network, err error) {
 	n = &network{tier: nw.Tier, dir: dir, launcher: launcher, id: id}
 	defer func() {
@@ -61,6 +62,7 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvC
 			n.detach()
 			n.settle()
 			err = &launch.HintError{Err: fmt.Errorf("%w (%s): %w", ErrNetwork, n.tier, err), Hint: launch.Hint(err)}
+			n = nil
 		}
 	}()
 	n.bridge = bridged(nw.Tier)

@@ -249,7 +249,7 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	}()
 	startErr := ctr.Start(proc)
 	trace("container created")
-	a := <-done // nil network on error: taken down already
+	a := <-done // on error, the network is nil: taken down already
 	trace("network attached")
 	hold.stop() // the container and the network hold the namespaces now
 	switch {
