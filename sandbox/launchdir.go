@@ -39,7 +39,7 @@ func newLaunchDir(runtimeDir string) (*launchDir, error) {
 		return nil, err
 	}
 	var err error
-	if d.lock, err = lockDir(tmp); err != nil {
+	if d.lock, err = state.TryLock(tmp); err != nil {
 		os.Remove(tmp)
 		return nil, err
 	}
@@ -89,19 +89,6 @@ func (d *launchDir) remove() {
 	d.lock.Close()
 }
 
-// lockDir takes the directory's flock without waiting.
-func lockDir(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
 // SweepStale clears the runtime leftovers of launchers that died before
 // their clean-up and returns how many launches it cleared.
 func SweepStale() (int, error) {
@@ -135,7 +122,7 @@ func sweepStale(runtimeDir string) int {
 			continue
 		}
 		path := filepath.Join(runtimeDir, e.Name())
-		lock, err := lockDir(path)
+		lock, err := state.TryLock(path)
 		if err != nil {
 			continue // live, or not ours to judge
 		}

@@ -119,7 +119,7 @@ func eachInstance(stateDir string, fn func(InstanceInfo, *os.File)) error {
 			continue
 		}
 		info := InstanceInfo{ID: e.Name(), Dir: filepath.Join(dir, e.Name())}
-		lock, lerr := tryLock(filepath.Join(info.Dir, lockName))
+		lock, lerr := TryLock(filepath.Join(info.Dir, lockName))
 		info.Live = errors.Is(lerr, unix.EWOULDBLOCK)
 		switch m, err := ReadMeta(info.Dir); {
 		case err != nil:
@@ -139,8 +139,10 @@ func eachInstance(stateDir string, fn func(InstanceInfo, *os.File)) error {
 	return nil
 }
 
-func tryLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// TryLock takes path's flock exclusively without waiting; path is a
+// file or a directory. Closing the file releases it.
+func TryLock(path string) (*os.File, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
