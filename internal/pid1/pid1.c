@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/close_range.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -29,6 +28,16 @@
 #include <unistd.h>
 
 #include "pid1.h"
+
+// Older kernel headers (before 5.9) lack close_range; the call then fails
+// harmlessly on an older kernel, and every fd pid1 opens is close-on-exec
+// anyway.
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 extern char **environ;
 
@@ -263,7 +272,7 @@ static pid_t start(const struct options *o, const char *path, const sigset_t *ma
 		}
 		if (err == 0) {
 			sigprocmask(SIG_SETMASK, mask, NULL);
-			syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+			syscall(__NR_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 			execve(path, o->argv, environ);
 			err = errno;
 		}
