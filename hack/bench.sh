@@ -102,10 +102,11 @@ thr() {
 }
 thr_full=$(thr full)
 thr_inet=$(thr inet)
-# Root's inet is a veth on a bridge, not slirp4netns.
-mkdir -p "$work/rootproj/.git"
-thr_root_full=$(thr full 0 0 /root "$work/rootproj")
-thr_root_inet=$(thr inet 0 0 /root "$work/rootproj")
+# Root's inet is a veth on a bridge, not slirp4netns. A throwaway home:
+# root's instance state goes with $work.
+mkdir -p "$work/rootproj/.git" "$work/roothome"
+thr_root_full=$(thr full 0 0 "$work/roothome" "$work/rootproj")
+thr_root_inet=$(thr inet 0 0 "$work/roothome" "$work/rootproj")
 kill "$(cat "$work/iperf.pid")" 2>/dev/null || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
