@@ -2,9 +2,9 @@
 // (config.json) and writes self-contained bundles that plain `runc run` can
 // start. Build is pure: spec in, *specs.Spec out.
 //
-// The sandbox root is an empty directory holding the host's top-level
-// symlinks (bin -> usr/bin, ...); every other top-level host directory is
-// bind-mounted into it recursively read-only. The process runs as root of a
+// The sandbox root is a skeleton (NewSkeleton): the host's top-level
+// symlinks (bin -> usr/bin, ...) and empty mount points; every top-level
+// host directory is bind-mounted into it recursively read-only. The process runs as root of a
 // user namespace that maps only the invoking user, with no capabilities, and
 // starts as claudebox's own pid 1 (see internal/pid1), which drops into a
 // nested user namespace so the command runs with the user's own uid and gid.
@@ -52,7 +52,7 @@ type Layout struct {
 	ParentFD int
 	// NetHook is the absolute path of the bundle's claudebox binary: the
 	// configuration then carries the createRuntime hook that attaches the
-	// none or inet tier under plain runc (exports only; a launch attaches
+	// inet tier under plain runc (exports of inet only; a launch attaches
 	// it itself). "" for no hook.
 	NetHook string
 }
@@ -124,7 +124,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		allow = append(allow, a.String())
 	}
 	var hooks *specs.Hooks
-	if l.NetHook != "" && s.Network.Tier == launch.TierInet {
+	if l.NetHook != "" {
 		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", NetHookVerb}}}}
 	}
 	return &specs.Spec{
@@ -224,8 +224,8 @@ var (
 
 func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	// The host's top-level directories come first, and the one holding
-	// the rootfs (the launch directory is under the user's home or /run)
-	// first of all: a recursive bind copies every mount below its source,
+	// the rootfs (the runtime directory's skeleton, under the user's home
+	// or /run) first of all: a recursive bind copies every mount below its source,
 	// and the rootfs is one, with whatever was mounted into it so far.
 	// Bound before anything else, its copy is a single mount, not the
 	// twenty of /proc, /dev, /sys and its cgroups and the other binds.

@@ -26,8 +26,9 @@ const (
 // Export writes a self-contained bundle to dir: config.json, rootfs/ and a
 // copy of the claudebox binary (launcher) that serves as the sandbox's pid 1,
 // referenced relative to the bundle so the directory can be moved. A
-// non-empty dir is refused unless force is set, in which case only the three
-// names above are replaced.
+// non-empty dir is refused unless force is set, in which case only the
+// bundle's own entries (the names above, resolv.conf, seccomp.bpf) are
+// replaced.
 // On failure nothing of the bundle is left behind.
 // seccomp is the compiled filter (sandbox.SeccompProgram), unused with
 // --seccomp=off; pluginDir holds the CNI bridge and host-local plugins

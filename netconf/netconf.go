@@ -10,8 +10,9 @@
 //	                                    root: bridge + host-local first
 //	full  (no CNI)                      the host's network namespace
 //
-// No list has CNI's loopback plugin: runc's init brings lo up in every
-// network namespace it makes, and the plugin would do it a second time.
+// No list has CNI's loopback plugin: lo comes up with the namespace (runc's
+// init brings it up in every one it makes; a launch's inet namespace
+// holder does too), and the plugin would do it a second time.
 package netconf
 
 import (

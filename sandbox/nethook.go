@@ -18,13 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An exported bundle of the none or inet tier attaches its network under
-// plain `runc run` through a createRuntime hook: runc runs it once the
+// An exported bundle of the inet tier attaches its network under plain
+// `runc run` through a createRuntime hook: runc runs it once the
 // container's namespaces exist and before its command starts, and aborts
 // the start if it fails. The hook starts a keeper, detached from runc,
 // that attaches the network as a launch does, reports back, then waits
-// for the container's init to exit and takes the network down (uplink,
-// CNI DEL) however the container ended.
+// for the container's init to exit and takes the network down (the
+// uplink; root's CNI DEL) however the container ended.
 
 // Hidden subcommands of the hook and its keeper.
 const (

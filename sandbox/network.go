@@ -22,11 +22,12 @@ import (
 // refused rather than run with less isolation.
 var ErrNetwork = errors.New("cannot set up the network")
 
-// network is a sandbox's network namespace, set up between the
-// container's creation and its command's start: the CNI list (the deny
-// rules; as root, the bridge first) and the uplink. The command starts only
-// once both are in place, so the first packet it can send already meets
-// the rules.
+// network is a sandbox's network namespace, set up before its command
+// starts: the CNI list (the deny rules; as root, the bridge first) and the
+// uplink. A launch sets it up in namespaces made beforehand (nsHolder),
+// while libcontainer creates the container; an exported bundle's hook, in
+// the ones runc made. The command starts only once both are in place, so
+// the first packet it can send already meets the rules.
 //
 // Rootless, the sandbox's network namespace belongs to its user namespace,
 // which only a process inside that user namespace can administer. libcni
@@ -49,8 +50,9 @@ type network struct {
 	upGone   chan struct{} // closed once the killed uplink is reaped
 }
 
-// attachNetwork gives the container id, whose init is pid, the network nw,
-// keeping its files (conflist, CNI cache) in dir. launcher is the claudebox
+// attachNetwork gives the container id the network nw, in the user and
+// network namespaces of process pid, keeping its files (conflist, CNI
+// cache) in dir. launcher is the claudebox
 // binary, which serves the helper and the egress plugin; resolvConf is the
 // resolv.conf the sandbox sees, whose servers the root bridge lets through.
 // On error, whatever was set up is taken down again, before it returns
@@ -134,8 +136,8 @@ func attachNetwork(nw launch.Network, launcher, dir, id string, pid int, resolvC
 // Not awaiting it at all would save another ~12 ms, but leave a dying
 // process, and a zombie for init to reap, behind the launcher.
 //
-// Rootless, DEL is not run: what ADD made (lo up, the egress table) lives
-// in the sandbox's own network namespace, which goes with the sandbox, and
+// Rootless, DEL is not run: what ADD made (the egress table) lives in the
+// sandbox's own network namespace, which goes with the sandbox, and
 // the CNI cache goes with the launch directory. DEL would undo it one
 // plugin execution at a time, 15-30 ms for nothing.
 func (n *network) detach() {
@@ -183,7 +185,7 @@ func (n *network) helper(op string) error {
 		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
 	}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("CNI %s: %s", strings.ToUpper(op), firstLine(stderr.String(), err))
+		return fmt.Errorf("CNI %s: %s", strings.ToUpper(op), lastLine(stderr.String(), err))
 	}
 	return nil
 }
@@ -272,7 +274,9 @@ func hostAddrs() []netip.Addr {
 	return out
 }
 
-func firstLine(s string, err error) string {
+// lastLine is the last line a helper printed on stderr (its error), or
+// err when it printed nothing.
+func lastLine(s string, err error) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return err.Error()

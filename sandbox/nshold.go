@@ -60,7 +60,7 @@ func holdNamespaces(launcher string, uid, gid int) (*nsHolder, error) {
 	h := &nsHolder{cmd: cmd, release: w}
 	if b, _ := io.ReadAll(io.LimitReader(ready, 3)); string(b) != "ok\n" {
 		h.stop()
-		return nil, fmt.Errorf("making the sandbox's network namespace: %s", firstLine(stderr.String(), errors.New("the holder failed")))
+		return nil, fmt.Errorf("making the sandbox's network namespace: %s", lastLine(stderr.String(), errors.New("the holder failed")))
 	}
 	return h, nil
 }

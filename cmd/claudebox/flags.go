@@ -37,7 +37,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the exact OCI config.json; also for --check, --list-profiles, --show-profile")
+	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
 // resolve builds the launch Spec for argv (empty: run claude with

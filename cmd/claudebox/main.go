@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/internal/egress"
 	"github.com/claudebox/claudebox/internal/pid1"
 	"github.com/claudebox/claudebox/launch"
@@ -42,15 +41,15 @@ func init() {
 
 func main() {
 	// A multi-call binary: the sandbox's pid 1, the CNI helper and the
-	// egress CNI plugin are this binary too.
+	// egress CNI plugin are this binary too. pid1, _ns-hold and (with
+	// _CLAUDEBOX_USERNS) _userns-exec never get here: C constructors run
+	// them before the Go runtime starts (internal/pid1, userns_join.go).
 	if filepath.Base(os.Args[0]) == netconf.EgressType {
 		egress.Main()
 		return
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case bundle.Pid1Verb: // run by the constructor in internal/pid1; never here
-			os.Exit(pid1.ExitUsage)
 		case sandbox.CNIHelperVerb:
 			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
 		case sandbox.UsernsExecVerb: // reached only without _CLAUDEBOX_USERNS

@@ -74,11 +74,13 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 	return exitStatus(status)
 }
 
-// dryRun prints the plan, or with asJSON the exact config.json (the
-// per-launch directory, made at launch, shown as $LAUNCH_DIR, the rootfs
-// skeleton shared by launches of the same shape as $RUNTIME_DIR/rootfs-KEY,
-// and the compiled seccomp filter, cached at the first launch, as
-// $SECCOMP_PROGRAM).
+// dryRun prints the plan, or with asJSON the config.json bundle.Build
+// renders for it. What a launch makes shows as placeholders: the
+// per-launch directory as $LAUNCH_DIR, the rootfs skeleton shared by
+// launches of the same shape as $RUNTIME_DIR/rootfs-KEY, the compiled
+// seccomp filter, cached at the first launch, as $SECCOMP_PROGRAM. At
+// launch the runtime directory's tree is mounted first, and inet joins the
+// user and network namespaces it makes beforehand.
 func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 	if asJSON {
 		layout := bundle.Layout{Rootfs: "$RUNTIME_DIR/rootfs-KEY", Launcher: exe, Seccomp: "$SECCOMP_PROGRAM"}
