@@ -4,36 +4,21 @@
 package state
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/claudebox/claudebox/internal/safefs"
 )
 
 // WriteFileAtomic writes data to path through a temporary file in the same
 // directory, fsynced and renamed over path, so a reader sees the old content
-// or the new, never a torn file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// or the new, never a torn file. path's directory is trusted (links in it
+// are followed); inside a tree a sandbox can write, use safefs.Dir.WriteFile.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	d, err := safefs.OpenTrusted(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	defer d.Close()
+	return d.WriteFile(filepath.Base(path), data, perm)
 }

@@ -1,0 +1,179 @@
+package safefs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tree makes a root holding what plant puts at "x/f" (x a directory),
+// and a secret outside it.
+func tree(t *testing.T, plant func(root, secret string) error) (*Dir, string, string) {
+	t.Helper()
+	root, out := t.TempDir(), t.TempDir()
+	secret := filepath.Join(out, "secret")
+	if err := os.WriteFile(secret, []byte("SECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := plant(root, secret); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenRoot(root, "~")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, root, secret
+}
+
+var plants = map[string]struct {
+	plant   func(root, secret string) error
+	problem string // what ReadFile("x/f") says
+}{
+	"link to a secret": {func(r, s string) error { return os.Symlink(s, filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
+	"link to a dir":    {func(r, s string) error { return os.Symlink(filepath.Dir(s), filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
+	"parent a link": {func(r, s string) error {
+		os.Remove(filepath.Join(r, "x"))
+		return os.Symlink(filepath.Dir(s), filepath.Join(r, "x"))
+	}, "~/x is a symbolic link"},
+	"fifo":      {func(r, _ string) error { return unix.Mkfifo(filepath.Join(r, "x/f"), 0o600) }, "~/x/f is a FIFO, not a file"},
+	"directory": {func(r, _ string) error { return os.Mkdir(filepath.Join(r, "x/f"), 0o700) }, "~/x/f is a directory, not a file"},
+	"dev/zero":  {func(r, _ string) error { return os.Symlink("/dev/zero", filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
+	"30 GB": {func(r, _ string) error {
+		f, err := os.Create(filepath.Join(r, "x/f"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Truncate(30 << 30)
+	}, "~/x/f is 30 GiB, more than the 64 KiB allowed"},
+}
+
+func TestReadFileRefuses(t *testing.T) {
+	for name, p := range plants {
+		t.Run(name, func(t *testing.T) {
+			d, _, _ := tree(t, p.plant)
+			done := make(chan error, 1)
+			go func() { _, _, err := d.ReadFile("x/f", 64<<10); done <- err }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("ReadFile hung")
+			}
+			var bad *Error
+			if !errors.As(err, &bad) || bad.Error() != p.problem {
+				t.Errorf("got %v, want %q", err, p.problem)
+			}
+		})
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	d, root, _ := tree(t, func(r, _ string) error { return os.WriteFile(filepath.Join(r, "x/f"), []byte("ok"), 0o600) })
+	b, mtime, err := d.ReadFile("x/f", 2)
+	if err != nil || string(b) != "ok" || mtime.IsZero() {
+		t.Fatalf("ReadFile: %q %v %v", b, mtime, err)
+	}
+	if _, _, err := d.ReadFile("x/missing", 2); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, _, err := d.ReadFile("../x/f", 2); err == nil {
+		t.Error("../ read")
+	}
+	if _, _, err := d.ReadFile(filepath.Join(root, "x/f"), 2); err == nil {
+		t.Error("absolute path read")
+	}
+}
+
+// WriteFile replaces what is at the path, never what a link names.
+func TestWriteFileNeverFollows(t *testing.T) {
+	for name, p := range plants {
+		t.Run(name, func(t *testing.T) {
+			d, root, secret := tree(t, p.plant)
+			err := d.WriteFile("x/f", []byte("new"), 0o644)
+			if b, _ := os.ReadFile(secret); string(b) != "SECRET" {
+				t.Fatalf("the secret outside was written: %q", b)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(secret)); len(entries) != 1 {
+				t.Fatalf("a file was made outside the tree: %v", entries)
+			}
+			if err != nil {
+				var bad *Error
+				if !errors.As(err, &bad) {
+					t.Fatalf("not an *Error: %v", err)
+				}
+				return
+			}
+			if b, err := os.ReadFile(filepath.Join(root, "x/f")); err != nil || string(b) != "new" {
+				t.Errorf("x/f: %q %v", b, err)
+			}
+		})
+	}
+}
+
+// Repair makes the path real, moving aside what was in the way.
+func TestRepair(t *testing.T) {
+	for name, p := range plants {
+		t.Run(name, func(t *testing.T) {
+			d, root, secret := tree(t, p.plant)
+			notes, err := d.Repair("x/f/g", true, 0o755)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(filepath.Join(root, "x/f/g")); err != nil || !fi.IsDir() {
+				t.Fatalf("x/f/g: %v %v", fi, err)
+			}
+			if name != "directory" && (len(notes) != 1 || !strings.Contains(notes[0], "moved to")) {
+				t.Errorf("notes %q", notes)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(secret)); len(entries) != 1 {
+				t.Fatalf("made outside the tree: %v", entries)
+			}
+		})
+	}
+	t.Run("mode 000", func(t *testing.T) {
+		d, root, _ := tree(t, func(r, _ string) error { return os.Chmod(filepath.Join(r, "x"), 0) })
+		notes, err := d.Repair("x", true, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(filepath.Join(root, "x")); fi.Mode().Perm() != 0o700 || len(notes) != 1 {
+			t.Errorf("mode %v, notes %q", fi.Mode(), notes)
+		}
+	})
+}
+
+func TestOpenPath(t *testing.T) {
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "real"), 0o755)
+	os.Symlink("real", filepath.Join(root, "link"))
+	if d, err := OpenPath(filepath.Join(root, "real"), "real"); err != nil {
+		t.Error(err)
+	} else {
+		d.Close()
+	}
+	if _, err := OpenPath(filepath.Join(root, "link"), "link"); err == nil {
+		t.Error("opened through a link")
+	}
+	if _, err := OpenPath(root+"/real/../link", "dots"); err == nil {
+		t.Error("opened an unclean path")
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{10: "10 B", 64 << 10: "64 KiB", 30 << 30: "30 GiB", 1536: "1.5 KiB"} {
+		if got := Size(n); got != want {
+			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
