@@ -2,8 +2,9 @@ package launch
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
+
+	"github.com/claudebox/claudebox/internal/safefs"
 )
 
 // How Claude will authenticate inside the sandbox.
@@ -19,6 +20,10 @@ const (
 	AuthNone = "none"
 )
 
+// MaxCredentials caps a credentials file: a Claude Code login is under
+// 1 KiB.
+const MaxCredentials = 64 << 10
+
 // CredentialsPath is where Claude Code keeps its login under a home.
 func CredentialsPath(home string) string {
 	return filepath.Join(home, ".claude", ".credentials.json")
@@ -28,21 +33,21 @@ func authOf(env []string, home string) string {
 	if envValue(env, "ANTHROPIC_API_KEY") != "" {
 		return AuthAPIKey
 	}
-	if ValidCredentials(CredentialsPath(home)) {
+	if b, _, err := safefs.ReadTrusted(CredentialsPath(home), MaxCredentials); err == nil && IsCredentials(b) {
 		return AuthLogin
 	}
 	return AuthNone
 }
 
-// ValidCredentials reports whether path holds credentials.
-func ValidCredentials(path string) bool {
-	b, err := os.ReadFile(path)
-	return err == nil && IsCredentials(b)
-}
-
-// IsCredentials reports whether b is a non-empty JSON object: an empty,
-// torn or malformed file is no login.
+// IsCredentials reports whether b is Claude Code's login: a JSON object
+// whose "claudeAiOauth" member is an object with a string accessToken
+// (empty once the login has ended). Any other JSON (an empty, torn or
+// malformed file; another tool's credentials) is not.
 func IsCredentials(b []byte) bool {
-	var v map[string]json.RawMessage
-	return json.Unmarshal(b, &v) == nil && len(v) > 0
+	var v struct {
+		ClaudeAiOauth *struct {
+			AccessToken *string `json:"accessToken"`
+		} `json:"claudeAiOauth"`
+	}
+	return json.Unmarshal(b, &v) == nil && v.ClaudeAiOauth != nil && v.ClaudeAiOauth.AccessToken != nil
 }

@@ -5,9 +5,9 @@
 package sandbox
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -62,7 +62,7 @@ func Run(c Config) (status int, err error) {
 		return 0, err
 	}
 	if c.Spec.Instance != nil {
-		done, err := openInstance(c.Spec)
+		done, err := openInstance(c.Spec, c.Stderr)
 		if err != nil {
 			return 0, err
 		}
@@ -135,28 +135,94 @@ func Run(c Config) (status int, err error) {
 	return wait(proc, sigs, term), nil
 }
 
-// openInstance opens the project's instance for this session, writes its
-// SANDBOX.md and starts the credential sync; done undoes it.
-func openInstance(s *launch.Spec) (done func(), err error) {
+// openInstance opens the project's instance for this session, makes its
+// home ready (the mount points claudebox puts in it, SANDBOX.md and the
+// CLAUDE.md that imports it) and starts the credential sync; done undoes
+// it. What was found broken in the home, which the sandbox can write, is
+// moved aside and said on stderr.
+func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	sess, err := state.OpenSession(s.Instance, s.Home)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSandboxDocs(s); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("%w: SANDBOX.md: %w", ErrStart, err)
+	home, err := state.OpenHome(s.Instance)
+	if err == nil {
+		err = prepareHome(s, home)
 	}
-	creds, err := state.StartCredentialSync(s.Home, s.Instance.HomeDir())
+	var creds *state.CredentialSync
+	if err == nil {
+		if creds, err = state.StartCredentialSync(s.Home, home); err != nil {
+			err = fmt.Errorf("credentials: %w", err)
+		}
+	}
+	if home != nil {
+		for _, n := range home.Notes {
+			fmt.Fprintf(stderr, "claudebox: %s\n", n)
+		}
+	}
 	if err != nil {
+		if home != nil {
+			home.Close()
+		}
 		sess.Close()
-		return nil, fmt.Errorf("%w: credentials: %w", ErrStart, err)
+		return nil, instanceHomeError(s, err)
 	}
 	trace("instance session")
 	return func() {
 		creds.Stop()
+		home.Close()
 		sess.Close()
 		trace("instance closed")
 	}, nil
+}
+
+// instanceHomeError explains a home that could not be made ready.
+func instanceHomeError(s *launch.Spec, err error) error {
+	return &launch.HintError{
+		Err:  fmt.Errorf("%w: instance home %s: %w", ErrStart, s.Instance.HomeDir(), err),
+		Hint: "move what is named out of the way (the instance home is the sandbox's to write), or remove the instance: claudebox gc --force",
+	}
+}
+
+// prepareHome makes the instance home ready for this launch: a real
+// directory or file at each mount point the sandbox's $HOME gets (the
+// project when it lives under the home, tool directories, CLAUDE.host.md),
+// SANDBOX.md rendered from this launch's spec, and a CLAUDE.md that imports
+// it (and the user's own CLAUDE.md, when shown) exactly once, keeping the
+// user's edits.
+func prepareHome(s *launch.Spec, home *state.Home) error {
+	for _, m := range s.Mounts {
+		dst := m.Dest()
+		if dst == s.Home || !launch.Within(dst, s.Home) || insideOther(s, m) {
+			continue
+		}
+		fi, err := os.Stat(m.Path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.Home, dst)
+		if err := home.MountPoint(rel, fi.IsDir()); err != nil {
+			return err
+		}
+	}
+	md := audit.RenderSandboxMD(s)
+	if err := home.Update(state.SandboxMDFile, state.MaxSandboxMD, func([]byte) []byte { return md }); err != nil {
+		return fmt.Errorf("SANDBOX.md: %w", err)
+	}
+	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
+	if err := home.Update(state.ClaudeMDFile, state.MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
+		return fmt.Errorf("CLAUDE.md: %w", err)
+	}
+	return nil
+}
+
+// insideOther reports whether m is mounted inside another of the launch's
+// mounts below the home (a --ro inside the project): its mount point is
+// in that mount's tree, not in the home.
+func insideOther(s *launch.Spec, m launch.Mount) bool {
+	return slices.ContainsFunc(s.Mounts, func(o launch.Mount) bool {
+		return o.Dest() != m.Dest() && o.Dest() != s.Home && launch.Within(m.Dest(), o.Dest())
+	})
 }
 
 // writeBundle renders the OCI configuration, with the files it mounts
@@ -290,29 +356,6 @@ func wait(proc *libcontainer.Process, sigs <-chan os.Signal, term *stdio) int {
 			return exitStatus(ps)
 		}
 	}
-}
-
-// writeSandboxDocs writes SANDBOX.md, rendered from this launch's spec, into
-// the instance's ~/.claude, and makes its CLAUDE.md import it (and the
-// user's own CLAUDE.md, when shown) exactly once, keeping the user's edits.
-func writeSandboxDocs(s *launch.Spec) error {
-	dir := filepath.Join(s.Instance.HomeDir(), ".claude")
-	md, path := audit.RenderSandboxMD(s), filepath.Join(dir, audit.SandboxMD)
-	if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, md) {
-		if err := state.WriteFileAtomic(path, md, 0o644); err != nil {
-			return err
-		}
-	}
-	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
-	claudeMD := filepath.Join(dir, "CLAUDE.md")
-	old, err := os.ReadFile(claudeMD)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if updated := audit.EnsureImports(old, hostMD); !bytes.Equal(updated, old) {
-		return state.WriteFileAtomic(claudeMD, updated, 0o644)
-	}
-	return nil
 }
 
 func newProcess(p *specs.Process) *libcontainer.Process {

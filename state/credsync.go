@@ -2,11 +2,14 @@ package state
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
 )
 
@@ -21,33 +24,45 @@ const SyncInterval = 200 * time.Millisecond
 // temporary file, rename it over) would break, and a symlink would be
 // replaced rather than followed. So the instance holds a plain copy, and
 // the launcher looks at both files every SyncInterval: when one side holds
-// a JSON object that differs from what was last synced, it is copied over
+// a login that differs from what was last synced, it is copied over
 // atomically (temporary file + fsync + rename). A file caught mid-write is
 // not valid JSON and waits for the next look. The host file is therefore
-// always a complete JSON document, even when two sandboxes refresh at once
-// (the last one wins).
+// always a complete login, even when two sandboxes refresh at once (the
+// last one wins).
+//
+// The instance's copy is the sandbox's to write: it is read through the
+// instance Home (no links, regular, at most MaxCredentials) and copied to
+// the host only when it is a Claude Code login (launch.IsCredentials).
+// Anything else never reaches the host file.
 //
 // (inotify would react sooner, but closing an inotify instance waits for
 // an SRCU grace period: 8-16 ms added to every launch, measured here.)
 type CredentialSync struct {
-	host, inst string // the two credential files
-	last       []byte // what both held after the last sync
-	stop       chan struct{}
-	done       sync.WaitGroup
+	host string // the host's credentials file
+	home *Home  // the instance home holding the copy
+	last []byte // what both held after the last sync
+	stop chan struct{}
+	done sync.WaitGroup
 }
 
 // StartCredentialSync reconciles the two files (the newer valid one wins)
-// and starts watching. Stop it when the sandbox exits.
-func StartCredentialSync(hostHome, instHome string) (*CredentialSync, error) {
+// and starts watching. An instance copy that is not a usable login (a
+// link, a FIFO, too large, not a login) is moved aside first, with a note
+// in home.Notes. Stop it when the sandbox exits.
+func StartCredentialSync(hostHome string, home *Home) (*CredentialSync, error) {
 	c := &CredentialSync{
 		host: launch.CredentialsPath(hostHome),
-		inst: launch.CredentialsPath(instHome),
+		home: home,
 		stop: make(chan struct{}),
 	}
-	for _, f := range []string{c.host, c.inst} {
-		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.host), 0o700); err != nil {
+		return nil, err
+	}
+	if _, _, err := home.credentials(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := home.moveAside(CredentialsFile, err); err != nil {
 			return nil, err
 		}
+		home.Notes[len(home.Notes)-1] += "; your host login was not changed"
 	}
 	c.sync()
 	c.done.Add(1)
@@ -79,8 +94,8 @@ func (c *CredentialSync) loop() {
 // sync copies the side that changed since the last sync over the other;
 // when both changed, the newer.
 func (c *CredentialSync) sync() {
-	host, hostT := readCredentials(c.host)
-	inst, instT := readCredentials(c.inst)
+	host, hostT := readHostCredentials(c.host)
+	inst, instT, _ := c.home.credentials()
 	hostNew := host != nil && !bytes.Equal(host, c.last)
 	instNew := inst != nil && !bytes.Equal(inst, c.last)
 	switch {
@@ -90,23 +105,19 @@ func (c *CredentialSync) sync() {
 		}
 		c.last = inst
 	case hostNew:
-		if !bytes.Equal(host, inst) && WriteFileAtomic(c.inst, host, 0o600) != nil {
+		if !bytes.Equal(host, inst) && c.home.writeCredentials(host) != nil {
 			return
 		}
 		c.last = host
 	}
 }
 
-// readCredentials returns a credentials file's content when it is a JSON
-// object (nil when missing, empty, torn or malformed) and its mtime.
-func readCredentials(path string) ([]byte, time.Time) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, time.Time{}
-	}
-	b, err := os.ReadFile(path)
+// readHostCredentials returns the host's login and its mtime (nil when
+// missing, torn, malformed, not a file or too large: never copied).
+func readHostCredentials(path string) ([]byte, time.Time) {
+	b, mtime, err := safefs.ReadTrusted(path, MaxCredentials)
 	if err != nil || !launch.IsCredentials(b) {
 		return nil, time.Time{}
 	}
-	return b, fi.ModTime()
+	return b, mtime
 }

@@ -161,7 +161,25 @@ func removeDir(dir string) error {
 	if err := os.Rename(dir, trash); err != nil {
 		return err
 	}
-	return os.RemoveAll(trash)
+	return removeTree(trash)
+}
+
+// removeTree removes a tree that a sandbox could write, even when it made
+// parts of it inaccessible (mode 000): each directory gets the user's rwx
+// back before it is read. No link is followed: a directory is one by its
+// own entry (lstat, d_type), and nothing writes the tree any more (it is
+// renamed away, its lock held, no sandbox runs in it).
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // sweepLeftovers removes what crashed launches and gcs left: half-made
@@ -175,7 +193,7 @@ func sweepLeftovers(dir string) {
 			old = time.Since(fi.ModTime()) > time.Minute
 		}
 		if strings.HasPrefix(name, ".trash-") || strings.HasPrefix(name, ".new-") && old {
-			os.RemoveAll(filepath.Join(dir, name))
+			_ = removeTree(filepath.Join(dir, name))
 		}
 	}
 }

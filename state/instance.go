@@ -11,12 +11,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
 	"golang.org/x/sys/unix"
 )
 
 // MetaVersion is the meta.json format this claudebox writes and reads.
 const MetaVersion = 1
+
+// Caps on what claudebox reads: meta.json (it writes ~150 bytes), and the
+// host's Claude settings and ~/.claude.json that seed a new instance.
+const (
+	maxMeta      = 64 << 10
+	maxHostState = 64 << 20
+)
 
 // Files of an instance directory.
 const (
@@ -45,9 +53,12 @@ type Meta struct {
 // ReadMeta reads and checks an instance's meta.json.
 func ReadMeta(dir string) (*Meta, error) {
 	path := filepath.Join(dir, metaName)
-	b, err := os.ReadFile(path)
+	b, _, err := safefs.ReadTrusted(path, maxMeta)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBadMeta, err)
 	}
 	return parseMeta(path, b)
 }
@@ -182,12 +193,12 @@ func seed(dir, project, hostHome string) error {
 	if err := os.MkdirAll(claude, 0o700); err != nil {
 		return err
 	}
-	if b, err := os.ReadFile(filepath.Join(hostHome, ".claude", "settings.json")); err == nil && json.Valid(b) {
+	if b, _, err := safefs.ReadTrusted(filepath.Join(hostHome, ".claude", "settings.json"), maxHostState); err == nil && json.Valid(b) {
 		if err := WriteFileAtomic(filepath.Join(claude, "settings.json"), b, 0o600); err != nil {
 			return err
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(hostHome, ".claude.json"))
+	b, _, err := safefs.ReadTrusted(filepath.Join(hostHome, ".claude.json"), maxHostState)
 	if err != nil {
 		return nil // no host state: Claude starts its onboarding
 	}
