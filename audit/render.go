@@ -16,7 +16,8 @@ const Risky = "!"
 // tier came from, auth, command, mounts grouped read-write / read-only /
 // hidden, and every environment variable with secrets masked. Risky items
 // (read-write outside the project, secrets passed in, the full network,
-// allowed private addresses) carry a "!".
+// allowed private addresses) carry a "!", and so do the spec's notes,
+// printed last.
 func Render(w io.Writer, s *launch.Spec) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(mark, key, value, note string) {
@@ -97,7 +98,15 @@ func Render(w io.Writer, s *launch.Spec) error {
 		}
 		row(mark, label(&first, "env"), name, shown)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range s.Notes {
+		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func pad(mark string) string {

@@ -3,9 +3,12 @@ package launch
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/claudebox/claudebox/internal/safefs"
 )
 
 // Instance is the per-project state a launch uses: Claude's ~/.claude and
@@ -61,34 +64,82 @@ func slug(name string) string {
 	return s
 }
 
-// gitWorktree reports, for a project root that is a linked git worktree
-// (its .git is a file naming a gitdir with a commondir), the main
-// worktree's root and the shared git directory. It reads the files git
-// itself reads, so neither git nor the main worktree's presence in the
-// sandbox is needed. ok is false for anything else.
-func gitWorktree(project string) (main, common string, ok bool) {
-	b, err := os.ReadFile(filepath.Join(project, ".git"))
+// maxGitLink caps the small files git links a worktree with.
+const maxGitLink = 4 << 10
+
+// errNoWorktree: the project is not a linked git worktree (a main
+// worktree, a submodule, no git at all).
+var errNoWorktree = errors.New("not a linked worktree")
+
+// gitWorktree reports, for a project root that is a linked git worktree,
+// the main worktree's root and the shared git directory, read from the
+// files git itself reads, so neither git nor the main worktree's presence
+// in the sandbox is needed.
+//
+// The project's .git is the sandbox's to write, so it is believed only
+// when git's own back-link confirms it: .git says "gitdir:
+// COMMON/worktrees/NAME", COMMON is a .git directory outside the project,
+// reached without links, and COMMON/worktrees/NAME/gitdir names this
+// project's .git (git writes it when it adds the worktree, outside any
+// sandbox of this project). Every file is read through package safefs.
+// The error is errNoWorktree for a project that does not claim to be a
+// worktree, and says why for one whose claim is not confirmed.
+func gitWorktree(project string) (main, common string, err error) {
+	root, err := safefs.OpenRoot(project, project)
 	if err != nil {
-		return "", "", false // a directory (a main worktree), or no git
+		return "", "", errNoWorktree
+	}
+	defer root.Close()
+	b, _, err := root.ReadFile(".git", maxGitLink)
+	var bad *safefs.Error
+	switch {
+	case errors.As(err, &bad) && bad.Problem != "is a directory, not a file":
+		return "", "", fmt.Errorf("%w: not read", err)
+	case err != nil:
+		return "", "", errNoWorktree // a directory (a main worktree), or no git
 	}
 	gitdir, found := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
 	if !found {
-		return "", "", false
+		return "", "", errNoWorktree
 	}
-	if !filepath.IsAbs(gitdir) {
-		gitdir = filepath.Join(project, gitdir)
+	gitdir = absFrom(project, gitdir)
+	worktrees := filepath.Dir(gitdir)
+	common = filepath.Dir(worktrees)
+	if filepath.Base(worktrees) != "worktrees" || filepath.Base(common) != ".git" {
+		return "", "", errNoWorktree // a submodule, or a bare repository's worktree
 	}
-	c, err := os.ReadFile(filepath.Join(gitdir, "commondir"))
+	distrust := func(why string) error {
+		return fmt.Errorf("%s/.git names the git worktree %s, but %s: not used as a worktree (if you moved it: git worktree repair)", project, gitdir, why)
+	}
+	if Within(common, project) {
+		return "", "", distrust("that lies inside the project")
+	}
+	dir, err := safefs.OpenPath(gitdir, gitdir)
 	if err != nil {
-		return "", "", false // a submodule: its own project
+		return "", "", distrust(err.Error())
 	}
-	common = strings.TrimSpace(string(c))
-	if !filepath.IsAbs(common) {
-		common = filepath.Join(gitdir, common)
+	defer dir.Close()
+	back, _, err := dir.ReadFile("gitdir", maxGitLink)
+	if err != nil {
+		return "", "", distrust(err.Error())
 	}
-	common, err = filepath.EvalSymlinks(common)
-	if err != nil || filepath.Base(common) != ".git" {
-		return "", "", false // a bare repository has no main worktree
+	if absFrom(gitdir, strings.TrimSpace(string(back))) != filepath.Join(project, ".git") {
+		return "", "", distrust("its gitdir names " + strings.TrimSpace(string(back)))
 	}
-	return filepath.Dir(common), common, true
+	// git finds the shared directory through commondir: it must be the
+	// same.
+	c, _, err := dir.ReadFile("commondir", maxGitLink)
+	if err != nil || absFrom(gitdir, strings.TrimSpace(string(c))) != common {
+		return "", "", distrust("its commondir does not name " + common)
+	}
+	return filepath.Dir(common), common, nil
+}
+
+// absFrom makes a path git wrote absolute, relative paths being from dir,
+// and clean.
+func absFrom(dir, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	return filepath.Clean(p)
 }

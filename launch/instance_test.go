@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestInstanceID(t *testing.T) {
@@ -40,18 +42,66 @@ func TestGitWorktree(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	if m, c, ok := gitWorktree(wt); !ok || m != main || c != filepath.Join(main, ".git") {
-		t.Errorf("worktree: %q %q %v", m, c, ok)
+	if m, c, err := gitWorktree(wt); err != nil || m != main || c != filepath.Join(main, ".git") {
+		t.Errorf("worktree: %q %q %v", m, c, err)
 	}
-	if _, _, ok := gitWorktree(main); ok {
-		t.Error("the main worktree is not a linked one")
+	if _, _, err := gitWorktree(main); err != errNoWorktree {
+		t.Errorf("the main worktree is not a linked one: %v", err)
 	}
-	if _, _, ok := gitWorktree(dir); ok {
-		t.Error("a directory without git is not a worktree")
+	if _, _, err := gitWorktree(dir); err != errNoWorktree {
+		t.Errorf("a directory without git is not a worktree: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, ".git"), []byte("gitdir: /nonexistent\n"), 0o644)
-	if _, _, ok := gitWorktree(dir); ok {
-		t.Error("a dangling gitdir is not a worktree")
+	if _, _, err := gitWorktree(dir); err != errNoWorktree {
+		t.Errorf("a dangling gitdir is not a worktree: %v", err)
+	}
+
+	// Forged links: the project's .git is the sandbox's to write.
+	other := filepath.Join(dir, "other")
+	for _, args := range [][]string{{"init", "-q", other}} {
+		if out, err := exec.Command(git, args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	forged := filepath.Join(dir, "forged")
+	for name, plant := range map[string]func() error{
+		// A gitdir inside the project whose commondir leads to another
+		// repository through a link.
+		"commondir through a link": func() error {
+			os.MkdirAll(filepath.Join(forged, "fake/.git/worktrees/x"), 0o755)
+			os.Symlink(filepath.Join(other, ".git"), filepath.Join(forged, "link"))
+			os.WriteFile(filepath.Join(forged, "fake/.git/worktrees/x/commondir"), []byte(filepath.Join(forged, "link")), 0o644)
+			os.WriteFile(filepath.Join(forged, "fake/.git/worktrees/x/gitdir"), []byte(filepath.Join(forged, ".git")), 0o644)
+			return os.WriteFile(filepath.Join(forged, ".git"), []byte("gitdir: fake/.git/worktrees/x\n"), 0o644)
+		},
+		// Another repository's worktree entry, whose back-link names
+		// that worktree, not this project.
+		"someone else's worktree": func() error {
+			os.MkdirAll(forged, 0o755)
+			return os.WriteFile(filepath.Join(forged, ".git"), []byte("gitdir: "+filepath.Join(main, ".git/worktrees/wt")+"\n"), 0o644)
+		},
+		// A made-up entry in another repository, without a back-link.
+		"no back-link": func() error {
+			os.MkdirAll(filepath.Join(other, ".git/worktrees/y"), 0o755)
+			os.WriteFile(filepath.Join(other, ".git/worktrees/y/commondir"), []byte("../.."), 0o644)
+			os.MkdirAll(forged, 0o755)
+			return os.WriteFile(filepath.Join(forged, ".git"), []byte("gitdir: "+filepath.Join(other, ".git/worktrees/y")+"\n"), 0o644)
+		},
+		"a FIFO for .git": func() error {
+			os.MkdirAll(forged, 0o755)
+			return unix.Mkfifo(filepath.Join(forged, ".git"), 0o644)
+		},
+	} {
+		os.RemoveAll(forged)
+		if err := plant(); err != nil {
+			t.Fatal(err)
+		}
+		m, c, err := gitWorktree(forged)
+		if err == nil {
+			t.Errorf("%s: taken for a worktree of %s (%s)", name, m, c)
+		} else if err == errNoWorktree {
+			t.Errorf("%s: not said: %v", name, err)
+		}
 	}
 
 	host := Host{UID: 1000, GID: 1000, Home: filepath.Join(dir, "home"), Cwd: wt, Root: dir}

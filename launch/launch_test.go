@@ -250,6 +250,10 @@ func TestClaudeOfficialLayout(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	w := newWorld(t)
 	file := filepath.Join(w.proj, ".env")
+	// Planted by a sandbox: a link in the project to a secret location.
+	if err := os.Symlink(filepath.Join(w.home, ".ssh"), filepath.Join(w.proj, "vendor")); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name     string
 		opts     Options
@@ -269,6 +273,8 @@ func TestBadInput(t *testing.T) {
 		{"ro and rw", Options{RO: []string{"pkg"}, RW: []string{"pkg"}}, "", ErrBadPath, "both ro"},
 		{"hide and mount", Options{RO: []string{"pkg"}, Hide: []string{"pkg"}}, "", ErrBadPath, "hidden (--hide) and mounted"},
 		{"no claude", Options{}, "", ErrNoClaude, "no claude on PATH"},
+		{"--ro out through a project link", Options{RO: []string{"vendor"}}, "", ErrBadPath, "--ro vendor leads out of the project through a link in it"},
+		{"--rw out through a project link", Options{RW: []string{w.proj + "/vendor"}}, "", ErrBadPath, "through a link in it, to " + filepath.Join(w.home, ".ssh")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := w.host

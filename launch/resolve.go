@@ -119,13 +119,14 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	s.Mounts = []Mount{{Path: project, Mode: ReadWrite, Why: "project"}}
 	if o.StateDir != "" {
 		root := project
-		if main, common, ok := gitWorktree(project); ok {
+		switch main, common, err := gitWorktree(project); {
+		case err == nil:
 			// A linked worktree shares its main worktree's instance, and
 			// git inside needs the shared git directory.
 			root = main
-			if !Within(common, project) {
-				s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
-			}
+			s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
+		case !errors.Is(err, errNoWorktree):
+			s.Notes = append(s.Notes, err.Error())
 		}
 		id := InstanceID(root)
 		s.Instance = &Instance{ID: id, Dir: filepath.Join(o.StateDir, "instances", id), Root: root}
@@ -139,6 +140,9 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		for _, p := range m.paths {
 			path, err := existingPath(m.flag, p, cwd)
 			if err != nil {
+				return nil, err
+			}
+			if err := notThroughProjectLink(m.flag, p, path, cwd, project); err != nil {
 				return nil, err
 			}
 			s.Mounts = append(s.Mounts, Mount{Path: path, Mode: m.mode, Why: m.flag})
@@ -249,6 +253,22 @@ func existingPath(flag, p, cwd string) (string, error) {
 		return "", withHint(fmt.Errorf("%w: %s %s names the host root", ErrBadPath, flag, p), "name a directory below /")
 	}
 	return real, nil
+}
+
+// notThroughProjectLink refuses a path named inside the project (which
+// the sandbox can write) that a link there resolves to a place outside
+// it: the sandbox could have planted that link to have ~/.ssh mounted.
+// Naming the target itself is the way to mount it.
+func notThroughProjectLink(flag, p, real, cwd, project string) error {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(cwd, abs)
+	}
+	if !Within(filepath.Clean(abs), project) || Within(real, project) {
+		return nil
+	}
+	return withHint(fmt.Errorf("%w: %s %s leads out of the project through a link in it, to %s; the sandbox can write the project, so that link is not trusted", ErrBadPath, flag, p, real),
+		"name "+real+" itself if that is what you mean")
 }
 
 func unwrapPathError(err error) error {

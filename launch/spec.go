@@ -89,6 +89,10 @@ type Spec struct {
 	Profile string `json:"profile,omitempty"`
 	// TTY is true when the command gets its own pseudo-terminal.
 	TTY bool `json:"tty"`
+	// Notes are what the user should know about how the launch was
+	// resolved (a project's .git naming a worktree that git's back-link
+	// does not confirm); shown with the plan.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -103,4 +107,32 @@ type Profile struct {
 	Network     Tier     `json:"network,omitempty"`
 	AllowNet    []string `json:"allowNet,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
+}
+
+// Writable lists the host trees the sandbox can write: the instance home
+// and every read-write mount (the project, a worktree's git directory,
+// --rw). Everything in them is hostile input to claudebox's code outside
+// the sandbox.
+func (s *Spec) Writable() []string {
+	var out []string
+	if s.Instance != nil {
+		out = append(out, s.Instance.HomeDir())
+	}
+	for _, m := range s.Mounts {
+		if m.Mode == ReadWrite {
+			out = append(out, m.Path)
+		}
+	}
+	return out
+}
+
+// WritableTree returns the tree of Writable that holds p, a canonical
+// path, if any.
+func (s *Spec) WritableTree(p string) (string, bool) {
+	for _, w := range s.Writable() {
+		if Within(p, w) {
+			return w, true
+		}
+	}
+	return "", false
 }
