@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -58,7 +57,7 @@ func Preflight(o CheckOptions) []CheckResult {
 	}
 
 	userns := fromErr("user namespaces", "an unprivileged user namespace was created", tryUserNS())
-	if _, err := exec.LookPath("newuidmap"); err != nil {
+	if _, err := HelperPath("newuidmap", o.Launcher); err != nil {
 		add("newuidmap", Warn, "not installed; claudebox does not need it, rootless tools inside (podman, buildah) do", "sudo apt-get install uidmap")
 	} else {
 		add("newuidmap", Pass, "installed", "")
@@ -80,10 +79,7 @@ func Preflight(o CheckOptions) []CheckResult {
 		dir, err := PluginDir(o.Launcher)
 		fromErr("CNI plugins", "bridge and host-local in "+dir, err)
 	}
-	slirp, err := exec.LookPath("slirp4netns")
-	if err != nil {
-		err = &launch.HintError{Err: errors.New("slirp4netns is not installed: the inet tier cannot start"), Hint: "sudo apt-get install slirp4netns"}
-	}
+	slirp, err := HelperPath("slirp4netns", o.Launcher)
 	fromErr("slirp4netns", slirp, err)
 	fromErr("/dev/net/tun", "usable", checkTun())
 

@@ -21,9 +21,9 @@ import (
 // of the user's own sockets. Host loopback through the gateway is turned
 // off. slirp4netns exits when the launcher does (--exit-fd).
 func (n *network) startUplink() error {
-	slirp, err := exec.LookPath("slirp4netns")
+	slirp, err := HelperPath("slirp4netns", n.launcher)
 	if err != nil {
-		return &launch.HintError{Err: errors.New("slirp4netns is not installed"), Hint: "install it: sudo apt-get install slirp4netns"}
+		return err
 	}
 	if err := checkTun(); err != nil {
 		return err
