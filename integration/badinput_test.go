@@ -20,7 +20,7 @@ func TestBadInput(t *testing.T) {
 	if err := writeOwned(testUser, file, "x"); err != nil {
 		t.Fatal(err)
 	}
-	full := filepath.Join(proj, "full")
+	full := filepath.Join(outsideDir(t, testUser), "full")
 	if err := writeOwned(testUser, filepath.Join(full, "something"), "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +41,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"run", "--bogus", "--", "true"}, []string{"unknown flag: --bogus"}},
 		{"stray claude argument", []string{"--resume"}, []string{"unknown flag"}},
 		{"export to non-empty dir", []string{"export-bundle", full, "--", "true"}, []string{"not empty", "--force"}},
+		{"export into the project", []string{"export-bundle", filepath.Join(proj, "box"), "--", "true"}, []string{proj + "/box", "inside " + proj, "the sandbox can write", "export to a directory the sandbox cannot write"}},
+		{"export into a --rw mount", []string{"export-bundle", "--rw", full, filepath.Join(full, "box"), "--", "true"}, []string{"inside " + full, "the sandbox can write"}},
 		{"export to unwritable dir", []string{"export-bundle", "/usr/claudebox-bundle", "--", "true"}, []string{"/usr/claudebox-bundle", "permission denied"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

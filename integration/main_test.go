@@ -283,22 +283,39 @@ func underScript(t *testing.T, in invocation, line string) string {
 // its home, and removes it at the end of the test.
 func newProject(t *testing.T, a *account) string {
 	t.Helper()
+	dir := ownedTempDir(t, a, "proj-")
+	git := filepath.Join(dir, ".git")
+	if err := os.Mkdir(git, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if a != nil {
+		if err := os.Chown(git, a.uid, a.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// outsideDir makes a directory owned by a under its home, outside any
+// project (and so outside what a sandbox can write), removed at the end of
+// the test.
+func outsideDir(t *testing.T, a *account) string { return ownedTempDir(t, a, "out-") }
+
+// ownedTempDir makes a directory named prefix* in a's home (root's: nil),
+// owned by a, and removes it at the end of the test.
+func ownedTempDir(t *testing.T, a *account, prefix string) string {
+	t.Helper()
 	home, uid, gid := "/root", 0, 0
 	if a != nil {
 		home, uid, gid = a.home, a.uid, a.gid
 	}
-	dir, err := os.MkdirTemp(home, "proj-")
+	dir, err := os.MkdirTemp(home, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, d := range []string{dir, filepath.Join(dir, ".git")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, uid, gid); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -308,7 +308,7 @@ func TestNetworkFailsClosed(t *testing.T) {
 		mustExit(t, r, 0)
 	})
 	t.Run("exported inet bundle under runc without tun", func(t *testing.T) {
-		dir := filepath.Join(proj, "bundle-tun")
+		dir := filepath.Join(outsideDir(t, testUser), "bundle-tun")
 		mustExit(t, in.inWorld(t, "export-bundle", "-q", "--network", "inet", dir, "--", "echo", "RAN"), 0)
 		fi, _ := os.Stat("/dev/net/tun")
 		os.Chmod("/dev/net/tun", 0o600)
@@ -360,7 +360,7 @@ func TestExportBundleNetwork(t *testing.T) {
 		{"inet", []string{"internet", "internet-by-name", "rebind-name"}},
 	} {
 		t.Run(c.tier, func(t *testing.T) {
-			dir := filepath.Join(proj, "bundle-"+c.tier)
+			dir := filepath.Join(outsideDir(t, testUser), "bundle-"+c.tier)
 			probe := "./testpeer probe own-lo=127.0.0.1:7777"
 			for _, tg := range targets {
 				probe += " " + tg.name + "=" + tg.target

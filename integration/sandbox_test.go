@@ -285,7 +285,7 @@ func TestExportBundleWithRunc(t *testing.T) {
 	want := in.run(t, "run", "-q", "--", "sh", "-c", script)
 	mustExit(t, want, 0)
 
-	dir := filepath.Join(proj, "bundle")
+	dir := filepath.Join(outsideDir(t, testUser), "bundle")
 	r := in.run(t, "export-bundle", dir, "--", "sh", "-c", script)
 	mustExit(t, r, 0)
 	mustContain(t, r, "runc --root", "run -b "+dir)

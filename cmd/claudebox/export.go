@@ -48,6 +48,14 @@ then stay where it was exported).
 			if err != nil {
 				return err
 			}
+			// The bundle's pid 1, hook and config.json are run by runc on
+			// the host: a sandbox must not be able to change them.
+			if tree, ok := spec.WritableTree(canonical(dir)); ok {
+				return &launch.HintError{
+					Err:  fmt.Errorf("export-bundle %s: it is inside %s, which the sandbox can write: its claudebox and config.json run on the host at runc run", dir, tree),
+					Hint: "export to a directory the sandbox cannot write, such as /tmp/box or ~/bundles/NAME",
+				}
+			}
 			exe, err := launcherPath()
 			if err != nil {
 				return fmt.Errorf("finding the claudebox binary: %w", err)
@@ -103,4 +111,19 @@ func userName() string {
 		return u
 	}
 	return fmt.Sprintf("uid %d", os.Getuid())
+}
+
+// canonical resolves the symlinks of the longest existing part of p, an
+// absolute path, and keeps the rest as it is.
+func canonical(p string) string {
+	rest := ""
+	for d := p; ; d = filepath.Dir(d) {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if d == "/" {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+	}
 }
