@@ -37,10 +37,13 @@ exec bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs "$home" \\
 	--unshare-uts --unshare-net --die-with-parent --new-session --clearenv \\
 	--setenv PATH /usr/bin:/bin --setenv HOME "$home" true
 EOF
-as_user sh -c "cd '$proj' && '$bin' export-bundle -q '$proj/.bundle' -- true"
+# The exported bundle lives outside the project: claudebox refuses to
+# export where the sandbox could write.
+mkdir "$work/bundle" && chown "$user:" "$work/bundle"
+as_user sh -c "cd '$proj' && '$bin' export-bundle -q '$work/bundle' -- true"
 cat >"$work/runc.sh" <<EOF
 #!/bin/sh
-exec runc --root "$work/runc-root" run -b "$proj/.bundle" bench-\$\$
+exec runc --root "$work/runc-root" run -b "$work/bundle" bench-\$\$
 EOF
 chmod 755 "$work"/*.sh
 # The least a libcontainer launch can be (hack/floor), built as claudebox is.

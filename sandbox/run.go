@@ -145,26 +145,29 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			sess.Close()
+		}
+	}()
 	home, err := state.OpenHome(s.Instance)
-	if err == nil {
-		err = prepareHome(s, home)
-	}
-	var creds *state.CredentialSync
-	if err == nil {
-		if creds, err = state.StartCredentialSync(s.Home, home); err != nil {
-			err = fmt.Errorf("credentials: %w", err)
-		}
-	}
-	if home != nil {
-		for _, n := range home.Notes {
-			fmt.Fprintf(stderr, "claudebox: %s\n", n)
-		}
-	}
 	if err != nil {
-		if home != nil {
+		return nil, instanceHomeError(s, err)
+	}
+	defer func() {
+		if err != nil {
 			home.Close()
 		}
-		sess.Close()
+	}()
+	err = prepareHome(s, home)
+	var creds *state.CredentialSync
+	if err == nil {
+		creds, err = state.StartCredentialSync(s.Home, home)
+	}
+	for _, n := range home.Notes {
+		fmt.Fprintf(stderr, "claudebox: %s\n", n)
+	}
+	if err != nil {
 		return nil, instanceHomeError(s, err)
 	}
 	trace("instance session")
