@@ -40,6 +40,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 		netNote += "; loopback only"
 	}
 	row(netMark, "network", string(s.Network.Tier), netNote)
+	if s.Network.Tier == launch.TierFull && !s.Scoped {
+		row(Risky, "abstract sockets", "the host's reachable", "X11, session buses: this kernel cannot scope them (Landlock ABI 6, Linux 6.12)")
+	}
 	for _, a := range s.Network.Allow {
 		row(Risky, "allow-net", a.String(), "private destination let through")
 	}

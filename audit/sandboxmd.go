@@ -59,6 +59,11 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		}
 	case launch.TierFull:
 		p("The host's full network, as the user has it.")
+		if s.Scoped {
+			p("The host's abstract unix sockets (X11, session buses, tool daemons) are not reachable; abstract sockets you make yourself work.")
+		} else {
+			p("The host's abstract unix sockets (X11, session buses) are reachable: this kernel cannot scope them. Do not use them.")
+		}
 	}
 	p("")
 	p("## Environment")

@@ -110,6 +110,9 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	if l.ParentFD != 0 {
 		args = append(args, "--parent-fd="+strconv.Itoa(l.ParentFD))
 	}
+	if s.Scoped {
+		args = append(args, "--scope")
+	}
 	if !s.NoSeccomp {
 		if l.Seccomp == "" {
 			return nil, fmt.Errorf("no compiled seccomp filter for the bundle")

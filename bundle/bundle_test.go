@@ -262,3 +262,17 @@ func TestRootfsTreeBoundFirst(t *testing.T) {
 		}
 	}
 }
+
+// A launch on a kernel that scopes abstract sockets and signals has pid1
+// set the scope up; on one that cannot, pid1 is not asked to (and would
+// refuse to start if it were).
+func TestScopeArg(t *testing.T) {
+	s := *cases["extra-mounts"]
+	for _, scoped := range []bool{false, true} {
+		s.Scoped = scoped
+		args := mustBuild(t, &s, Layout{Rootfs: "rootfs", Launcher: "claudebox", Seccomp: SeccompName}).Process.Args
+		if got := slices.Contains(args[:slices.Index(args, "--")], "--scope"); got != scoped {
+			t.Errorf("Scoped=%v: pid1 args %q", scoped, args)
+		}
+	}
+}

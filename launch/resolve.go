@@ -51,6 +51,9 @@ type Host struct {
 	// Root is the host's root directory; "" means "/". Tests point it at a
 	// temporary directory.
 	Root string
+	// LandlockABI is the kernel's Landlock ABI version (0: none); from
+	// ScopeABI on, the sandbox's abstract sockets and signals are scoped.
+	LandlockABI int
 }
 
 // CurrentHost reads the facts about the running process.
@@ -63,7 +66,7 @@ func CurrentHost() (Host, error) {
 	if err != nil {
 		return Host{}, withHint(fmt.Errorf("home directory: %w", err), "set HOME")
 	}
-	return Host{UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ()}, nil
+	return Host{UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(), LandlockABI: LandlockABI()}, nil
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -93,6 +96,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		GID:       h.GID,
 		Home:      home,
 		TTY:       o.TTY,
+		Scoped:    h.LandlockABI >= ScopeABI,
 	}
 	if Within(cwd, project) {
 		s.Workdir = cwd

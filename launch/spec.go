@@ -83,6 +83,11 @@ type Spec struct {
 	HostRoot []TopEntry `json:"hostRoot"`
 	// Network is the network tier and what it allows.
 	Network Network `json:"network"`
+	// Scoped confines the sandbox to a Landlock domain scoping abstract
+	// unix sockets and signals (Linux 6.12): the host's abstract sockets,
+	// which the full tier's network namespace shares, are out of reach.
+	// False when the kernel cannot.
+	Scoped bool `json:"scoped"`
 	// NoSeccomp turns the seccomp filter off (--seccomp=off): risky.
 	NoSeccomp bool `json:"noSeccomp,omitempty"`
 	// Profile names the profile applied, "" for none.

@@ -140,7 +140,8 @@ func probeSandbox(o CheckOptions) []CheckResult {
 	os.WriteFile(filepath.Join(home, ".ssh", "id_canary"), []byte(canary), 0o600)
 	host := launch.Host{
 		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: proj,
-		Environ: []string{"PATH=" + launch.DefaultPath, "CANARY_TOKEN=" + canary},
+		Environ:     []string{"PATH=" + launch.DefaultPath, "CANARY_TOKEN=" + canary},
+		LandlockABI: launch.LandlockABI(),
 	}
 	run := func(tier launch.Tier, script string) (string, error) {
 		s, err := launch.Resolve(launch.Options{Command: []string{"sh", "-c", script}, Network: string(tier)}, host)
@@ -186,6 +187,8 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		}
 	}
 
+	out = append(out, checkAbstractSockets(o, host, func(script string) (string, error) { return run(launch.TierFull, script) }))
+
 	got, err = run(launch.TierNone, `tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '`)
 	if err != nil {
 		add("network none", Fail, err.Error(), launch.Hint(err))
@@ -210,16 +213,57 @@ func probeSandbox(o CheckOptions) []CheckResult {
 	return out
 }
 
+// checkAbstractSockets listens on an abstract unix socket of the host and
+// tries it from a full sandbox (which shares the host's network namespace,
+// where abstract sockets live): refused when the kernel scopes them, a
+// warning when it cannot (Linux < 6.12), a failure when it should and does
+// not.
+func checkAbstractSockets(o CheckOptions, host launch.Host, runFull func(string) (string, error)) CheckResult {
+	const name = "abstract sockets"
+	res := func(status, detail, fix string) CheckResult {
+		return CheckResult{Name: name, Status: status, Detail: detail, Fix: fix}
+	}
+	addr := fmt.Sprintf("@claudebox-check-%d-%d", os.Getpid(), time.Now().UnixNano())
+	l, err := net.Listen("unix", addr)
+	if err != nil {
+		return res(Fail, "listening on "+addr+": "+err.Error(), "")
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	got, err := runFull(`/.claudebox/claudebox ` + ProbeVerb + ` unix ` + addr)
+	reached := strings.TrimSpace(got) == "ok"
+	switch {
+	case err != nil:
+		return res(Fail, err.Error(), launch.Hint(err))
+	case host.LandlockABI < launch.ScopeABI && reached:
+		return res(Warn, fmt.Sprintf("the host's (X11, session buses) are reachable from --network full: this kernel has Landlock ABI %d, scoping needs %d (Linux 6.12)", host.LandlockABI, launch.ScopeABI),
+			"use --network none or inet (a network namespace of their own), or a Linux 6.12 or later kernel")
+	case reached:
+		return res(Fail, "a host abstract socket was reached from --network full despite the scope", "report this")
+	case strings.Contains(got, "operation not permitted"):
+		return res(Pass, "the host's are out of reach, also from --network full (Landlock scope)", "")
+	}
+	return res(Fail, "not verified; the probe printed: "+strings.TrimSpace(got), "report this")
+}
+
 // ProbeVerb is the hidden subcommand the inet probe runs inside.
 const ProbeVerb = "_probe"
 
-// ProbeMain: `claudebox _probe tcp ADDR` prints "ok" or the error.
+// ProbeMain: `claudebox _probe tcp|unix ADDR` prints "ok" or the error.
 func ProbeMain(args []string) int {
-	if len(args) != 2 || args[0] != "tcp" {
-		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp ADDR:PORT")
+	if len(args) != 2 || args[0] != "tcp" && args[0] != "unix" {
+		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp|unix ADDR")
 		return 125
 	}
-	c, err := net.DialTimeout("tcp", args[1], 2*time.Second)
+	c, err := net.DialTimeout(args[0], args[1], 2*time.Second)
 	if err != nil {
 		fmt.Println(err)
 		return 1

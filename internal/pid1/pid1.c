@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/types.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -39,6 +40,22 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+// Landlock scoping (ABI 6, Linux 6.12), declared here: older kernel
+// headers lack it.
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#endif
+#ifndef __NR_landlock_restrict_self
+#define __NR_landlock_restrict_self 446
+#endif
+struct cb_landlock_ruleset_attr {
+	__u64 handled_access_fs;
+	__u64 handled_access_net;
+	__u64 scoped;
+};
+#define CB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define CB_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+
 extern char **environ;
 
 // Signals passed on to the command's process group. Terminal-generated
@@ -49,6 +66,7 @@ struct options {
 	long uid, gid;
 	const char *seccomp; // the compiled filter to load, or NULL
 	int tty_filter;      // stack the terminal ioctl filter
+	int scope;           // scope abstract unix sockets and signals (Landlock)
 	int parent_fd;       // the launcher's lifeline, or -1
 	char **argv;         // the command
 };
@@ -90,6 +108,8 @@ static struct options parse(int argc, char **argv) {
 			o.gid = number(a, a + 6);
 		} else if (strcmp(a, "--tty-filter") == 0) {
 			o.tty_filter = 1;
+		} else if (strcmp(a, "--scope") == 0) {
+			o.scope = 1;
 		} else if (strncmp(a, "--seccomp=", 10) == 0) {
 			o.seccomp = a + 10;
 		} else if (strncmp(a, "--parent-fd=", 12) == 0) {
@@ -210,6 +230,24 @@ static void load_tty_filter(void) {
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	if (load_filter(prog, n) < 0)
 		fail(CLAUDEBOX_EXIT_USAGE, "loading the terminal filter: %s", strerror(errno));
+}
+
+// scope confines pid1, and so everything it starts, to a Landlock domain
+// of its own with no filesystem or network rules, only scopes: abstract
+// unix sockets made outside the domain (the host's X11, session buses,
+// tool daemons, which the full tier's shared network namespace would
+// otherwise reach) cannot be connected to, and processes outside it
+// cannot be signalled. Sockets the command makes itself still work.
+static void scope(void) {
+	struct cb_landlock_ruleset_attr attr = {
+	    .scoped = CB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | CB_LANDLOCK_SCOPE_SIGNAL,
+	};
+	int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
+	if (fd < 0)
+		fail(CLAUDEBOX_EXIT_USAGE, "scoping abstract sockets and signals (Landlock ABI 6, Linux 6.12): %s", strerror(errno));
+	if (syscall(__NR_landlock_restrict_self, fd, 0) < 0)
+		fail(CLAUDEBOX_EXIT_USAGE, "scoping abstract sockets and signals: landlock_restrict_self: %s", strerror(errno));
+	close(fd);
 }
 
 static int write_file(pid_t pid, const char *name, const char *data) {
@@ -341,8 +379,10 @@ void claudebox_pid1(int argc, char **argv) {
 	if (o.parent_fd >= 0 && fcntl(o.parent_fd, F_SETFD, FD_CLOEXEC) < 0)
 		fail(CLAUDEBOX_EXIT_USAGE, "the launcher's pipe (fd %d): %s", o.parent_fd, strerror(errno));
 
-	// Fail closed: a filter that was asked for and cannot be loaded stops
-	// the launch.
+	// Fail closed: a scope or filter that was asked for and cannot be set
+	// up stops the launch.
+	if (o.scope)
+		scope();
 	if (o.seccomp != NULL)
 		load_filter_file(o.seccomp);
 	if (o.tty_filter)

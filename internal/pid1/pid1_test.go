@@ -3,14 +3,32 @@ package pid1
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary serve as a probe run by pid1:
+// PID1_TEST_DIAL=ADDR connects to a unix socket and says how it went.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("PID1_TEST_DIAL"); addr != "" {
+		c, err := net.Dial("unix", addr)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		c.Close()
+		fmt.Println("connected")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // pid1 runs this test binary as `pid1 ARGS...`: its constructor is the
 // real pid1, as in the sandbox. The ids are the test's own, so no nested
@@ -149,5 +167,47 @@ func TestLifeline(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 128+9 {
 		t.Errorf("exit %d, want 137", code)
+	}
+}
+
+// TestScope: with --scope, the command cannot connect to an abstract unix
+// socket made outside the sandbox, nor signal a process outside; without
+// it, it can (so the check can fail). pid1 runs with no_new_privs, as the
+// runtime starts it.
+func TestScope(t *testing.T) {
+	addr := fmt.Sprintf("@claudebox-pid1-test-%d", os.Getpid())
+	l, err := net.Listen("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, c := range []struct {
+		scope      bool
+		dial, kill string
+	}{
+		{false, "connected", "0"},
+		{true, "operation not permitted", "1"},
+	} {
+		args := []string{"--", "sh", "-c", os.Args[0] + "; kill -0 " + strconv.Itoa(os.Getpid()) + " 2>/dev/null; echo kill=$?"}
+		if c.scope {
+			args = append([]string{"--scope"}, args...)
+		}
+		cmd := pid1(args...)
+		cmd.Args = append([]string{"setpriv", "--no-new-privs"}, cmd.Args...)
+		cmd.Path, _ = exec.LookPath("setpriv")
+		cmd.Env = append(cmd.Env, "PID1_TEST_DIAL="+addr)
+		_, out := status(t, cmd)
+		if !strings.Contains(out, c.dial) || !strings.Contains(out, "kill="+c.kill) {
+			t.Errorf("scope=%v: %q, want %q and kill=%s", c.scope, out, c.dial, c.kill)
+		}
 	}
 }
