@@ -66,6 +66,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if launch.IsSecretPath(s.Home, m.Path) {
 			mark, note = Risky, note+", a secret location"
 		}
+		if m.Unprotects {
+			mark, note = Risky, note+", lifts the read-only protection of what a host tool runs there (.git/hooks, .git/config, ...)"
+		}
 		row(mark, label(&first, "read-write"), m.Dest(), note)
 	}
 	if s.Instance != nil {

@@ -38,10 +38,15 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		p("- `$HOME` (`%s`) is this project's own home: it keeps Claude's state for this project and what tools write there, nothing of the user's real home.", s.Home)
 	}
 	p("- Read-only: the rest of the host (`/usr`, `/etc`, `/opt`, ...). Installing system packages or editing system files is not possible.")
+	protected := false
 	for _, m := range s.Mounts {
 		if m.Mode == launch.ReadOnly {
 			p("- Also read-only: `%s` (%s).", m.Dest(), m.Why)
+			protected = protected || m.Protected
 		}
+	}
+	if protected {
+		p("- Why some project files are read-only: the user's own tools run them on the host, outside this sandbox (git runs `.git/hooks` and what `.git/config` names in every `git status`). Writing them fails with \"Read-only file system\", or \"Device or resource busy\" for `.git/config`, which git replaces by rename. So `git config`, `git remote add`, `git branch -m` and recording an upstream (`push -u`) fail here; commit, branch, checkout, merge, stash, fetch, pull and push work. Do not work around it: tell the user what needs changing, to do on the host or by relaunching with `claudebox --rw PATH`.")
 	}
 	p("- `/tmp` is private to this sandbox and lost when it exits; so is anything written outside the project and `$HOME`.")
 	if len(s.Hidden) > 0 {

@@ -121,21 +121,22 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 
 	s.Mounts = []Mount{{Path: project, Mode: ReadWrite, Why: "project"}}
+	root, common := project, ""
+	switch main, c, err := gitWorktree(project); {
+	case err == nil:
+		// A linked worktree shares its main worktree's instance, and git
+		// inside needs the shared git directory.
+		root, common = main, c
+		s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
+	case !errors.Is(err, errNoWorktree):
+		s.Notes = append(s.Notes, err.Error())
+	}
 	if o.StateDir != "" {
-		root := project
-		switch main, common, err := gitWorktree(project); {
-		case err == nil:
-			// A linked worktree shares its main worktree's instance, and
-			// git inside needs the shared git directory.
-			root = main
-			s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
-		case !errors.Is(err, errNoWorktree):
-			s.Notes = append(s.Notes, err.Error())
-		}
 		id := InstanceID(root)
 		s.Instance = &Instance{ID: id, Dir: filepath.Join(o.StateDir, "instances", id), Root: root}
 	}
 	s.Auth = authOf(s.Env, home)
+	user := len(s.Mounts)
 	for _, m := range []struct {
 		flag  string
 		paths []string
@@ -153,6 +154,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		}
 	}
 	s.Mounts = append(s.Mounts, p.Mounts...)
+	s.Mounts = protect(s.Mounts, user, protectedIn(project, common))
 	hidden := slices.Clone(p.Hide)
 	for _, p := range o.Hide {
 		path, err := existingPath("--hide", p, cwd)

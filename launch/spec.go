@@ -26,6 +26,13 @@ type Mount struct {
 	Mode   Mode   `json:"mode"`
 	// Why is a short reason shown to the user ("project", "--ro", "claude").
 	Why string `json:"why"`
+	// Protected marks a path a host tool executes or loads without asking
+	// (.git/hooks, .git/config, ...), shown read-only so the sandbox cannot
+	// plant it. A missing protected directory is made, empty, at launch.
+	Protected bool `json:"protected,omitempty"`
+	// Unprotects marks a read-write mount the user asked for that covers a
+	// protected path: the sandbox can plant what the host runs there.
+	Unprotects bool `json:"unprotects,omitempty"`
 }
 
 // Dest is where the mount appears inside the sandbox.

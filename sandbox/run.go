@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/state"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for root launches
@@ -79,6 +81,9 @@ func Run(c Config) (status int, err error) {
 	}
 	defer func() { ld.remove(); trace("launch dir removed") }()
 
+	if err := PrepareProtected(c.Spec); err != nil {
+		return 0, err
+	}
 	oci, err := writeBundle(c, rt, ld)
 	if err != nil {
 		return 0, err
@@ -215,6 +220,33 @@ func prepareHome(s *launch.Spec, home *state.Home) error {
 	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
 	if err := home.Update(state.ClaudeMDFile, state.MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
 		return fmt.Errorf("CLAUDE.md: %w", err)
+	}
+	return nil
+}
+
+// PrepareProtected makes each missing protected directory (a git
+// directory's hooks), empty, so that the read-only mount over it leaves
+// the sandbox nothing to plant there. It goes through safefs: the project
+// is the sandbox's to write.
+func PrepareProtected(s *launch.Spec) error {
+	for _, m := range s.Mounts {
+		if !m.Protected {
+			continue
+		}
+		if _, err := os.Lstat(m.Path); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		// The git directory holding it was checked when the spec was
+		// resolved; it is opened again here, without links.
+		dir, err := safefs.OpenPath(filepath.Dir(m.Path), filepath.Dir(m.Path))
+		if err == nil {
+			_, err = dir.Repair(filepath.Base(m.Path), true, 0o755)
+			dir.Close()
+		}
+		if err != nil {
+			return &launch.HintError{Err: fmt.Errorf("%w: making %s, to show it read-only: %w", ErrStart, m.Path, err),
+				Hint: "create it yourself (mkdir " + m.Path + "), or lift the protection with --rw " + m.Path}
+		}
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ then stay where it was exported).
 					return err
 				}
 			}
+			if err := sandbox.PrepareProtected(spec); err != nil {
+				return err
+			}
 			if err := bundle.Export(dir, spec, exe, prog, plugins, sandbox.ResolvConfServers(spec.Network.Tier), force); err != nil {
 				hint := "give a new or empty directory you can write to"
 				if errors.Is(err, bundle.ErrNotEmpty) {

@@ -241,6 +241,55 @@ func (d *Dir) ReadFile(rel string, max int64) ([]byte, time.Time, error) {
 	return readBounded(f, d.show(rel), max)
 }
 
+// ReadDirNames lists the directory rel beneath d: at most max names, in
+// directory order; more is an *Error.
+func (d *Dir) ReadDirNames(rel string, max int) ([]string, error) {
+	f, err := d.openat2(rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, unix.S_IFDIR)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(max + 1)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if len(names) > max {
+		return nil, &Error{Path: d.show(rel), Problem: fmt.Sprintf("holds more than %d entries", max)}
+	}
+	return names, nil
+}
+
+// Kind says what rel beneath d is, without following it: a file mode
+// type (fs.ModeDir, fs.ModeSymlink, 0 for a regular file, ...), or an
+// error (fs.ErrNotExist when it is missing).
+func (d *Dir) Kind(rel string) (fs.FileMode, error) {
+	parent, base, err := d.parent(rel)
+	if err != nil {
+		return 0, err
+	}
+	defer parent.Close()
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent.fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return 0, &fs.PathError{Op: "stat", Path: d.show(rel), Err: fs.ErrNotExist}
+		}
+		return 0, &fs.PathError{Op: "stat", Path: d.show(rel), Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0, nil
+	case unix.S_IFDIR:
+		return fs.ModeDir, nil
+	case unix.S_IFLNK:
+		return fs.ModeSymlink, nil
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe, nil
+	case unix.S_IFSOCK:
+		return fs.ModeSocket, nil
+	}
+	return fs.ModeDevice, nil
+}
+
 // ReadTrusted reads a file at a trusted path (links are followed: the
 // user's own ~/.claude may be one) with the same care as ReadFile: a
 // regular file, opened without blocking, of at most max bytes.
