@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/bundle"
@@ -56,6 +57,13 @@ func Run(c Config) (status int, err error) {
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
 	trace("launcher started")
+	// libcontainer looks newuidmap and newgidmap up on this process's
+	// PATH, whose entries a sandbox may write (a project's bin/): from
+	// here on, only the system's directories (the command's own PATH is
+	// in the spec).
+	if err := os.Setenv("PATH", strings.Join(helperDirs, ":")); err != nil {
+		return 0, err
+	}
 	if err := CheckUserNS(); err != nil {
 		return 0, err
 	}
