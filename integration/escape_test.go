@@ -43,6 +43,7 @@ var escapeProbes = []probeSpec{
 	{"ssh-agent socket", "connect to /run/user/UID/ssh-agent.sock", `./testpeer probe s=unix:/run/user/UID/ssh-agent.sock | grep -q " ok "`},
 	{"D-Bus session bus", "connect to /run/user/UID/bus", `./testpeer probe s=unix:/run/user/UID/bus | grep -q " ok "`},
 	{"docker.sock", "connect to /run/docker.sock", `./testpeer probe s=unix:/run/docker.sock | grep -q " ok "`},
+	{"D-Bus system bus", "connect to /run/dbus/system_bus_socket", `./testpeer probe s=unix:/run/dbus/system_bus_socket | grep -q " ok "`},
 	{"host abstract socket", "connect to an abstract unix socket of the host", `./testpeer probe s=unix:@cb-escape-MARK | grep -q " ok "`},
 	// Writes outside the project.
 	{"write /usr", "create a file in /usr", `touch /usr/cb-escape`},
@@ -140,6 +141,36 @@ func TestEscapeSuite(t *testing.T) {
 	t.Cleanup(func() { os.Remove("/run/docker.sock") })
 	serve("ip", "netns", "exec", "cbw-world", testpeer, "serve", "-unix", "@cb-escape-"+mark)
 
+	// The system bus (absent on this machine, it is played by a
+	// listener; a real one is left as it is).
+	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil {
+		os.MkdirAll("/run/dbus", 0o755)
+		serve(testpeer, "serve", "-unix", "/run/dbus/system_bus_socket")
+		t.Cleanup(func() { os.Remove("/run/dbus/system_bus_socket") })
+	}
+
+	// The project is a git repository, with a linked worktree: what the
+	// sandbox plants in them, the host's git must not run.
+	asUser := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("setpriv", append([]string{"--reuid", uid, "--regid", strconv.Itoa(u.gid), "--clear-groups",
+			"env", "HOME=" + u.home, "PATH=/usr/bin:/bin", "GIT_AUTHOR_NAME=u", "GIT_AUTHOR_EMAIL=u@e", "GIT_COMMITTER_NAME=u", "GIT_COMMITTER_EMAIL=u@e"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("%v: %v\n%s", args, err, out)
+		}
+	}
+	os.RemoveAll(filepath.Join(proj, ".git"))
+	asUser(proj, "git", "init", "-q")
+	asUser(proj, "git", "commit", "-q", "--allow-empty", "-m", "init")
+	worktree := filepath.Join(ownedTempDir(t, u, "proj-"), "wt")
+	asUser(proj, "git", "worktree", "add", "-q", worktree)
+	gitMarks := []string{"/tmp/cb-hook-" + mark, "/tmp/cb-fsmon-" + mark, "/tmp/cb-wt-hook-" + mark, "/tmp/cb-wt-fsmon-" + mark}
+	for _, m := range gitMarks {
+		os.Remove(m)
+		t.Cleanup(func() { os.Remove(m) })
+	}
+
 	// A process of the same user outside, and planted files in the project.
 	host := exec.Command("setpriv", "--reuid", uid, "--regid", strconv.Itoa(u.gid), "--clear-groups", "sleep", "1000."+strconv.Itoa(os.Getpid()))
 	if err := host.Start(); err != nil {
@@ -164,6 +195,7 @@ func TestEscapeSuite(t *testing.T) {
 	}
 	// Writes judged on the host afterwards.
 	script.WriteString("echo pwned >> ~/.bashrc; echo pwned >> ./link-bashrc; echo pwned > /tmp/cb-escape-host-tmp\n")
+	fmt.Fprintf(&script, "%s\n", plantGit("/tmp/cb-hook-"+mark, "/tmp/cb-fsmon-"+mark))
 
 	r := invocation{as: u, dir: proj}.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", script.String())
 	for _, line := range strings.Split(r.stdout, "\n") {
@@ -182,6 +214,38 @@ func TestEscapeSuite(t *testing.T) {
 	judge("write ~/.bashrc", "append to the user's ~/.bashrc (directly and through a planted symlink)", string(after) != string(bashrc))
 	_, err := os.Stat("/tmp/cb-escape-host-tmp")
 	judge("write the host's /tmp", "leave a file in the host's /tmp", err == nil)
+
+	// The user's git on the host afterwards: a status (a prompt showing
+	// the branch runs one at every prompt) and a commit.
+	hostGit := func(dir string) {
+		asUser(dir, "git", "status", "--short")
+		asUser(dir, "git", "commit", "-q", "--allow-empty", "-m", "after the sandbox")
+	}
+	ran := func(marks ...string) bool {
+		for _, m := range marks {
+			if _, err := os.Stat(m); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	hostGit(proj)
+	judge("git hook planted", "a pre-commit hook planted inside runs at the user's next git commit", ran(gitMarks[0]))
+	judge("git fsmonitor planted", "core.fsmonitor set inside runs at the user's next git status", ran(gitMarks[1]))
+	// Planted in a linked worktree: its hooks and config are the shared
+	// git directory's, outside the project.
+	invocation{as: u, dir: worktree}.run(t, "run", "-q", "--", "sh", "-c", plantGit("/tmp/cb-wt-hook-"+mark, "/tmp/cb-wt-fsmon-"+mark))
+	hostGit(worktree)
+	judge("git hook planted in a worktree", "the same through a linked worktree's shared git directory", ran(gitMarks[2], gitMarks[3]))
+
+	// In full, the host's abstract sockets share the network namespace:
+	// the Landlock scope keeps them out, and leaves the sandbox's own.
+	r = invocation{as: u, dir: proj}.inWorld(t, "run", "-q", "--network", "full", "--", "sh", "-c",
+		`./testpeer probe abstract=unix:@cb-escape-`+mark+`; ./testpeer serve -unix @cb-own-`+mark+` & sleep 0.5; ./testpeer probe own=unix:@cb-own-`+mark+`; kill $!`)
+	judge("full: host abstract socket", "reach an abstract socket of the host from full (X11, session buses)", strings.Contains(r.stdout, "abstract ok"))
+	if !strings.Contains(r.stdout, "own ok") {
+		t.Errorf("an abstract socket made inside is not usable inside:\n%s", r)
+	}
 
 	// In none: nothing leaves, not even to the host's abstract sockets.
 	r = invocation{as: u, dir: proj}.inWorld(t, "run", "-q", "--network", "none", "--", "./testpeer", "probe",
@@ -215,8 +279,8 @@ func TestEscapeSuite(t *testing.T) {
 		}
 	}
 	t.Log(table.String())
-	if len(results) < len(escapeProbes)+6 {
-		t.Errorf("only %d of %d probes reported:\n%s", len(results), len(escapeProbes)+6, r)
+	if judged := 10; len(results) < len(escapeProbes)+judged {
+		t.Errorf("only %d of %d probes reported:\n%s", len(results), len(escapeProbes)+judged, r)
 	}
 	if escaped > 0 {
 		t.Errorf("%d probe(s) escaped", escaped)
@@ -224,6 +288,16 @@ func TestEscapeSuite(t *testing.T) {
 	if os.Getenv("CLAUDEBOX_ESCAPE_TABLE") != "" {
 		os.WriteFile(os.Getenv("CLAUDEBOX_ESCAPE_TABLE"), []byte(table.String()), 0o644)
 	}
+}
+
+// plantGit is what a sandbox would run to have the host's git run code:
+// a pre-commit hook, and core.fsmonitor (run by every git status), each
+// touching a marker file on the host's /tmp.
+func plantGit(hookMark, fsmonMark string) string {
+	return fmt.Sprintf(`g=$(git rev-parse --git-common-dir)
+		printf '#!/bin/sh\ntouch %s\n' > "$g/hooks/pre-commit"; chmod +x "$g/hooks/pre-commit"
+		git config core.fsmonitor 'touch %s; false'
+		true`, hookMark, fsmonMark)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
