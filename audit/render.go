@@ -46,6 +46,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, a := range s.Network.Allow {
 		row(Risky, "allow-net", a.String(), "private destination let through")
 	}
+	if len(s.KeptGroups) > 0 {
+		row(Risky, "groups", strings.Join(s.KeptGroups, ", "), "yours, kept: without newgidmap and a range in /etc/subgid they cannot be dropped")
+	}
 	if s.NoSeccomp {
 		row(Risky, "seccomp", "off", "--seccomp=off: every syscall the kernel allows")
 	}

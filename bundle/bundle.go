@@ -105,13 +105,16 @@ var (
 
 // Build renders the OCI configuration of a launch.
 func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
-	caps := pid1Capabilities(s.UID)
+	caps := pid1Capabilities(s)
 	args := []string{LauncherPath, Pid1Verb, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
 	if l.ParentFD != 0 {
 		args = append(args, "--parent-fd="+strconv.Itoa(l.ParentFD))
 	}
 	if s.Scoped {
 		args = append(args, "--scope")
+	}
+	if s.SubGID != 0 {
+		args = append(args, "--drop-groups")
 	}
 	if !s.NoSeccomp {
 		if l.Seccomp == "" {
@@ -152,7 +155,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		Linux: &specs.Linux{
 			Namespaces:    namespaces(s),
 			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.UID), Size: 1}},
-			GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}},
+			GIDMappings:   gidMappings(s),
 			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
 		},
@@ -174,16 +177,20 @@ func namespaces(s *launch.Spec) []specs.LinuxNamespace {
 }
 
 // pid1Capabilities are pid1's capabilities, in the sandbox's user namespace
-// only. For a non-root user it keeps CAP_SETFCAP and nothing else: since
-// Linux 5.12 mapping a nested namespace onto its parent's uid 0 requires it
-// (verify_root_map), and that is how the command gets the user's uid. The
-// command itself never holds a capability: it is exec'd as a non-zero uid in
-// the nested namespace, which clears them all. Root launches need no nested
-// namespace, so pid1 gets nothing.
-func pid1Capabilities(uid int) *specs.LinuxCapabilities {
+// only. For a non-root user it keeps CAP_SETFCAP: since Linux 5.12 mapping
+// a nested namespace onto its parent's uid 0 requires it (verify_root_map),
+// and that is how the command gets the user's uid; and, when it drops the
+// user's supplementary groups (Spec.SubGID), CAP_SETGID for setgroups. The
+// command itself never holds a capability: it is exec'd as a non-zero uid
+// in the nested namespace, which clears them all. Root launches need no
+// nested namespace, and runc sets root's groups, so pid1 gets nothing.
+func pid1Capabilities(s *launch.Spec) *specs.LinuxCapabilities {
 	var caps []string
-	if uid != 0 {
+	if s.UID != 0 {
 		caps = []string{"CAP_SETFCAP"}
+		if s.SubGID != 0 {
+			caps = []string{"CAP_SETFCAP", "CAP_SETGID"}
+		}
 	}
 	return &specs.LinuxCapabilities{
 		Bounding: caps, Effective: caps, Permitted: caps,
@@ -191,9 +198,20 @@ func pid1Capabilities(uid int) *specs.LinuxCapabilities {
 	}
 }
 
-// Pid1Caps are pid1's capabilities for a user (see pid1Capabilities), for
+// Pid1Caps are pid1's capabilities in a launch (see pid1Capabilities), for
 // compiling its seccomp filter.
-func Pid1Caps(uid int) []string { return pid1Capabilities(uid).Bounding }
+func Pid1Caps(s *launch.Spec) []string { return pid1Capabilities(s).Bounding }
+
+// gidMappings map the user's gid as the sandbox's root group, and with
+// Spec.SubGID one subordinate gid more: a map the user could not write
+// alone, so newgidmap writes it, and setgroups is allowed in the sandbox.
+func gidMappings(s *launch.Spec) []specs.LinuxIDMapping {
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.GID), Size: 1}}
+	if s.SubGID != 0 {
+		m = append(m, specs.LinuxIDMapping{ContainerID: 1, HostID: uint32(s.SubGID), Size: 1})
+	}
+	return m
+}
 
 // Symlinks returns the host's top-level symlinks to recreate in the rootfs,
 // name -> target.

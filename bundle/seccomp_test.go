@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claudebox/claudebox/launch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestSeccomp(t *testing.T) {
-	f, err := Seccomp(Pid1Caps(1000))
+	f, err := Seccomp(Pid1Caps(&launch.Spec{UID: 1000, SubGID: 100000}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,10 +196,11 @@ func (r result) String() string {
 
 // invocation is one run of the binary as some account.
 type invocation struct {
-	as    *account // nil: root
-	dir   string   // working directory
-	env   []string // on top of the account's base environment
-	stdin string
+	as     *account // nil: root
+	dir    string   // working directory
+	env    []string // on top of the account's base environment
+	stdin  string
+	groups []uint32 // supplementary groups (none by default)
 }
 
 // baseEnv is a login-like environment with tokens that must not leak.
@@ -224,7 +225,7 @@ func (in invocation) command(args ...string) *exec.Cmd {
 	cmd.Env = append(baseEnv(in.as), in.env...)
 	if in.as != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(in.as.uid), Gid: uint32(in.as.gid)},
+			Credential: &syscall.Credential{Uid: uint32(in.as.uid), Gid: uint32(in.as.gid), Groups: in.groups},
 		}
 	}
 	cmd.Stdin = strings.NewReader(in.stdin)

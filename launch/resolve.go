@@ -54,6 +54,12 @@ type Host struct {
 	// LandlockABI is the kernel's Landlock ABI version (0: none); from
 	// ScopeABI on, the sandbox's abstract sockets and signals are scoped.
 	LandlockABI int
+	// Groups are the user's supplementary groups; SubGID the start of its
+	// first subordinate gid range (0: none); NewGIDMap whether the
+	// system's newgidmap is installed. They decide Spec.SubGID.
+	Groups    []int
+	SubGID    int
+	NewGIDMap bool
 }
 
 // CurrentHost reads the facts about the running process.
@@ -66,7 +72,12 @@ func CurrentHost() (Host, error) {
 	if err != nil {
 		return Host{}, withHint(fmt.Errorf("home directory: %w", err), "set HOME")
 	}
-	return Host{UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(), LandlockABI: LandlockABI()}, nil
+	_, noGIDMap := HelperPath("newgidmap", "")
+	return Host{
+		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(),
+		LandlockABI: LandlockABI(),
+		Groups:      supplementaryGroups(), SubGID: firstSubGID(os.Getuid()), NewGIDMap: noGIDMap == nil,
+	}, nil
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -101,6 +112,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	if Within(cwd, project) {
 		s.Workdir = cwd
 	}
+	ResolveGroups(s, h)
 	p := o.Profile
 	if p == nil {
 		p = &Profile{}

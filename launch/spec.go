@@ -95,6 +95,14 @@ type Spec struct {
 	// which the full tier's network namespace shares, are out of reach.
 	// False when the kernel cannot.
 	Scoped bool `json:"scoped"`
+	// SubGID, when not 0, is one of the user's subordinate gids
+	// (/etc/subgid), mapped into the sandbox's user namespace by the
+	// setuid newgidmap so that setgroups is allowed there: pid1 then drops
+	// the user's supplementary groups before the command starts.
+	SubGID int `json:"subgid,omitempty"`
+	// KeptGroups name the supplementary groups the command keeps, for want
+	// of newgidmap or a subgid range (rootless runc cannot drop them).
+	KeptGroups []string `json:"keptGroups,omitempty"`
 	// NoSeccomp turns the seccomp filter off (--seccomp=off): risky.
 	NoSeccomp bool `json:"noSeccomp,omitempty"`
 	// Profile names the profile applied, "" for none.

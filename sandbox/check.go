@@ -57,7 +57,7 @@ func Preflight(o CheckOptions) []CheckResult {
 	}
 
 	userns := fromErr("user namespaces", "an unprivileged user namespace was created", tryUserNS())
-	if _, err := HelperPath("newuidmap", o.Launcher); err != nil {
+	if _, err := launch.HelperPath("newuidmap", o.Launcher); err != nil {
 		add("newuidmap", Warn, "not installed; claudebox does not need it, rootless tools inside (podman, buildah) do", "sudo apt-get install uidmap")
 	} else {
 		add("newuidmap", Pass, "installed", "")
@@ -79,7 +79,7 @@ func Preflight(o CheckOptions) []CheckResult {
 		dir, err := PluginDir(o.Launcher)
 		fromErr("CNI plugins", "bridge and host-local in "+dir, err)
 	}
-	slirp, err := HelperPath("slirp4netns", o.Launcher)
+	slirp, err := launch.HelperPath("slirp4netns", o.Launcher)
 	fromErr("slirp4netns", slirp, err)
 	fromErr("/dev/net/tun", "usable", checkTun())
 
@@ -142,6 +142,7 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: proj,
 		Environ:     []string{"PATH=" + launch.DefaultPath, "CANARY_TOKEN=" + canary},
 		LandlockABI: launch.LandlockABI(),
+		Groups:      o.Host.Groups, SubGID: o.Host.SubGID, NewGIDMap: o.Host.NewGIDMap,
 	}
 	run := func(tier launch.Tier, script string) (string, error) {
 		s, err := launch.Resolve(launch.Options{Command: []string{"sh", "-c", script}, Network: string(tier)}, host)
@@ -168,7 +169,8 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		touch /usr/.claudebox-check 2>/dev/null || echo host-readonly
 		env | grep -q CANARY_TOKEN || echo env-clean
 		echo x > probe && echo project-writable
-		grep -q '^Seccomp:[[:space:]]*2' /proc/self/status && echo seccomp-filter`)
+		grep -q '^Seccomp:[[:space:]]*2' /proc/self/status && echo seccomp-filter
+		grep -q '^Groups:[[:space:]]*$' /proc/self/status && echo no-groups`)
 	if err != nil {
 		add("sandbox", Fail, "a sandbox did not start: "+err.Error(), launch.Hint(err))
 		return out
@@ -187,6 +189,7 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		}
 	}
 
+	out = append(out, checkGroups(o.Host, strings.Contains(got, "no-groups")))
 	out = append(out, checkAbstractSockets(o, host, func(script string) (string, error) { return run(launch.TierFull, script) }))
 
 	got, err = run(launch.TierNone, `tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '`)
@@ -211,6 +214,30 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		add("network inet", Fail, "a private address was not rejected: "+strings.TrimSpace(got), "report this")
 	}
 	return out
+}
+
+// checkGroups says what becomes of the user's supplementary groups in a
+// sandbox, verified by the probe (none: the command has no supplementary
+// group).
+func checkGroups(h launch.Host, none bool) CheckResult {
+	r := CheckResult{Name: "groups"}
+	var s launch.Spec
+	launch.ResolveGroups(&s, h)
+	switch {
+	case len(s.KeptGroups) > 0:
+		r.Status, r.Detail = Warn, "kept in the sandbox: "+strings.Join(s.KeptGroups, ", ")
+		if important := launch.Important(s.KeptGroups); len(important) > 0 {
+			r.Detail += "; " + strings.Join(important, ", ") + " grant root or the host's logs"
+		}
+		r.Fix = "install uidmap (newgidmap) and give your user a range in /etc/subgid (sudo usermod --add-subgids 100000-165535 $USER): claudebox then drops them"
+	case !none:
+		r.Status, r.Detail, r.Fix = Fail, "the command has supplementary groups", "report this"
+	case s.SubGID != 0:
+		r.Status, r.Detail = Pass, fmt.Sprintf("yours are dropped (newgidmap maps subgid %d)", s.SubGID)
+	default:
+		r.Status, r.Detail = Pass, "none to drop"
+	}
+	return r
 }
 
 // checkAbstractSockets listens on an abstract unix socket of the host and

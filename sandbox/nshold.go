@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 
+	"github.com/claudebox/claudebox/launch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -30,7 +32,11 @@ type nsHolder struct {
 	release *os.File // closing it ends the holder
 }
 
-func holdNamespaces(launcher string, uid, gid int) (*nsHolder, error) {
+// holdNamespaces starts the holder. With subgid (Spec.SubGID) the gid map
+// is left to newgidmap, written once the holder runs: it maps one of the
+// user's subordinate gids too, so setgroups is allowed in the namespace
+// and pid1 can drop the user's supplementary groups.
+func holdNamespaces(launcher string, uid, gid, subgid int) (*nsHolder, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -51,6 +57,9 @@ func holdNamespaces(launcher string, uid, gid int) (*nsHolder, error) {
 		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
 		GidMappingsEnableSetgroups: false,
 	}
+	if subgid != 0 {
+		cmd.SysProcAttr.GidMappings = nil
+	}
 	// Start returns once the holder runs, its namespaces made and mapped;
 	// "ok" comes once lo is up.
 	if err := cmd.Start(); err != nil {
@@ -62,7 +71,28 @@ func holdNamespaces(launcher string, uid, gid int) (*nsHolder, error) {
 		h.stop()
 		return nil, fmt.Errorf("making the sandbox's network namespace: %s", lastLine(stderr.String(), errors.New("the holder failed")))
 	}
+	if subgid != 0 {
+		if err := newGIDMap(h.pid(), gid, subgid); err != nil {
+			h.stop()
+			return nil, err
+		}
+	}
 	return h, nil
+}
+
+// newGIDMap has the setuid newgidmap write pid's gid map: gid as root's
+// group, and the subordinate gid subgid as group 1.
+func newGIDMap(pid, gid, subgid int) error {
+	tool, err := launch.HelperPath("newgidmap", "")
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command(tool, strconv.Itoa(pid), "0", strconv.Itoa(gid), "1", "1", strconv.Itoa(subgid), "1").CombinedOutput()
+	if err != nil {
+		return &launch.HintError{Err: fmt.Errorf("newgidmap: %s", lastLine(string(out), err)),
+			Hint: "check your range in /etc/subgid"}
+	}
+	return nil
 }
 
 func (h *nsHolder) pid() int { return h.cmd.Process.Pid }

@@ -61,7 +61,7 @@ func Run(c Config) (status int, err error) {
 	// PATH, whose entries a sandbox may write (a project's bin/): from
 	// here on, only the system's directories (the command's own PATH is
 	// in the spec).
-	if err := os.Setenv("PATH", strings.Join(helperDirs, ":")); err != nil {
+	if err := os.Setenv("PATH", strings.Join(launch.HelperDirs, ":")); err != nil {
 		return 0, err
 	}
 	if err := CheckUserNS(); err != nil {
@@ -98,7 +98,7 @@ func Run(c Config) (status int, err error) {
 	}
 	var hold *nsHolder
 	if c.Spec.Network.Tier == launch.TierInet {
-		if hold, err = holdNamespaces(c.Launcher, c.Spec.UID, c.Spec.GID); err != nil {
+		if hold, err = holdNamespaces(c.Launcher, c.Spec.UID, c.Spec.GID, c.Spec.SubGID); err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		defer hold.stop()
@@ -277,7 +277,7 @@ func writeBundle(c Config, rt string, ld *launchDir) (*specs.Spec, error) {
 	// rootfs's path only for their order (by the tree it is in): rt's.
 	layout := bundle.Layout{Rootfs: filepath.Join(rt, skeletonPrefix), Launcher: c.Launcher, ParentFD: lifelineFD}
 	if !c.Spec.NoSeccomp {
-		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec.UID))
+		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec))
 		if err != nil {
 			return nil, &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
 		}

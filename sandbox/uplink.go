@@ -21,7 +21,7 @@ import (
 // of the user's own sockets. Host loopback through the gateway is turned
 // off. slirp4netns exits when the launcher does (--exit-fd).
 func (n *network) startUplink() error {
-	slirp, err := HelperPath("slirp4netns", n.launcher)
+	slirp, err := launch.HelperPath("slirp4netns", n.launcher)
 	if err != nil {
 		return err
 	}

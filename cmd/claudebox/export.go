@@ -62,7 +62,7 @@ then stay where it was exported).
 			}
 			var prog []byte
 			if !spec.NoSeccomp {
-				if prog, _, err = sandbox.SeccompProgram(bundle.Pid1Caps(spec.UID)); err != nil {
+				if prog, _, err = sandbox.SeccompProgram(bundle.Pid1Caps(spec)); err != nil {
 					return err
 				}
 			}

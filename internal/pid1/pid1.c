@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -67,6 +68,7 @@ struct options {
 	const char *seccomp; // the compiled filter to load, or NULL
 	int tty_filter;      // stack the terminal ioctl filter
 	int scope;           // scope abstract unix sockets and signals (Landlock)
+	int drop_groups;     // drop the supplementary groups
 	int parent_fd;       // the launcher's lifeline, or -1
 	char **argv;         // the command
 };
@@ -110,6 +112,8 @@ static struct options parse(int argc, char **argv) {
 			o.tty_filter = 1;
 		} else if (strcmp(a, "--scope") == 0) {
 			o.scope = 1;
+		} else if (strcmp(a, "--drop-groups") == 0) {
+			o.drop_groups = 1;
 		} else if (strncmp(a, "--seccomp=", 10) == 0) {
 			o.seccomp = a + 10;
 		} else if (strncmp(a, "--parent-fd=", 12) == 0) {
@@ -381,6 +385,14 @@ void claudebox_pid1(int argc, char **argv) {
 
 	// Fail closed: a scope or filter that was asked for and cannot be set
 	// up stops the launch.
+	//
+	// The user's supplementary groups come along into a rootless sandbox
+	// (runc cannot drop them: setgroups is denied where the user wrote the
+	// gid map), shown as nogroup but still granting access (adm reads host
+	// logs, the lxd group is root). With a gid map written by newgidmap,
+	// setgroups is allowed here, and pid1 holds CAP_SETGID for it.
+	if (o.drop_groups && setgroups(0, NULL) < 0)
+		fail(CLAUDEBOX_EXIT_USAGE, "dropping the supplementary groups: %s", strerror(errno));
 	if (o.scope)
 		scope();
 	if (o.seccomp != NULL)
