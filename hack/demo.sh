@@ -23,9 +23,12 @@ show() {
 echo "claudebox demo: home is $HOME, project is $HOME/project"
 step "claudebox run --dry-run -- CMD   # the plan every launch shows first"
 "$bin" run --dry-run -- sh -c 'echo hello'
+# The commands are run by the sandbox's shell: they expand there, not here.
+# shellcheck disable=SC2016
 show 'id; echo "workdir: $(pwd)"'
 show 'cat ~/.ssh/id_ed25519 || echo "-> the secret is hidden"'
 show 'ls -A ~; echo "-> home shows only the project"'
+# shellcheck disable=SC2016
 show 'echo "GITHUB_TOKEN=${GITHUB_TOKEN:-<not set>}"; env | sort | sed "s/^/  /"'
 show 'touch /usr/claudebox-demo || echo "-> the host is read-only"'
 show 'echo hello > made-in-sandbox.txt && echo "-> the project is writable"'

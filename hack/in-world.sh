@@ -6,6 +6,8 @@
 set -euo pipefail
 uid=$1 gid=$2
 shift 2
+# The inner script's variables are its own positional arguments.
+# shellcheck disable=SC2016
 exec unshare --mount --propagation private -- sh -c '
 	uid=$1 gid=$2
 	shift 2

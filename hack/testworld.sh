@@ -24,7 +24,9 @@ run=/run/claudebox-testworld
 down() {
 	if [[ -d $run ]]; then
 		for pidfile in "$run"/*.pid; do
-			[[ -e $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+			if [[ -e $pidfile ]]; then
+				kill "$(cat "$pidfile")" 2>/dev/null || true
+			fi
 		done
 		rm -rf "$run"
 	fi

@@ -15,6 +15,7 @@ package main
 // a mount namespace of its own where that file is /etc/resolv.conf.
 
 /*
+#cgo CFLAGS: -Wall -Wextra -Werror
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

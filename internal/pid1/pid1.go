@@ -27,6 +27,7 @@
 // command's status (128+N when it died of signal N).
 package pid1
 
+// #cgo CFLAGS: -Wall -Wextra -Werror
 // #include "pid1.h"
 import "C"
 
