@@ -134,10 +134,11 @@ func probeSandbox(o CheckOptions) []CheckResult {
 	home := filepath.Join(tmp, "home")
 	proj := filepath.Join(home, "project")
 	canary := "claudebox-canary-" + fmt.Sprint(time.Now().UnixNano())
-	for _, d := range []string{filepath.Join(home, ".ssh"), filepath.Join(proj, ".git")} {
-		os.MkdirAll(d, 0o700)
+	if err := os.MkdirAll(filepath.Join(proj, ".git"), 0o700); err != nil {
+		add("sandbox probes", Fail, "making a throwaway project: "+err.Error(), "")
+		return out
 	}
-	os.WriteFile(filepath.Join(home, ".ssh", "id_canary"), []byte(canary), 0o600)
+	planted := plantCanary(filepath.Join(home, ".ssh", "id_canary"), canary)
 	host := launch.Host{
 		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: proj,
 		Environ:     []string{"PATH=" + launch.DefaultPath, "CANARY_TOKEN=" + canary},
@@ -170,24 +171,12 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		env | grep -q CANARY_TOKEN || echo env-clean
 		echo x > probe && echo project-writable
 		grep -q '^Seccomp:[[:space:]]*2' /proc/self/status && echo seccomp-filter
-		grep -q '^Groups:[[:space:]]*$' /proc/self/status && echo no-groups`)
+		awk -v g="$(id -g)" '/^Groups:/ { for (i = 2; i <= NF; i++) if ($i != g) exit 1 }' /proc/self/status && echo no-groups`)
 	if err != nil {
 		add("sandbox", Fail, "a sandbox did not start: "+err.Error(), launch.Hint(err))
 		return out
 	}
-	for _, c := range []struct{ mark, name, detail string }{
-		{"secret-hidden", "secrets hidden", "a canary in ~/.ssh is invisible"},
-		{"host-readonly", "host read-only", "/usr cannot be written"},
-		{"env-clean", "environment clean", "a planted variable does not pass"},
-		{"project-writable", "project writable", "the project can be written"},
-		{"seccomp-filter", "seccomp", "the command runs under the seccomp filter"},
-	} {
-		if strings.Contains(got, c.mark) && !strings.Contains(got, canary) {
-			add(c.name, Pass, c.detail, "")
-		} else {
-			add(c.name, Fail, "not verified; the sandbox printed: "+strings.TrimSpace(got), "report this: the sandbox does not isolate")
-		}
-	}
+	out = append(out, judgeIsolation(got, canary, planted)...)
 
 	out = append(out, checkGroups(o.Host, strings.Contains(got, "no-groups")))
 	out = append(out, checkAbstractSockets(o, host, func(script string) (string, error) { return run(launch.TierFull, script) }))
@@ -216,9 +205,50 @@ func probeSandbox(o CheckOptions) []CheckResult {
 	return out
 }
 
+// plantCanary writes the canary secret to path, on the host, and reads it
+// back: the "secrets hidden" check means something only when the secret
+// is there to be hidden.
+func plantCanary(path, canary string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(canary), 0o600); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != canary {
+		return fmt.Errorf("%s does not hold the canary after writing it (%v)", path, err)
+	}
+	return nil
+}
+
+// judgeIsolation turns what the isolation probe printed (got) into
+// results. Each PASS needs its mark printed from inside and the canary
+// never printed; "secrets hidden" also needs the canary planted on the
+// host (planted == nil), else nothing was hidden and it FAILs.
+func judgeIsolation(got, canary string, planted error) []CheckResult {
+	var out []CheckResult
+	for _, c := range []struct{ mark, name, detail string }{
+		{"secret-hidden", "secrets hidden", "a canary in ~/.ssh is invisible"},
+		{"host-readonly", "host read-only", "/usr cannot be written"},
+		{"env-clean", "environment clean", "a planted variable does not pass"},
+		{"project-writable", "project writable", "the project can be written"},
+		{"seccomp-filter", "seccomp", "the command runs under the seccomp filter"},
+	} {
+		r := CheckResult{Name: c.name, Status: Pass, Detail: c.detail}
+		switch {
+		case c.mark == "secret-hidden" && planted != nil:
+			r.Status, r.Detail, r.Fix = Fail, "not verified: the canary could not be planted: "+planted.Error(), "check that the temporary directory ($TMPDIR) is writable"
+		case !strings.Contains(got, c.mark) || strings.Contains(got, canary):
+			r.Status, r.Detail, r.Fix = Fail, "not verified; the sandbox printed: "+strings.TrimSpace(got), "report this: the sandbox does not isolate"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // checkGroups says what becomes of the user's supplementary groups in a
-// sandbox, verified by the probe (none: the command has no supplementary
-// group).
+// sandbox, verified by the probe (none: the command has no group but its
+// own).
 func checkGroups(h launch.Host, none bool) CheckResult {
 	r := CheckResult{Name: "groups"}
 	var s launch.Spec
