@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -29,8 +30,6 @@ const (
 	// LauncherPath is where the claudebox binary appears inside the
 	// sandbox, read-only, to serve as pid 1.
 	LauncherPath = "/.claudebox/claudebox"
-	// Pid1Verb is the claudebox subcommand that runs as the sandbox's pid 1.
-	Pid1Verb = "pid1"
 )
 
 // Layout says where the bundle's host-side pieces are.
@@ -56,9 +55,6 @@ type Layout struct {
 	// it itself). "" for no hook.
 	NetHook string
 }
-
-// NetHookVerb is the hook's hidden subcommand.
-const NetHookVerb = "_net-hook"
 
 // Annotations an exported bundle's hook reads its network from.
 const (
@@ -106,7 +102,7 @@ var (
 // Build renders the OCI configuration of a launch.
 func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	caps := pid1Capabilities(s)
-	args := []string{LauncherPath, Pid1Verb, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
+	args := []string{LauncherPath, registry.Pid1, "--uid=" + strconv.Itoa(s.UID), "--gid=" + strconv.Itoa(s.GID)}
 	if l.ParentFD != 0 {
 		args = append(args, "--parent-fd="+strconv.Itoa(l.ParentFD))
 	}
@@ -131,7 +127,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	}
 	var hooks *specs.Hooks
 	if l.NetHook != "" {
-		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", NetHookVerb}}}}
+		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", registry.NetHook}}}}
 	}
 	return &specs.Spec{
 		Version:  specs.Version,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -176,7 +177,7 @@ func TestPolicy(t *testing.T) {
 	if got := oci.Linux.GIDMappings[0].HostID; got != 1001 {
 		t.Errorf("gid mapping host id %d", got)
 	}
-	want := []string{LauncherPath, Pid1Verb, "--uid=1000", "--gid=1001", "--seccomp=" + SeccompPath, "--tty-filter", "--", "bash"}
+	want := []string{LauncherPath, registry.Pid1, "--uid=1000", "--gid=1001", "--seccomp=" + SeccompPath, "--tty-filter", "--", "bash"}
 	if !slices.Equal(oci.Process.Args, want) {
 		t.Errorf("args %v, want %v", oci.Process.Args, want)
 	}

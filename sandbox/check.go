@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/state"
 )
@@ -193,7 +194,7 @@ func probeSandbox(o CheckOptions) []CheckResult {
 	// A connection to the uplink's gateway (10.0.2.2, inside slirp4netns)
 	// must be rejected by the deny rules before it leaves the sandbox: no
 	// packet reaches any network.
-	got, err = run(launch.TierInet, `/.claudebox/claudebox `+ProbeVerb+` tcp 10.0.2.2:9`)
+	got, err = run(launch.TierInet, `/.claudebox/claudebox `+registry.Probe+` tcp 10.0.2.2:9`)
 	switch {
 	case err != nil:
 		add("network inet", Fail, err.Error(), launch.Hint(err))
@@ -295,7 +296,7 @@ func checkAbstractSockets(o CheckOptions, host launch.Host, runFull func(string)
 			c.Close()
 		}
 	}()
-	got, err := runFull(`/.claudebox/claudebox ` + ProbeVerb + ` unix ` + addr)
+	got, err := runFull(`/.claudebox/claudebox ` + registry.Probe + ` unix ` + addr)
 	reached := strings.TrimSpace(got) == "ok"
 	switch {
 	case err != nil:
@@ -311,14 +312,12 @@ func checkAbstractSockets(o CheckOptions, host launch.Host, runFull func(string)
 	return res(Fail, "not verified; the probe printed: "+strings.TrimSpace(got), "report this")
 }
 
-// ProbeVerb is the hidden subcommand the inet probe runs inside.
-const ProbeVerb = "_probe"
-
-// ProbeMain: `claudebox _probe tcp|unix ADDR` prints "ok" or the error.
+// ProbeMain is --check's network probe, run inside a sandbox as `claudebox
+// _probe tcp|unix ADDR` (registry.Probe): it prints "ok" or the error.
 func ProbeMain(args []string) int {
 	if len(args) != 2 || args[0] != "tcp" && args[0] != "unix" {
 		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp|unix ADDR")
-		return 125
+		return registry.ExitFailure
 	}
 	c, err := net.DialTimeout(args[0], args[1], 2*time.Second)
 	if err != nil {

@@ -8,32 +8,30 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/containernetworking/cni/libcni"
 )
 
-// CNIHelperVerb is the hidden subcommand that runs libcni inside the
-// sandbox's user namespace.
-const CNIHelperVerb = "_cni"
-
-// CNIHelperMain is the helper: `claudebox _cni add|del DIR CNI_PATH ID`,
-// with the user namespace joined already and the network namespace on
-// fd 4.
+// CNIHelperMain is the hidden subcommand (registry.CNI) that runs libcni
+// inside the sandbox's user namespace: `claudebox _cni add|del DIR
+// CNI_PATH ID`, with the user namespace joined already and the network
+// namespace on fd 4.
 func CNIHelperMain(args []string) int {
-	fs := flag.NewFlagSet(CNIHelperVerb, flag.ContinueOnError)
+	fs := flag.NewFlagSet(registry.CNI, flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 4 {
 		fmt.Fprintln(os.Stderr, "usage: claudebox _cni add|del DIR CNI_PATH ID")
-		return 125
+		return registry.ExitFailure
 	}
 	op, dir, path, id := fs.Arg(0), fs.Arg(1), fs.Arg(2), fs.Arg(3)
 	b, err := os.ReadFile(filepath.Join(dir, "conflist.json"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 125
+		return registry.ExitFailure
 	}
 	list, err := libcni.ConfListFromBytes(b)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 125
+		return registry.ExitFailure
 	}
 	cni := libcni.NewCNIConfigWithCacheDir(filepath.SplitList(path), filepath.Join(dir, "cache"), nil)
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: fmt.Sprintf("/proc/%d/fd/4", os.Getpid()), IfName: "eth0"}
@@ -82,9 +80,3 @@ func releaseNetwork(dir, id string) {
 	cni := libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(dir, "cache"), nil)
 	_ = cni.DelNetworkList(ctx, list, &libcni.RuntimeConf{ContainerID: id, IfName: "eth0"})
 }
-
-// UsernsExecVerb is the hidden subcommand that execs a program in the
-// sandbox's user namespace: `claudebox _userns-exec PROGRAM ARGS...` with
-// _CLAUDEBOX_USERNS set. The constructor in cmd/claudebox joins the
-// namespace and execs PROGRAM before the Go runtime starts.
-const UsernsExecVerb = "_userns-exec"

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,12 +26,6 @@ import (
 // that attaches the network as a launch does, reports back, then waits
 // for the container's init to exit and takes the network down (the
 // uplink; root's CNI DEL) however the container ended.
-
-// Hidden subcommands of the hook and its keeper.
-const (
-	NetHookVerb   = bundle.NetHookVerb
-	NetKeeperVerb = "_net-keeper"
-)
 
 // NetHookMain is the createRuntime hook: the container's state on stdin.
 func NetHookMain() int {
@@ -50,7 +45,7 @@ func NetHookMain() int {
 		return 1
 	}
 	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	keeper := exec.Command(self, NetKeeperVerb, st.Bundle, st.ID, strconv.Itoa(st.Pid))
+	keeper := exec.Command(self, registry.NetKeeper, st.Bundle, st.ID, strconv.Itoa(st.Pid))
 	keeper.Stdin, keeper.Stdout, keeper.Stderr = devnull, devnull, devnull
 	keeper.ExtraFiles = []*os.File{w} // fd 3: its report
 	keeper.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

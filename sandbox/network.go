@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/claudebox/claudebox/internal/egress"
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 )
@@ -32,7 +33,7 @@ var ErrNetwork = errors.New("cannot set up the network")
 // Rootless, the sandbox's network namespace belongs to its user namespace,
 // which only a process inside that user namespace can administer. libcni
 // and the plugins therefore run in a helper, this binary re-executed
-// (CNIHelperVerb), that joins the user namespace before the Go runtime
+// (registry.CNI), that joins the user namespace before the Go runtime
 // starts (cmd/claudebox/userns_join.go) and stays in the host's network
 // namespace, as libcni wants.
 type network struct {
@@ -169,14 +170,14 @@ func (n *network) settle() {
 
 // helper runs CNI ADD or DEL in the sandbox's user namespace.
 func (n *network) helper(op string) error {
-	cmd := exec.Command(n.launcher, CNIHelperVerb, op, n.dir, strings.Join(n.paths, ":"), n.id)
+	cmd := exec.Command(n.launcher, registry.CNI, op, n.dir, strings.Join(n.paths, ":"), n.id)
 	cmd.ExtraFiles = []*os.File{n.userns, n.netns} // fds 3 and 4
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	if !n.bridge {
 		// Rootless: the plugins must act from inside the sandbox's user
 		// namespace. Root's bridge plugin works on the host's network
 		// namespace too, so it stays in the host's.
-		cmd.Env = append(cmd.Env, "_CLAUDEBOX_USERNS=/proc/self/fd/3")
+		cmd.Env = append(cmd.Env, registry.EnvUserns+"=/proc/self/fd/3")
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -10,13 +10,10 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// NSHoldVerb is the hidden subcommand that holds a sandbox's user and
-// network namespaces (all in the constructor, cmd/claudebox).
-const NSHoldVerb = "_ns-hold"
 
 // nsHolder is a process in a new user namespace, mapping the user as root
 // as the sandbox's does, and a new network namespace owned by it. The inet
@@ -42,7 +39,7 @@ func holdNamespaces(launcher string, uid, gid, subgid int) (*nsHolder, error) {
 		return nil, err
 	}
 	defer r.Close()
-	cmd := exec.Command(launcher, NSHoldVerb)
+	cmd := exec.Command(launcher, registry.NSHold)
 	cmd.Stdin = r
 	ready, err := cmd.StdoutPipe()
 	if err != nil {

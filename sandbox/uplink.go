@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 )
@@ -44,13 +45,13 @@ func (n *network) startUplink() error {
 	// (--enable-sandbox: its own mount namespace, no filesystem) and only
 	// has to enter the network namespace; it stays in the host's network
 	// namespace for its outbound sockets.
-	cmd := exec.Command(n.launcher, UsernsExecVerb, slirp, "--configure", "--mtu="+strconv.Itoa(netconf.UplinkMTU),
+	cmd := exec.Command(n.launcher, registry.UsernsExec, slirp, "--configure", "--mtu="+strconv.Itoa(netconf.UplinkMTU),
 		"--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
 		"--exit-fd=3", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/6", netconf.UplinkDevice)
 	cmd.ExtraFiles = []*os.File{exitR, readyW, n.userns, n.netns} // fds 3, 4, 5, 6
-	cmd.Env = []string{"_CLAUDEBOX_USERNS=/proc/self/fd/5"}
+	cmd.Env = []string{registry.EnvUserns + "=/proc/self/fd/5"}
 	if alt := upstreamResolvConf(); alt != "" {
-		cmd.Env = append(cmd.Env, "_CLAUDEBOX_RESOLV_CONF="+alt)
+		cmd.Env = append(cmd.Env, registry.EnvResolvConf+"="+alt)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

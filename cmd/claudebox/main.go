@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/claudebox/claudebox/internal/egress"
-	"github.com/claudebox/claudebox/internal/pid1"
+	_ "github.com/claudebox/claudebox/internal/pid1" // the sandbox's pid 1: a C constructor
+	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
 	"github.com/claudebox/claudebox/sandbox"
@@ -18,23 +19,12 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Exit statuses of claudebox's own failures. Any other status is the
-// sandboxed command's own (128+N when it died of signal N).
-const (
-	// ExitFailure: claudebox itself failed (bad input, sandbox set-up).
-	ExitFailure = 125
-	// ExitCannotRun: the command exists but cannot be run.
-	ExitCannotRun = pid1.ExitCannotRun
-	// ExitNotFound: the command does not exist in the sandbox.
-	ExitNotFound = pid1.ExitNotFound
-)
-
 var version = "dev"
 
 func init() {
 	// libcontainer re-executes this binary as `claudebox init` inside the
 	// new namespaces; the nsenter import above has already run by now.
-	if len(os.Args) > 1 && os.Args[1] == "init" {
+	if len(os.Args) > 1 && os.Args[1] == registry.Init {
 		libcontainer.Init()
 	}
 }
@@ -50,16 +40,16 @@ func main() {
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case sandbox.CNIHelperVerb:
+		case registry.CNI:
 			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
-		case sandbox.UsernsExecVerb: // reached only without _CLAUDEBOX_USERNS
-			fmt.Fprintln(os.Stderr, "claudebox: _userns-exec needs _CLAUDEBOX_USERNS")
-			os.Exit(125)
-		case sandbox.ProbeVerb:
+		case registry.UsernsExec: // reached only without registry.EnvUserns
+			fmt.Fprintln(os.Stderr, "claudebox: "+registry.UsernsExec+" needs "+registry.EnvUserns)
+			os.Exit(registry.ExitFailure)
+		case registry.Probe:
 			os.Exit(sandbox.ProbeMain(os.Args[2:]))
-		case sandbox.NetHookVerb:
+		case registry.NetHook:
 			os.Exit(sandbox.NetHookMain())
-		case sandbox.NetKeeperVerb:
+		case registry.NetKeeper:
 			os.Exit(sandbox.NetKeeperMain(os.Args[2:]))
 		}
 	}
@@ -93,5 +83,5 @@ func execute(args []string) int {
 	if hint := launch.Hint(err); hint != "" {
 		fmt.Fprintf(os.Stderr, "  hint: %s\n", hint)
 	}
-	return ExitFailure
+	return registry.ExitFailure
 }

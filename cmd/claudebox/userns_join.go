@@ -15,7 +15,7 @@ package main
 // a mount namespace of its own where that file is /etc/resolv.conf.
 
 /*
-#cgo CFLAGS: -Wall -Wextra -Werror
+#cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../../internal/registry
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,20 +29,22 @@ package main
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "registry.h"
+
 static void claudebox_userns_exec(char **argv) {
-	const char *resolv = getenv("_CLAUDEBOX_RESOLV_CONF");
+	const char *resolv = getenv(CLAUDEBOX_ENV_RESOLV_CONF);
 	if (resolv != NULL && *resolv != '\0') {
 		if (unshare(CLONE_NEWNS) < 0 ||
 		    mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount(resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0) {
 			fprintf(stderr, "claudebox: resolv.conf for the uplink: %s\n", strerror(errno));
-			_exit(125);
+			_exit(CLAUDEBOX_EXIT_FAILURE);
 		}
 	}
-	unsetenv("_CLAUDEBOX_RESOLV_CONF");
+	unsetenv(CLAUDEBOX_ENV_RESOLV_CONF);
 	execv(argv[0], argv);
 	fprintf(stderr, "claudebox: exec %s: %s\n", argv[0], strerror(errno));
-	_exit(125);
+	_exit(CLAUDEBOX_EXIT_FAILURE);
 }
 
 // `claudebox _ns-hold`, started by the launcher in the sandbox's new user
@@ -56,16 +58,16 @@ static void claudebox_ns_hold(void) {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
 		perror("claudebox: the sandbox's loopback");
-		_exit(125);
+		_exit(CLAUDEBOX_EXIT_FAILURE);
 	}
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
 		perror("claudebox: bringing the sandbox's loopback up");
-		_exit(125);
+		_exit(CLAUDEBOX_EXIT_FAILURE);
 	}
 	close(s);
 	if (write(1, "ok\n", 3) != 3)
-		_exit(125);
+		_exit(CLAUDEBOX_EXIT_FAILURE);
 	close(1);
 	char b;
 	ssize_t n;
@@ -78,19 +80,19 @@ static void claudebox_ns_hold(void) {
 // glibc passes constructors the program's arguments.
 __attribute__((constructor)) static void claudebox_join_userns(int argc, char **argv, char **envp) {
 	(void)envp;
-	if (argc == 2 && strcmp(argv[1], "_ns-hold") == 0)
+	if (argc == 2 && strcmp(argv[1], CLAUDEBOX_VERB_NS_HOLD) == 0)
 		claudebox_ns_hold();
-	const char *path = getenv("_CLAUDEBOX_USERNS");
+	const char *path = getenv(CLAUDEBOX_ENV_USERNS);
 	if (path == NULL || *path == '\0')
 		return;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) {
 		perror("claudebox: joining the sandbox's user namespace");
-		_exit(125);
+		_exit(CLAUDEBOX_EXIT_FAILURE);
 	}
 	close(fd);
-	unsetenv("_CLAUDEBOX_USERNS");
-	if (argc > 2 && strcmp(argv[1], "_userns-exec") == 0)
+	unsetenv(CLAUDEBOX_ENV_USERNS);
+	if (argc > 2 && strcmp(argv[1], CLAUDEBOX_VERB_USERNS_EXEC) == 0)
 		claudebox_userns_exec(argv + 2);
 }
 */

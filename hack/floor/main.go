@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/claudebox/claudebox/internal/registry"
 	_ "github.com/opencontainers/cgroups/devices" // device rules, as runc registers them
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
@@ -22,7 +23,7 @@ import (
 )
 
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
+	if len(os.Args) > 1 && os.Args[1] == registry.Init {
 		libcontainer.Init()
 	}
 }
@@ -30,7 +31,7 @@ func init() {
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
-		os.Exit(125)
+		os.Exit(registry.ExitFailure)
 	}
 }
 

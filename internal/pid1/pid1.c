@@ -83,7 +83,7 @@ static void fail(int code, const char *fmt, ...) {
 	_exit(code);
 }
 
-static void usage(void) { fail(CLAUDEBOX_EXIT_USAGE, "usage: pid1 --uid=UID --gid=GID -- CMD [ARGS...]"); }
+static void usage(void) { fail(CLAUDEBOX_EXIT_FAILURE, "usage: pid1 --uid=UID --gid=GID -- CMD [ARGS...]"); }
 
 // number parses a whole decimal number, or fails.
 static long number(const char *arg, const char *s) {
@@ -91,7 +91,7 @@ static long number(const char *arg, const char *s) {
 	errno = 0;
 	long n = strtol(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || n > INT_MAX)
-		fail(CLAUDEBOX_EXIT_USAGE, "bad argument %s", arg);
+		fail(CLAUDEBOX_EXIT_FAILURE, "bad argument %s", arg);
 	return n;
 }
 
@@ -119,7 +119,7 @@ static struct options parse(int argc, char **argv) {
 		} else if (strncmp(a, "--parent-fd=", 12) == 0) {
 			o.parent_fd = (int)number(a, a + 12);
 		} else {
-			fail(CLAUDEBOX_EXIT_USAGE, "unknown argument \"%s\"", a);
+			fail(CLAUDEBOX_EXIT_FAILURE, "unknown argument \"%s\"", a);
 		}
 	}
 	usage();
@@ -165,23 +165,23 @@ static void load_filter_file(const char *path) {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "loading the seccomp filter: %s: %s", path, strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "loading the seccomp filter: %s: %s", path, strerror(errno));
 	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 || st.st_size > 0xffff * (off_t)sizeof(struct sock_filter))
-		fail(CLAUDEBOX_EXIT_USAGE, "loading the seccomp filter: %s is not a seccomp program", path);
+		fail(CLAUDEBOX_EXIT_FAILURE, "loading the seccomp filter: %s is not a seccomp program", path);
 	struct sock_filter *prog = malloc((size_t)st.st_size);
 	if (prog == NULL)
-		fail(CLAUDEBOX_EXIT_USAGE, "loading the seccomp filter: out of memory");
+		fail(CLAUDEBOX_EXIT_FAILURE, "loading the seccomp filter: out of memory");
 	for (off_t got = 0; got < st.st_size;) {
 		ssize_t n = read(fd, (char *)prog + got, (size_t)(st.st_size - got));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			fail(CLAUDEBOX_EXIT_USAGE, "loading the seccomp filter: reading %s: %s", path, n < 0 ? strerror(errno) : "short file");
+			fail(CLAUDEBOX_EXIT_FAILURE, "loading the seccomp filter: reading %s: %s", path, n < 0 ? strerror(errno) : "short file");
 		got += n;
 	}
 	close(fd);
 	if (load_filter(prog, (size_t)st.st_size / sizeof(struct sock_filter)) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "loading the seccomp filter: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "loading the seccomp filter: %s", strerror(errno));
 	free(prog);
 }
 
@@ -233,7 +233,7 @@ static void load_tty_filter(void) {
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	if (load_filter(prog, n) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "loading the terminal filter: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "loading the terminal filter: %s", strerror(errno));
 }
 
 // scope confines pid1, and so everything it starts, to a Landlock domain
@@ -248,9 +248,9 @@ static void scope(void) {
 	};
 	int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
 	if (fd < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "scoping abstract sockets and signals (Landlock ABI 6, Linux 6.12): %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "scoping abstract sockets and signals (Landlock ABI 6, Linux 6.12): %s", strerror(errno));
 	if (syscall(__NR_landlock_restrict_self, fd, 0) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "scoping abstract sockets and signals: landlock_restrict_self: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "scoping abstract sockets and signals: landlock_restrict_self: %s", strerror(errno));
 	close(fd);
 }
 
@@ -336,7 +336,7 @@ static pid_t start(const struct options *o, const char *path, const sigset_t *ma
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			fprintf(stderr, "claudebox pid1: mapping the command's ids: %s\n", strerror(err));
-			_exit(CLAUDEBOX_EXIT_USAGE);
+			_exit(CLAUDEBOX_EXIT_FAILURE);
 		}
 		(void)!write(go[1], "g", 1);
 	}
@@ -379,9 +379,9 @@ void claudebox_pid1(int argc, char **argv) {
 	// killed before this line; the launcher's pipe does not: its end of
 	// file comes whenever the launcher goes, before or after.
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
 	if (o.parent_fd >= 0 && fcntl(o.parent_fd, F_SETFD, FD_CLOEXEC) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "the launcher's pipe (fd %d): %s", o.parent_fd, strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "the launcher's pipe (fd %d): %s", o.parent_fd, strerror(errno));
 
 	// Fail closed: a scope or filter that was asked for and cannot be set
 	// up stops the launch.
@@ -392,7 +392,7 @@ void claudebox_pid1(int argc, char **argv) {
 	// logs, the lxd group is root). With a gid map written by newgidmap,
 	// setgroups is allowed here, and pid1 holds CAP_SETGID for it.
 	if (o.drop_groups && setgroups(0, NULL) < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "dropping the supplementary groups: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "dropping the supplementary groups: %s", strerror(errno));
 	if (o.scope)
 		scope();
 	if (o.seccomp != NULL)
@@ -408,7 +408,7 @@ void claudebox_pid1(int argc, char **argv) {
 	sigprocmask(SIG_BLOCK, &set, &old);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
-		fail(CLAUDEBOX_EXIT_USAGE, "signalfd: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "signalfd: %s", strerror(errno));
 
 	pid_t cmd = start(&o, path, &old);
 	reap(cmd); // it may be gone already
@@ -419,7 +419,7 @@ void claudebox_pid1(int argc, char **argv) {
 		if (poll(fds, nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(CLAUDEBOX_EXIT_USAGE, "poll: %s", strerror(errno));
+			fail(CLAUDEBOX_EXIT_FAILURE, "poll: %s", strerror(errno));
 		}
 		if (nfds == 2 && fds[1].revents != 0) {
 			char b[64];
@@ -444,6 +444,6 @@ void claudebox_pid1(int argc, char **argv) {
 // glibc passes constructors the program's arguments.
 __attribute__((constructor)) static void claudebox_pid1_constructor(int argc, char **argv, char **envp) {
 	(void)envp;
-	if (argc > 1 && strcmp(argv[1], "pid1") == 0)
+	if (argc > 1 && strcmp(argv[1], CLAUDEBOX_VERB_PID1) == 0)
 		claudebox_pid1(argc - 2, argv + 2);
 }

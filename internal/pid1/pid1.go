@@ -27,13 +27,15 @@
 // command's status (128+N when it died of signal N).
 package pid1
 
-// #cgo CFLAGS: -Wall -Wextra -Werror
+// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../registry
 // #include "pid1.h"
 import "C"
 
-// Exit codes of pid1's own failures, as shells use them (pid1.h).
+import "github.com/claudebox/claudebox/internal/registry"
+
+// Exit statuses of pid1's own failures: claudebox's (package registry).
 const (
-	ExitCannotRun = C.CLAUDEBOX_EXIT_CANNOT_RUN
-	ExitNotFound  = C.CLAUDEBOX_EXIT_NOT_FOUND
-	ExitUsage     = C.CLAUDEBOX_EXIT_USAGE
+	ExitCannotRun = registry.ExitCannotRun
+	ExitNotFound  = registry.ExitNotFound
+	ExitUsage     = registry.ExitFailure
 )

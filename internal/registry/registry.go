@@ -1,0 +1,44 @@
+// Package registry lists, once, the claudebox binary's hidden subcommands,
+// the environment its helpers are started with, and its own exit statuses.
+// The C that runs before Go includes the same list as registry.h; a test
+// holds the two equal.
+package registry
+
+// Exit statuses of claudebox's own failures. Any other status is the
+// sandboxed command's own (128+N when it died of signal N).
+const (
+	// ExitFailure: claudebox failed (bad input, sandbox set-up).
+	ExitFailure = 125
+	// ExitCannotRun: the command exists but cannot be run.
+	ExitCannotRun = 126
+	// ExitNotFound: the command does not exist in the sandbox.
+	ExitNotFound = 127
+)
+
+// Subcommands the binary is started as, besides the user's.
+const (
+	// Init is libcontainer's re-exec of the binary in the new namespaces.
+	Init = "init"
+	// Pid1 is the sandbox's pid 1 (internal/pid1, C).
+	Pid1 = "pid1"
+	// NSHold holds the inet tier's user and network namespaces (C).
+	NSHold = "_ns-hold"
+	// UsernsExec execs the uplink in the sandbox's user namespace (C).
+	UsernsExec = "_userns-exec"
+	// CNI runs libcni in the sandbox's user namespace.
+	CNI = "_cni"
+	// Probe is --check's network probe, run inside a sandbox.
+	Probe = "_probe"
+	// NetHook is an exported bundle's OCI hook; NetKeeper takes its network
+	// down when the container ends.
+	NetHook   = "_net-hook"
+	NetKeeper = "_net-keeper"
+)
+
+// Environment the helpers are started with.
+const (
+	// EnvUserns names the user namespace a helper joins before Go starts.
+	EnvUserns = "_CLAUDEBOX_USERNS"
+	// EnvResolvConf is the resolv.conf the uplink's DNS forwarder reads.
+	EnvResolvConf = "_CLAUDEBOX_RESOLV_CONF"
+)
