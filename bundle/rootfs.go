@@ -58,7 +58,12 @@ func NewSkeleton(s *launch.Spec, oci *specs.Spec, base string) Skeleton {
 			add(skelEntry{path: dir, kind: 'd'})
 		}
 		kind := byte('d')
-		if m.Type == "bind" {
+		switch {
+		case dst == LauncherPath || dst == SeccompPath:
+			// claudebox's own files: files whether or not made yet (a
+			// dry run names the filter by placeholder).
+			kind = 'f'
+		case m.Type == "bind":
 			src := m.Source
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(base, src)

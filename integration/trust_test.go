@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -136,6 +137,37 @@ func TestDryRun(t *testing.T) {
 
 	if after := tree(filepath.Join(testUser.home, ".claudebox"), runtimeDir(testUser), proj); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("--dry-run created files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestDryRunIsTheLaunch: what --dry-run --json prints is the configuration
+// a launch hands libcontainer (CLAUDEBOX_DUMP_CONFIG writes it, with what
+// the launch made as the dry run's placeholders), in every tier.
+func TestDryRunIsTheLaunch(t *testing.T) {
+	needSuite(t)
+	proj := worldProject(t, testUser)
+	dump := filepath.Join(outsideDir(t, testUser), "config.json")
+	for _, tier := range []string{"none", "inet", "full"} {
+		in := invocation{as: testUser, dir: proj}
+		args := []string{"run", "--network", tier, "--ro", "/opt", "--", "sh", "-c", "exit 3"}
+		dry := in.inWorld(t, append(args[:1:1], append([]string{"--dry-run", "--json"}, args[1:]...)...)...)
+		mustExit(t, dry, 0)
+		in.env = []string{"CLAUDEBOX_DUMP_CONFIG=" + dump}
+		mustExit(t, in.inWorld(t, append(args[:1:1], append([]string{"-q"}, args[1:]...)...)...), 3)
+		launched, err := os.ReadFile(dump)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal([]byte(dry.stdout), &a); err != nil {
+			t.Fatalf("%s: dry run: %v", tier, err)
+		}
+		if err := json.Unmarshal(launched, &b); err != nil {
+			t.Fatalf("%s: launch: %v", tier, err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: the launch's configuration is not the dry run's\ndry run:\n%s\nlaunch:\n%s", tier, dry.stdout, launched)
+		}
 	}
 }
 

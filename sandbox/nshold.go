@@ -12,7 +12,6 @@ import (
 
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // nsHolder is a process in a new user namespace, mapping the user as root
@@ -93,20 +92,6 @@ func newGIDMap(pid, gid, subgid int) error {
 }
 
 func (h *nsHolder) pid() int { return h.cmd.Process.Pid }
-
-// join points the configuration's user and network namespaces at the
-// holder's. The user namespace's mappings are the holder's then.
-func (h *nsHolder) join(oci *specs.Spec) {
-	for i, ns := range oci.Linux.Namespaces {
-		switch ns.Type {
-		case specs.UserNamespace:
-			oci.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/user", h.pid())
-		case specs.NetworkNamespace:
-			oci.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", h.pid())
-		}
-	}
-	oci.Linux.UIDMappings, oci.Linux.GIDMappings = nil, nil
-}
 
 // stop ends the holder, once everything that joins or opens its
 // namespaces has done so.

@@ -92,8 +92,8 @@ func Run(c Config) (status int, err error) {
 	if err := PrepareProtected(c.Spec); err != nil {
 		return 0, err
 	}
-	oci, err := writeBundle(c, rt, ld)
-	if err != nil {
+	p := places{runtimeDir: rt, launchDir: ld.path}
+	if p.seccomp, err = writeLaunchFiles(c.Spec, ld); err != nil {
 		return 0, err
 	}
 	var hold *nsHolder
@@ -102,8 +102,19 @@ func Run(c Config) (status int, err error) {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		defer hold.stop()
-		hold.join(oci)
+		p.holder = fmt.Sprintf("/proc/%d", hold.pid())
 	}
+	oci, k, err := launchConfig(c.Spec, c.Launcher, p)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if _, err := skeleton(rt, k); err != nil {
+		return 0, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
+	}
+	if err := dumpConfig(oci, p); err != nil {
+		return 0, err
+	}
+	trace("bundle")
 	ctr, err := createContainer(oci, ld)
 	if err != nil {
 		return 0, err
@@ -268,42 +279,30 @@ func insideOther(s *launch.Spec, m launch.Mount) bool {
 	})
 }
 
-// writeBundle renders the OCI configuration, with the files it mounts
-// (the compiled seccomp filter, the inet tier's resolv.conf) and its rootfs:
-// a skeleton shared by the launches of the same shape, in the runtime
-// directory rt.
-func writeBundle(c Config, rt string, ld *launchDir) (*specs.Spec, error) {
-	// The skeleton's name comes from the mounts, which depend on the
-	// rootfs's path only for their order (by the tree it is in): rt's.
-	layout := bundle.Layout{Rootfs: filepath.Join(rt, skeletonPrefix), Launcher: c.Launcher, ParentFD: lifelineFD}
-	if !c.Spec.NoSeccomp {
-		prog, path, err := SeccompProgram(bundle.Pid1Caps(c.Spec))
+// writeLaunchFiles writes what the launch's configuration mounts from
+// the launch directory: the compiled seccomp filter, unless it is cached
+// already (its path is returned; "" with --seccomp=off), and the inet
+// tier's resolv.conf.
+func writeLaunchFiles(s *launch.Spec, ld *launchDir) (seccomp string, err error) {
+	if !s.NoSeccomp {
+		prog, path, err := SeccompProgram(bundle.Pid1Caps(s))
 		if err != nil {
-			return nil, &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
+			return "", &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
 		}
 		if path == "" {
 			path = filepath.Join(ld.path, bundle.SeccompName)
 			if err := os.WriteFile(path, prog, 0o644); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrStart, err)
+				return "", fmt.Errorf("%w: %w", ErrStart, err)
 			}
 		}
-		layout.Seccomp = path
+		seccomp = path
 	}
-	if c.Spec.Network.Tier == launch.TierInet {
-		layout.ResolvConf = filepath.Join(ld.path, bundle.ResolvConfName)
-		if err := bundle.WriteResolvConf(layout.ResolvConf, ResolvConfServers(c.Spec.Network.Tier)); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	if s.Network.Tier == launch.TierInet {
+		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), ResolvConfServers(s.Network.Tier)); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
-	oci, err := bundle.Build(c.Spec, layout)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
-	}
-	if oci.Root.Path, err = skeleton(rt, bundle.NewSkeleton(c.Spec, oci, "")); err != nil {
-		return nil, fmt.Errorf("%w: rootfs: %w", ErrStart, err)
-	}
-	trace("bundle")
-	return oci, nil
+	return seccomp, nil
 }
 
 // createContainer hands the configuration to libcontainer, with its state

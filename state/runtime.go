@@ -7,27 +7,34 @@ import (
 	"syscall"
 )
 
-// RuntimeDir returns claudebox's runtime directory, creating it 0700:
-// $XDG_RUNTIME_DIR/claudebox, else claudebox/run under the user's cache
-// directory. For root without XDG_RUNTIME_DIR it is /run/claudebox.
+// RuntimeDir returns claudebox's runtime directory (RuntimeDirPath),
+// creating it 0700.
 func RuntimeDir() (string, error) {
-	dir := ""
-	switch xdg := os.Getenv("XDG_RUNTIME_DIR"); {
-	case xdg != "" && writableDir(xdg):
-		dir = filepath.Join(xdg, "claudebox")
-	case os.Geteuid() == 0:
-		dir = "/run/claudebox"
-	default:
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("runtime directory: %w (set XDG_RUNTIME_DIR or HOME)", err)
-		}
-		dir = filepath.Join(cache, "claudebox", "run")
+	dir, err := RuntimeDirPath()
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("runtime directory: %w", err)
 	}
 	return dir, nil
+}
+
+// RuntimeDirPath is claudebox's runtime directory, made or not:
+// $XDG_RUNTIME_DIR/claudebox, else claudebox/run under the user's cache
+// directory. For root without XDG_RUNTIME_DIR it is /run/claudebox.
+func RuntimeDirPath() (string, error) {
+	switch xdg := os.Getenv("XDG_RUNTIME_DIR"); {
+	case xdg != "" && writableDir(xdg):
+		return filepath.Join(xdg, "claudebox"), nil
+	case os.Geteuid() == 0:
+		return "/run/claudebox", nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("runtime directory: %w (set XDG_RUNTIME_DIR or HOME)", err)
+	}
+	return filepath.Join(cache, "claudebox", "run"), nil
 }
 
 // writableDir reports whether dir is a directory the user owns (an

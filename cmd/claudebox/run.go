@@ -9,12 +9,10 @@ import (
 	"strings"
 
 	"github.com/claudebox/claudebox/audit"
-	"github.com/claudebox/claudebox/bundle"
-	"golang.org/x/term"
-
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/sandbox"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func newRunCommand() *cobra.Command {
@@ -74,25 +72,17 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 	return exitStatus(status)
 }
 
-// dryRun prints the plan, or with asJSON the config.json bundle.Build
-// renders for it. What a launch makes shows as placeholders: the
-// per-launch directory as $LAUNCH_DIR, the rootfs skeleton shared by
-// launches of the same shape as $RUNTIME_DIR/rootfs-KEY, the compiled
-// seccomp filter, cached at the first launch, as $SECCOMP_PROGRAM. At
-// launch the runtime directory's tree is mounted first, and inet joins the
-// user and network namespaces it makes beforehand.
+// dryRun prints the plan, or with asJSON the OCI configuration a launch
+// would hand libcontainer (sandbox.DryRunConfig: the same rendering, with
+// placeholders for what the launch makes).
 func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 	if asJSON {
-		layout := bundle.Layout{Rootfs: "$RUNTIME_DIR/rootfs-KEY", Launcher: exe, Seccomp: "$SECCOMP_PROGRAM"}
-		if spec.Network.Tier == launch.TierInet {
-			layout.ResolvConf = "$LAUNCH_DIR/" + bundle.ResolvConfName
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "\t")
-		oci, err := bundle.Build(spec, layout)
+		oci, err := sandbox.DryRunConfig(spec, exe)
 		if err != nil {
 			return err
 		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "\t")
 		return enc.Encode(oci)
 	}
 	if err := audit.Render(w, spec); err != nil {
