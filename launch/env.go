@@ -100,3 +100,13 @@ func buildEnv(host []string, flags []string, home string) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// envValue returns the last value of name in environ, as getenv does.
+func envValue(environ []string, name string) string {
+	for _, kv := range slices.Backward(environ) {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}

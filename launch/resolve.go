@@ -3,12 +3,9 @@ package launch
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 )
 
 // Options is what the user asked for, before resolution.
@@ -42,47 +39,51 @@ type Options struct {
 	StateDir string
 }
 
-// Host holds the facts about the invoking user that a launch depends on.
-type Host struct {
-	UID, GID int
-	Home     string
-	Cwd      string
-	Environ  []string
-	// Root is the host's root directory; "" means "/". Tests point it at a
-	// temporary directory.
-	Root string
-	// LandlockABI is the kernel's Landlock ABI version (0: none); from
-	// ScopeABI on, the sandbox's abstract sockets and signals are scoped.
-	LandlockABI int
-	// Groups are the user's supplementary groups; SubGID the start of its
-	// first subordinate gid range (0: none); NewGIDMap whether the
-	// system's newgidmap is installed. They decide Spec.SubGID.
-	Groups    []int
-	SubGID    int
-	NewGIDMap bool
-}
-
-// CurrentHost reads the facts about the running process.
-func CurrentHost() (Host, error) {
-	cwd, err := os.Getwd()
-	if err != nil {
-		return Host{}, fmt.Errorf("current directory: %w", err)
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return Host{}, withHint(fmt.Errorf("home directory: %w", err), "set HOME")
-	}
-	_, noGIDMap := HelperPath("newgidmap", "")
-	return Host{
-		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(),
-		LandlockABI: LandlockABI(),
-		Groups:      supplementaryGroups(), SubGID: firstSubGID(os.Getuid()), NewGIDMap: noGIDMap == nil,
-	}, nil
-}
-
 // Resolve checks the options against the host and returns the launch Spec.
-// Every error names the offending flag or path and carries a hint.
+// Every error names the offending flag or path and carries a hint. It goes
+// step by step, each a method of resolver: where the launch runs (project,
+// working directory, home) and what the host lends it (ids, groups, the
+// kernel's scope), then the network, the environment and login, the host
+// root, the project's git and instance, the mounts the user asked for and
+// what stays protected, the command, what it finds under the home (tools,
+// the user's instructions), and last what is hidden.
 func Resolve(o Options, h Host) (*Spec, error) {
+	r, err := newResolver(o, h)
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range []func() error{
+		r.network,
+		r.environment,
+		r.hostRoot,
+		r.git,
+		r.userMounts,
+		r.command,
+		r.homeMounts,
+		r.hidden,
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return r.s, nil
+}
+
+// resolver is one Resolve under way.
+type resolver struct {
+	o       Options
+	h       Host
+	profile *Profile // o.Profile, or an empty one
+	cwd     string   // canonical
+	common  string   // a linked worktree's shared git directory
+	hide    []string // --hide and the profile's, canonical
+	s       *Spec
+}
+
+// newResolver settles where the launch runs: the canonical current
+// directory and home, the project and the working directory; and what the
+// host lends it.
+func newResolver(o Options, h Host) (*resolver, error) {
 	if h.Root == "" {
 		h.Root = "/"
 	}
@@ -99,7 +100,11 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{
+	r := &resolver{o: o, h: h, profile: o.Profile, cwd: cwd}
+	if r.profile == nil {
+		r.profile = &Profile{}
+	}
+	r.s = &Spec{
 		NoSeccomp: o.NoSeccomp,
 		Project:   project,
 		Workdir:   project,
@@ -108,407 +113,146 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		Home:      home,
 		TTY:       o.TTY,
 		Scoped:    h.LandlockABI >= ScopeABI,
+		Profile:   r.profile.Name,
 	}
 	if Within(cwd, project) {
-		s.Workdir = cwd
+		r.s.Workdir = cwd
 	}
-	ResolveGroups(s, h)
-	p := o.Profile
-	if p == nil {
-		p = &Profile{}
-	}
-	s.Profile = p.Name
-	if s.Network, err = resolveNetwork(o.Network, h.Environ, p, append(slices.Clone(p.AllowNet), o.AllowNet...)); err != nil {
-		return nil, err
-	}
-	if s.Env, err = buildEnv(h.Environ, append(slices.Clone(p.Env), o.Env...), filepath.Clean(h.Home)); err != nil {
-		return nil, err
-	}
-	if s.HostRoot, err = readHostRoot(h.Root); err != nil {
-		return nil, err
-	}
-	s.Scratch = []string{"/tmp"}
-	if fi, err := os.Stat(filepath.Join(h.Root, "var/tmp")); err == nil && fi.IsDir() {
-		s.Scratch = append(s.Scratch, "/var/tmp")
-	}
+	ResolveGroups(r.s, h)
+	return r, nil
+}
 
-	s.Mounts = []Mount{{Path: project, Mode: ReadWrite, Why: "project"}}
-	root, common := project, ""
-	switch main, c, err := gitWorktree(project); {
+// network: the tier, from the flag, the environment or the profile.
+func (r *resolver) network() (err error) {
+	r.s.Network, err = resolveNetwork(r.o.Network, r.h.Environ, r.profile, append(slices.Clone(r.profile.AllowNet), r.o.AllowNet...))
+	return err
+}
+
+// environment: the allowlist, the profile's and --env; and so how Claude
+// will log in.
+func (r *resolver) environment() (err error) {
+	if r.s.Env, err = buildEnv(r.h.Environ, append(slices.Clone(r.profile.Env), r.o.Env...), filepath.Clean(r.h.Home)); err != nil {
+		return err
+	}
+	r.s.Auth = authOf(r.s.Env, r.s.Home)
+	return nil
+}
+
+// hostRoot: the host's top-level entries the sandbox's root is built
+// from, and the private scratch directories.
+func (r *resolver) hostRoot() (err error) {
+	if r.s.HostRoot, err = readHostRoot(r.h.Root); err != nil {
+		return err
+	}
+	r.s.Scratch = []string{"/tmp"}
+	if fi, err := os.Stat(filepath.Join(r.h.Root, "var/tmp")); err == nil && fi.IsDir() {
+		r.s.Scratch = append(r.s.Scratch, "/var/tmp")
+	}
+	return nil
+}
+
+// git: the project, read-write; a linked worktree's shared git directory
+// (when git's back-link confirms it) and its main worktree's instance.
+func (r *resolver) git() error {
+	s := r.s
+	s.Mounts = []Mount{{Path: s.Project, Mode: ReadWrite, Why: "project"}}
+	root := s.Project
+	switch main, common, err := gitWorktree(s.Project); {
 	case err == nil:
 		// A linked worktree shares its main worktree's instance, and git
 		// inside needs the shared git directory.
-		root, common = main, c
+		root, r.common = main, common
 		s.Mounts = append(s.Mounts, Mount{Path: common, Mode: ReadWrite, Why: "git worktree"})
 	case !errors.Is(err, errNoWorktree):
 		s.Notes = append(s.Notes, err.Error())
 	}
-	if o.StateDir != "" {
+	if r.o.StateDir != "" {
 		id := InstanceID(root)
-		s.Instance = &Instance{ID: id, Dir: filepath.Join(o.StateDir, "instances", id), Root: root}
+		s.Instance = &Instance{ID: id, Dir: filepath.Join(r.o.StateDir, "instances", id), Root: root}
 	}
-	s.Auth = authOf(s.Env, home)
+	return nil
+}
+
+// userMounts: --ro, --rw and the profile's mounts, then what a host tool
+// runs from the project, read-only unless one of them lifts it; and the
+// paths to hide.
+func (r *resolver) userMounts() error {
+	s := r.s
 	user := len(s.Mounts)
 	for _, m := range []struct {
 		flag  string
 		paths []string
 		mode  Mode
-	}{{"--ro", o.RO, ReadOnly}, {"--rw", o.RW, ReadWrite}} {
+	}{{"--ro", r.o.RO, ReadOnly}, {"--rw", r.o.RW, ReadWrite}} {
 		for _, p := range m.paths {
-			path, err := existingPath(m.flag, p, cwd)
+			path, err := existingPath(m.flag, p, r.cwd)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := notThroughProjectLink(m.flag, p, path, cwd, project); err != nil {
-				return nil, err
+			if err := notThroughProjectLink(m.flag, p, path, r.cwd, s.Project); err != nil {
+				return err
 			}
 			s.Mounts = append(s.Mounts, Mount{Path: path, Mode: m.mode, Why: m.flag})
 		}
 	}
-	s.Mounts = append(s.Mounts, p.Mounts...)
-	s.Mounts = protect(s.Mounts, user, protectedIn(project, common))
-	hidden := slices.Clone(p.Hide)
-	for _, p := range o.Hide {
-		path, err := existingPath("--hide", p, cwd)
+	s.Mounts = append(s.Mounts, r.profile.Mounts...)
+	s.Mounts = protect(s.Mounts, user, protectedIn(s.Project, r.common))
+	r.hide = slices.Clone(r.profile.Hide)
+	for _, p := range r.o.Hide {
+		path, err := existingPath("--hide", p, r.cwd)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		hidden = append(hidden, path)
+		r.hide = append(r.hide, path)
 	}
-
-	if len(o.Command) > 0 {
-		s.Command = slices.Clone(o.Command)
-	} else {
-		claude, m, err := findClaude(envValue(h.Environ, "PATH"), home)
-		if err != nil {
-			return nil, err
-		}
-		if m != nil {
-			s.Mounts = append(s.Mounts, *m)
-		}
-		s.Command = append([]string{claude}, o.ClaudeArgs...)
-		// Its install tree is read-only inside: no self-update.
-		s.Env = setEnv(s.Env, "DISABLE_AUTOUPDATER", "1")
-	}
-	s.Mounts = append(s.Mounts, toolDirs(envValue(h.Environ, "PATH"), home, s.Mounts)...)
-	if s.Instance != nil {
-		// The user's own global instructions, read-only beside the
-		// instance's CLAUDE.md, which imports them.
-		if real, err := filepath.EvalSymlinks(filepath.Join(home, ".claude", "CLAUDE.md")); err == nil {
-			s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
-		}
-	}
-
-	if err := checkConflicts(s.Mounts, hidden); err != nil {
-		return nil, err
-	}
-	// Parents before children: a --ro inside the project must land on top
-	// of the project mount, not under it.
-	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
-	s.Hidden = append(defaultHidden(h, s.Mounts), hidden...)
-	return s, nil
+	return nil
 }
 
-func resolveProject(flag, cwd, home string) (string, error) {
-	if flag == "" {
-		p := gitTopLevel(cwd)
-		if p == home || p == "/" {
-			return "", withHint(fmt.Errorf("%w: the current directory %s is not inside a project", ErrBadProject, cwd),
-				"cd into a project, or name one with --project DIR (--project ~ shares your whole home, secrets still hidden)")
-		}
-		return p, nil
-	}
-	p := flag
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(cwd, p)
-	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return "", withHint(fmt.Errorf("%w: --project %s: %w", ErrBadProject, flag, unwrapPathError(err)),
-			"give an existing directory; a relative path is taken from the current directory")
-	}
-	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
-		return "", withHint(fmt.Errorf("%w: --project %s is not a directory", ErrBadProject, flag),
-			"give the project's root directory")
-	}
-	if real == "/" {
-		return "", withHint(fmt.Errorf("%w: --project %s would make the whole host writable", ErrBadProject, flag),
-			"give the project's own directory")
-	}
-	return real, nil
-}
-
-// gitTopLevel walks up from dir to the nearest directory holding .git (a
-// directory, or the file of a worktree or submodule); without one, dir is
-// the project. It does what `git rev-parse --show-toplevel` does without
-// running git.
-func gitTopLevel(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil && d != "/" {
-			return d
-		}
-		if d == "/" {
-			return dir
-		}
-	}
-}
-
-// existingPath makes p absolute and canonical, failing when it is missing.
-func existingPath(flag, p, cwd string) (string, error) {
-	if p == "" {
-		return "", withHint(fmt.Errorf("%w: %s needs a path", ErrBadPath, flag), "give an existing file or directory")
-	}
-	abs := p
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(cwd, abs)
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", withHint(fmt.Errorf("%w: %s %s: %w", ErrBadPath, flag, p, unwrapPathError(err)),
-			"give an existing file or directory; a relative path is taken from the current directory")
-	}
-	if real == "/" {
-		return "", withHint(fmt.Errorf("%w: %s %s names the host root", ErrBadPath, flag, p), "name a directory below /")
-	}
-	return real, nil
-}
-
-// notThroughProjectLink refuses a path named inside the project (which
-// the sandbox can write) that a link there resolves to a place outside
-// it: the sandbox could have planted that link to have ~/.ssh mounted.
-// Naming the target itself is the way to mount it.
-func notThroughProjectLink(flag, p, real, cwd, project string) error {
-	abs := p
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(cwd, abs)
-	}
-	if !Within(filepath.Clean(abs), project) || Within(real, project) {
+// command: the user's, or claude (found on the host PATH, its install
+// tree shown read-only, no self-update).
+func (r *resolver) command() error {
+	s := r.s
+	if len(r.o.Command) > 0 {
+		s.Command = slices.Clone(r.o.Command)
 		return nil
 	}
-	return withHint(fmt.Errorf("%w: %s %s leads out of the project through a link in it, to %s; the sandbox can write the project, so that link is not trusted", ErrBadPath, flag, p, real),
-		"name "+real+" itself if that is what you mean")
+	claude, m, err := findClaude(envValue(r.h.Environ, "PATH"), s.Home)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		s.Mounts = append(s.Mounts, *m)
+	}
+	s.Command = append([]string{claude}, r.o.ClaudeArgs...)
+	// Its install tree is read-only inside: no self-update.
+	s.Env = setEnv(s.Env, "DISABLE_AUTOUPDATER", "1")
+	return nil
 }
 
-func unwrapPathError(err error) error {
-	if pe, ok := errors.AsType[*fs.PathError](err); ok {
-		return pe.Err
-	}
-	return err
-}
-
-func checkConflicts(mounts []Mount, hidden []string) error {
-	seen := map[string]Mount{}
-	for _, m := range mounts {
-		if prev, ok := seen[m.Path]; ok && prev.Mode != m.Mode {
-			return withHint(fmt.Errorf("%w: %s is asked for both %s (%s) and %s (%s)", ErrBadPath, m.Path, prev.Mode, prev.Why, m.Mode, m.Why),
-				"name each path once, with one mode")
-		}
-		seen[m.Path] = m
-	}
-	for _, h := range hidden {
-		if m, ok := seen[h]; ok {
-			return withHint(fmt.Errorf("%w: %s is asked to be both hidden (--hide) and mounted %s (%s)", ErrBadPath, h, m.Mode, m.Why),
-				"drop one of the two")
+// homeMounts: what the command finds under the hidden home: the tool
+// directories on PATH, and the user's own CLAUDE.md beside the
+// instance's, which imports it.
+func (r *resolver) homeMounts() error {
+	s := r.s
+	s.Mounts = append(s.Mounts, toolDirs(envValue(r.h.Environ, "PATH"), s.Home, s.Mounts)...)
+	if s.Instance != nil {
+		if real, err := filepath.EvalSymlinks(filepath.Join(s.Home, ".claude", "CLAUDE.md")); err == nil {
+			s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(s.Home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
 		}
 	}
 	return nil
 }
 
-// homeSecrets are paths under $HOME that stay hidden even when a mount
-// would otherwise show them (a project that is the home directory, a --ro of
-// ~/.config). Naming one of them, or a path inside it, with --ro or --rw is
-// the explicit way to show it.
-var homeSecrets = []string{
-	".claude", ".claude.json", ".claudebox", // other projects' transcripts
-	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc",
-	".git-credentials", ".npmrc", ".pypirc", ".password-store",
-	".config/gh", ".config/gcloud", ".config/hub", ".local/share/keyrings",
-}
-
-// IsSecretPath reports whether p is one of the well-known secret locations
-// under home (~/.ssh, ~/.aws, ...), or inside one.
-func IsSecretPath(home, p string) bool {
-	return slices.ContainsFunc(homeSecrets, func(s string) bool { return Within(p, filepath.Join(home, s)) })
-}
-
-// hostIPC are the host services hidden on every launch, each a way out:
-// the user's runtime directory (ssh-agent, the session bus, keyrings), the
-// system bus (polkit may let an active session's uid power off, mount,
-// reconfigure the network), and the sockets of root-equivalent services:
-// container engines, lxd, incus, libvirt. --ro or --rw of one shows it.
-var hostIPC = []string{
-	"/run/dbus", "/var/run/dbus",
-	"/run/docker.sock", "/var/run/docker.sock", "/run/docker",
-	"/run/containerd", "/run/podman", "/run/crio", "/run/buildkit",
-	"/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket", "/run/lxd",
-	"/var/lib/incus/unix.socket", "/run/incus",
-	"/run/libvirt", "/var/run/libvirt",
-}
-
-// defaultHidden lists what is hidden on every launch: hostIPC and the
-// user's runtime directory, /root, and the home secrets that a mount would
-// show. Only existing paths are listed, and none that a mount names (the
-// way to show one on purpose).
-func defaultHidden(h Host, mounts []Mount) []string {
-	candidates := append([]string{"/run/user/" + strconv.Itoa(h.UID)}, hostIPC...)
-	if h.UID != 0 {
-		candidates = append(candidates, "/root")
+// hidden: no path asked for twice, the mounts in order, and what is
+// hidden: the floor (defaultHidden) and what the user named.
+func (r *resolver) hidden() error {
+	s := r.s
+	if err := checkConflicts(s.Mounts, r.hide); err != nil {
+		return err
 	}
-	for _, s := range homeSecrets {
-		p := filepath.Join(h.Home, s)
-		shown := slices.ContainsFunc(mounts, func(m Mount) bool { return Within(p, m.Path) })
-		named := slices.ContainsFunc(mounts, func(m Mount) bool { return Within(m.Path, p) })
-		if shown && !named {
-			candidates = append(candidates, p)
-		}
-	}
-	var out []string
-	for _, c := range candidates {
-		real, err := filepath.EvalSymlinks(c)
-		if err != nil {
-			continue
-		}
-		named := slices.ContainsFunc(mounts, func(m Mount) bool { return Within(m.Path, real) })
-		if !named && !slices.Contains(out, real) {
-			out = append(out, real)
-		}
-	}
-	return out
-}
-
-// readHostRoot lists the top-level entries of the host root that the sandbox
-// root is built from.
-func readHostRoot(root string) ([]TopEntry, error) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("reading host root: %w", err)
-	}
-	var out []TopEntry
-	for _, e := range entries {
-		switch e.Name() {
-		case "proc", "sys", "dev", "tmp", "lost+found":
-			continue
-		}
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(filepath.Join(root, e.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("reading host root: %w", err)
-			}
-			out = append(out, TopEntry{Name: e.Name(), Link: link})
-		case e.IsDir():
-			out = append(out, TopEntry{Name: e.Name()})
-		}
-	}
-	return out, nil
-}
-
-// FindClaude looks claude up in h's PATH, as a launch does: the command
-// to run and, when it lives under the home, the read-only mount of its
-// install tree.
-func FindClaude(h Host) (string, *Mount, error) {
-	return findClaude(envValue(h.Environ, "PATH"), h.canonicalHome())
-}
-
-// canonicalHome is the home with symlinks resolved, when it exists.
-func (h Host) canonicalHome() string {
-	home := filepath.Clean(h.Home)
-	if real, err := filepath.EvalSymlinks(home); err == nil {
-		return real
-	}
-	return home
-}
-
-// findClaude looks claude up on the host PATH and follows its symlinks
-// (~/.local/bin/claude -> ~/.local/share/claude/versions/X). When its real
-// location is under the (hidden) home, its install tree is mounted
-// read-only: the directory holding it, or the npm package around it.
-func findClaude(path, home string) (string, *Mount, error) {
-	hint := "install Claude Code (https://docs.anthropic.com/en/docs/claude-code) or run another command with: claudebox run -- CMD"
-	var found string
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" || !filepath.IsAbs(dir) {
-			continue
-		}
-		p := filepath.Join(dir, "claude")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			found = p
-			break
-		}
-	}
-	if found == "" {
-		return "", nil, withHint(fmt.Errorf("%w: no claude on PATH", ErrNoClaude), hint)
-	}
-	real, err := filepath.EvalSymlinks(found)
-	if err != nil {
-		return "", nil, withHint(fmt.Errorf("%w: %s: %w", ErrNoClaude, found, err), hint)
-	}
-	if Within(real, home) {
-		return real, &Mount{Path: installTree(real), Mode: ReadOnly, Why: "claude"}, nil
-	}
-	return found, nil, nil
-}
-
-// installTree is the directory to mount for a program: the npm package
-// holding it (a package.json up to two levels above), else its directory.
-func installTree(program string) string {
-	dir := filepath.Dir(program)
-	for d, i := dir, 0; i < 3; d, i = filepath.Dir(d), i+1 {
-		if _, err := os.Stat(filepath.Join(d, "package.json")); err == nil {
-			return d
-		}
-	}
-	return dir
-}
-
-// toolDirs are the user's own tool directories on PATH that live under the
-// hidden home (~/.local/bin, ~/go/bin, ~/.cargo/bin, npm's prefix, ...),
-// shown read-only so PATH inside finds what it finds outside. Directories
-// a mount already shows are skipped.
-func toolDirs(path, home string, mounts []Mount) []Mount {
-	var out []Mount
-	for _, dir := range filepath.SplitList(path) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil || !Within(real, home) || real == home {
-			continue
-		}
-		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
-			continue
-		}
-		shown := slices.ContainsFunc(append(slices.Clone(mounts), out...), func(m Mount) bool { return Within(real, m.Path) })
-		if !shown {
-			out = append(out, Mount{Path: real, Mode: ReadOnly, Why: "tools on PATH"})
-		}
-	}
-	return out
-}
-
-// envValue returns the last value of name in environ, as getenv does.
-func envValue(environ []string, name string) string {
-	for _, kv := range slices.Backward(environ) {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return v
-		}
-	}
-	return ""
-}
-
-// Within reports whether p is dir or below it.
-func Within(p, dir string) bool {
-	if dir == "/" {
-		return true
-	}
-	return p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-// Depth is how many components a path has: mounts are applied in order
-// of Depth, so that parents come before children.
-func Depth(p string) int {
-	if p = filepath.Clean(p); p == "/" {
-		return 0
-	}
-	return strings.Count(p, "/")
+	// Parents before children: a --ro inside the project must land on top
+	// of the project mount, not under it.
+	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
+	s.Hidden = append(defaultHidden(r.h, s.Mounts), r.hide...)
+	return nil
 }
