@@ -42,7 +42,7 @@ type Layout struct {
 	// ResolvConf is the resolv.conf shown in the inet tier (see
 	// WriteResolvConf): absolute, or relative to the bundle.
 	ResolvConf string
-	// Seccomp is the compiled seccomp filter (sandbox.SeccompProgram)
+	// Seccomp is the compiled seccomp filter (seccomp.Program)
 	// that pid1 loads: absolute, or relative to the bundle. Required
 	// unless the launch has --seccomp=off.
 	Seccomp string

@@ -30,7 +30,7 @@ const (
 // bundle's own entries (the names above, resolv.conf, seccomp.bpf) are
 // replaced.
 // On failure nothing of the bundle is left behind.
-// seccomp is the compiled filter (sandbox.SeccompProgram), unused with
+// seccomp is the compiled filter (seccomp.Program), unused with
 // --seccomp=off; pluginDir holds the CNI bridge and host-local plugins
 // that root's inet uses ("": none to copy).
 // resolvers are the inet tier's DNS servers (nil: the uplink's).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/claudebox/claudebox/bundle"
+	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/state"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -131,7 +132,7 @@ func sweepStale(runtimeDir string) int {
 			_ = ctr.Signal(unix.SIGKILL)
 			_ = ctr.Destroy()
 		}
-		releaseNetwork(filepath.Join(path, "net"), e.Name())
+		network.Release(filepath.Join(path, "net"), e.Name())
 		os.RemoveAll(path)
 		lock.Close()
 		n++

@@ -1,25 +1,27 @@
-// Package sandbox runs a launch: it is the only package with side effects on
-// namespaces. It turns the OCI configuration from package bundle into a
-// libcontainer container, started in-process, wires the terminal and
-// signals, waits, and removes every trace of the launch afterwards.
+// Package sandbox runs a launch's container: it renders the launch's OCI
+// configuration (package bundle; the same rendering --dry-run --json
+// prints), hands it to libcontainer in-process, attaches the network
+// (package network) while the container is created, wires the terminal
+// and signals, waits, and removes every trace of the launch afterwards.
+// The instance and the project's protected paths are made ready through
+// package state first.
 package sandbox
 
 import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 
-	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/bundle"
-	"github.com/claudebox/claudebox/internal/safefs"
+	"github.com/claudebox/claudebox/internal/trace"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/network"
+	"github.com/claudebox/claudebox/seccomp"
 	"github.com/claudebox/claudebox/state"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for root launches
 	"github.com/opencontainers/runc/libcontainer"
@@ -56,7 +58,7 @@ func Run(c Config) (status int, err error) {
 	if c.Stdin == nil {
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
-	trace("launcher started")
+	trace.Step("launcher started")
 	// libcontainer looks newuidmap and newgidmap up on this process's
 	// PATH, whose entries a sandbox may write (a project's bin/): from
 	// here on, only the system's directories (the command's own PATH is
@@ -80,29 +82,29 @@ func Run(c Config) (status int, err error) {
 	}
 	// inet's uplink ends while the rest is cleaned up; its end is awaited
 	// last.
-	var nw *network
-	defer func() { nw.settle() }()
+	var nw *network.Attachment
+	defer func() { nw.Settle() }()
 	sweepStale(rt)
 	ld, err := newLaunchDir(rt)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	defer func() { ld.remove(); trace("launch dir removed") }()
+	defer func() { ld.remove(); trace.Step("launch dir removed") }()
 
-	if err := PrepareProtected(c.Spec); err != nil {
-		return 0, err
+	if err := state.PrepareProtected(c.Spec); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	p := places{runtimeDir: rt, launchDir: ld.path}
 	if p.seccomp, err = writeLaunchFiles(c.Spec, ld); err != nil {
 		return 0, err
 	}
-	var hold *nsHolder
+	var hold *network.Holder
 	if c.Spec.Network.Tier == launch.TierInet {
-		if hold, err = holdNamespaces(c.Launcher, c.Spec.UID, c.Spec.GID, c.Spec.SubGID); err != nil {
+		if hold, err = network.Hold(c.Launcher, c.Spec.UID, c.Spec.GID, c.Spec.SubGID); err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
 		}
-		defer hold.stop()
-		p.holder = fmt.Sprintf("/proc/%d", hold.pid())
+		defer hold.Stop()
+		p.holder = fmt.Sprintf("/proc/%d", hold.Pid())
 	}
 	oci, k, err := launchConfig(c.Spec, c.Launcher, p)
 	if err != nil {
@@ -114,12 +116,12 @@ func Run(c Config) (status int, err error) {
 	if err := dumpConfig(oci, p); err != nil {
 		return 0, err
 	}
-	trace("bundle")
+	trace.Step("bundle")
 	ctr, err := createContainer(oci, ld)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = ctr.Destroy(); trace("destroyed") }()
+	defer func() { _ = ctr.Destroy(); trace.Step("destroyed") }()
 
 	proc := newProcess(oci.Process)
 	// The lifeline: pid1 ends the sandbox when its end of file comes,
@@ -145,12 +147,12 @@ func Run(c Config) (status int, err error) {
 
 	nw, err = start(c, ld, ctr, proc, hold)
 	if nw != nil {
-		defer nw.detach()
+		defer nw.Detach()
 	}
 	if err != nil {
 		return 0, err
 	}
-	trace("command started")
+	trace.Step("command started")
 	if err := term.attach(); err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
@@ -183,7 +185,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 			home.Close()
 		}
 	}()
-	err = prepareHome(s, home)
+	err = home.Prepare(s)
 	var creds *state.CredentialSync
 	if err == nil {
 		creds, err = state.StartCredentialSync(s.Home, home)
@@ -194,12 +196,12 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	if err != nil {
 		return nil, instanceHomeError(s, err)
 	}
-	trace("instance session")
+	trace.Step("instance session")
 	return func() {
 		creds.Stop()
 		home.Close()
 		sess.Close()
-		trace("instance closed")
+		trace.Step("instance closed")
 	}, nil
 }
 
@@ -211,81 +213,13 @@ func instanceHomeError(s *launch.Spec, err error) error {
 	}
 }
 
-// prepareHome makes the instance home ready for this launch: a real
-// directory or file at each mount point the sandbox's $HOME gets (the
-// project when it lives under the home, tool directories, CLAUDE.host.md),
-// SANDBOX.md rendered from this launch's spec, and a CLAUDE.md that imports
-// it (and the user's own CLAUDE.md, when shown) exactly once, keeping the
-// user's edits.
-func prepareHome(s *launch.Spec, home *state.Home) error {
-	for _, m := range s.Mounts {
-		dst := m.Dest()
-		if dst == s.Home || !launch.Within(dst, s.Home) || insideOther(s, m) {
-			continue
-		}
-		fi, err := os.Stat(m.Path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(s.Home, dst)
-		if err := home.MountPoint(rel, fi.IsDir()); err != nil {
-			return err
-		}
-	}
-	md := audit.RenderSandboxMD(s)
-	if err := home.Update(state.SandboxMDFile, state.MaxSandboxMD, func([]byte) []byte { return md }); err != nil {
-		return fmt.Errorf("SANDBOX.md: %w", err)
-	}
-	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
-	if err := home.Update(state.ClaudeMDFile, state.MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
-		return fmt.Errorf("CLAUDE.md: %w", err)
-	}
-	return nil
-}
-
-// PrepareProtected makes each missing protected directory (a git
-// directory's hooks), empty, so that the read-only mount over it leaves
-// the sandbox nothing to plant there. It goes through safefs: the project
-// is the sandbox's to write.
-func PrepareProtected(s *launch.Spec) error {
-	for _, m := range s.Mounts {
-		if !m.Protected {
-			continue
-		}
-		if _, err := os.Lstat(m.Path); !errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		// The git directory holding it was checked when the spec was
-		// resolved; it is opened again here, without links.
-		dir, err := safefs.OpenPath(filepath.Dir(m.Path), filepath.Dir(m.Path))
-		if err == nil {
-			_, err = dir.Repair(filepath.Base(m.Path), true, 0o755)
-			dir.Close()
-		}
-		if err != nil {
-			return &launch.HintError{Err: fmt.Errorf("%w: making %s, to show it read-only: %w", ErrStart, m.Path, err),
-				Hint: "create it yourself (mkdir " + m.Path + "), or lift the protection with --rw " + m.Path}
-		}
-	}
-	return nil
-}
-
-// insideOther reports whether m is mounted inside another of the launch's
-// mounts below the home (a --ro inside the project): its mount point is
-// in that mount's tree, not in the home.
-func insideOther(s *launch.Spec, m launch.Mount) bool {
-	return slices.ContainsFunc(s.Mounts, func(o launch.Mount) bool {
-		return o.Dest() != m.Dest() && o.Dest() != s.Home && launch.Within(m.Dest(), o.Dest())
-	})
-}
-
 // writeLaunchFiles writes what the launch's configuration mounts from
 // the launch directory: the compiled seccomp filter, unless it is cached
 // already (its path is returned; "" with --seccomp=off), and the inet
 // tier's resolv.conf.
-func writeLaunchFiles(s *launch.Spec, ld *launchDir) (seccomp string, err error) {
+func writeLaunchFiles(s *launch.Spec, ld *launchDir) (filter string, err error) {
 	if !s.NoSeccomp {
-		prog, path, err := SeccompProgram(bundle.Pid1Caps(s))
+		prog, path, err := seccomp.Program(bundle.Pid1Caps(s))
 		if err != nil {
 			return "", &launch.HintError{Err: fmt.Errorf("%w: %w", ErrStart, err), Hint: "install libseccomp2, or (risky) --seccomp=off"}
 		}
@@ -295,14 +229,14 @@ func writeLaunchFiles(s *launch.Spec, ld *launchDir) (seccomp string, err error)
 				return "", fmt.Errorf("%w: %w", ErrStart, err)
 			}
 		}
-		seccomp = path
+		filter = path
 	}
 	if s.Network.Tier == launch.TierInet {
-		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), ResolvConfServers(s.Network.Tier)); err != nil {
+		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), network.ResolvConfServers(s.Network.Tier)); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
-	return seccomp, nil
+	return filter, nil
 }
 
 // createContainer hands the configuration to libcontainer, with its state
@@ -327,7 +261,7 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	trace("container configured")
+	trace.Step("container configured")
 	return ctr, nil
 }
 
@@ -338,7 +272,7 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 // (nil when it failed: nothing of it is left then). none needs nothing
 // more: runc's init brings up the loopback of every network namespace it
 // makes (specconv's "loopback" network).
-func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *nsHolder) (*network, error) {
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder) (*network.Attachment, error) {
 	if hold == nil {
 		if err := ctr.Run(proc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
@@ -346,25 +280,25 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 		return nil, nil
 	}
 	type attached struct {
-		nw  *network
+		nw  *network.Attachment
 		err error
 	}
 	done := make(chan attached, 1)
 	go func() {
-		nw, err := attachNetwork(c.Spec.Network, c.Launcher, filepath.Join(ld.path, "net"), ld.id, hold.pid(),
-			filepath.Join(ld.path, bundle.ResolvConfName))
+		nw, err := network.Attach(network.AttachOptions{Network: c.Spec.Network, Launcher: c.Launcher,
+			Dir: filepath.Join(ld.path, "net"), ID: ld.id, Pid: hold.Pid(), ResolvConf: filepath.Join(ld.path, bundle.ResolvConfName)})
 		done <- attached{nw, err}
 	}()
 	startErr := ctr.Start(proc)
-	trace("container created")
+	trace.Step("container created")
 	a := <-done // on error, the network is nil: taken down already
-	trace("network attached")
-	hold.stop() // the container and the network hold the namespaces now
+	trace.Step("network attached")
+	hold.Stop() // the container and the network hold the namespaces now
 	switch {
 	case startErr != nil:
 		if a.nw != nil {
-			a.nw.detach()
-			a.nw.settle()
+			a.nw.Detach()
+			a.nw.Settle()
 		}
 		return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(startErr))
 	case a.err != nil:
@@ -393,7 +327,7 @@ func wait(proc *libcontainer.Process, sigs <-chan os.Signal, term *stdio) int {
 			}
 			_ = proc.Signal(sig)
 		case ps := <-waited:
-			trace("command exited")
+			trace.Step("command exited")
 			term.drain()
 			return exitStatus(ps)
 		}

@@ -1,6 +1,8 @@
-// Package state owns claudebox's files on disk: the runtime directory that
-// holds per-launch state while a sandbox runs, and (with later features) the
-// per-project instance directories. Files are written atomically.
+// Package state owns claudebox's files on disk: the per-project instances
+// (sessions, locks, gc), the instance home, which the sandbox can write and
+// so is only ever touched through internal/safefs (Home: SANDBOX.md,
+// CLAUDE.md, mount points, the credential sync), the project's protected
+// paths, and the runtime directory. Its own files are written atomically.
 package state
 
 import (

@@ -3,10 +3,14 @@ package state
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
 )
@@ -124,4 +128,45 @@ func (h *Home) credentials() ([]byte, time.Time, error) {
 // writeCredentials replaces the instance's copy of Claude's login.
 func (h *Home) writeCredentials(b []byte) error {
 	return h.dir.WriteFile(CredentialsFile, b, 0o600)
+}
+
+// Prepare makes the instance home ready for this launch: a real
+// directory or file at each mount point the sandbox's $HOME gets (the
+// project when it lives under the home, tool directories, CLAUDE.host.md),
+// SANDBOX.md rendered from this launch's spec, and a CLAUDE.md that imports
+// it (and the user's own CLAUDE.md, when shown) exactly once, keeping the
+// user's edits.
+func (home *Home) Prepare(s *launch.Spec) error {
+	for _, m := range s.Mounts {
+		dst := m.Dest()
+		if dst == s.Home || !launch.Within(dst, s.Home) || insideOther(s, m) {
+			continue
+		}
+		fi, err := os.Stat(m.Path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.Home, dst)
+		if err := home.MountPoint(rel, fi.IsDir()); err != nil {
+			return err
+		}
+	}
+	md := audit.RenderSandboxMD(s)
+	if err := home.Update(SandboxMDFile, MaxSandboxMD, func([]byte) []byte { return md }); err != nil {
+		return fmt.Errorf("SANDBOX.md: %w", err)
+	}
+	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
+	if err := home.Update(ClaudeMDFile, MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
+		return fmt.Errorf("CLAUDE.md: %w", err)
+	}
+	return nil
+}
+
+// insideOther reports whether m is mounted inside another of the launch's
+// mounts below the home (a --ro inside the project): its mount point is
+// in that mount's tree, not in the home.
+func insideOther(s *launch.Spec, m launch.Mount) bool {
+	return slices.ContainsFunc(s.Mounts, func(o launch.Mount) bool {
+		return o.Dest() != m.Dest() && o.Dest() != s.Home && launch.Within(m.Dest(), o.Dest())
+	})
 }

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/claudebox/claudebox/launch"
-	"github.com/claudebox/claudebox/sandbox"
+	"github.com/claudebox/claudebox/preflight"
 	"github.com/spf13/cobra"
 )
 
@@ -42,10 +42,10 @@ func runCheck(out io.Writer, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	results := sandbox.Preflight(sandbox.CheckOptions{Launcher: exe, Host: host, StateDir: dir})
+	results := preflight.Run(preflight.Options{Launcher: exe, Host: host, StateDir: dir})
 	failed := 0
 	for _, r := range results {
-		if r.Status == sandbox.Fail {
+		if r.Status == preflight.Fail {
 			failed++
 		}
 	}
@@ -59,7 +59,7 @@ func runCheck(out io.Writer, asJSON bool) error {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, r := range results {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Status, r.Name, r.Detail)
-			if r.Fix != "" && r.Status != sandbox.Pass {
+			if r.Fix != "" && r.Status != preflight.Pass {
 				fmt.Fprintf(tw, "\t\tfix: %s\n", r.Fix)
 			}
 		}

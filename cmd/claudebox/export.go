@@ -8,7 +8,8 @@ import (
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/launch"
-	"github.com/claudebox/claudebox/sandbox"
+	"github.com/claudebox/claudebox/network"
+	"github.com/claudebox/claudebox/seccomp"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
@@ -62,20 +63,20 @@ then stay where it was exported).
 			}
 			var prog []byte
 			if !spec.NoSeccomp {
-				if prog, _, err = sandbox.SeccompProgram(bundle.Pid1Caps(spec)); err != nil {
+				if prog, _, err = seccomp.Program(bundle.Pid1Caps(spec)); err != nil {
 					return err
 				}
 			}
 			plugins := ""
-			if sandbox.NeedsPlugins(spec.Network.Tier) {
-				if plugins, err = sandbox.PluginDir(exe); err != nil {
+			if network.NeedsPlugins(spec.Network.Tier) {
+				if plugins, err = network.PluginDir(exe); err != nil {
 					return err
 				}
 			}
-			if err := sandbox.PrepareProtected(spec); err != nil {
+			if err := state.PrepareProtected(spec); err != nil {
 				return err
 			}
-			if err := bundle.Export(dir, spec, exe, prog, plugins, sandbox.ResolvConfServers(spec.Network.Tier), force); err != nil {
+			if err := bundle.Export(dir, spec, exe, prog, plugins, network.ResolvConfServers(spec.Network.Tier), force); err != nil {
 				hint := "give a new or empty directory you can write to"
 				if errors.Is(err, bundle.ErrNotEmpty) {
 					hint = "give an empty directory, or --force to replace the bundle in it"

@@ -13,7 +13,8 @@ import (
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
-	"github.com/claudebox/claudebox/sandbox"
+	"github.com/claudebox/claudebox/network"
+	"github.com/claudebox/claudebox/preflight"
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // the C half of container start-up
 	"github.com/sirupsen/logrus"
@@ -41,16 +42,16 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case registry.CNI:
-			os.Exit(sandbox.CNIHelperMain(os.Args[2:]))
+			os.Exit(network.CNIHelperMain(os.Args[2:]))
 		case registry.UsernsExec: // reached only without registry.EnvUserns
 			fmt.Fprintln(os.Stderr, "claudebox: "+registry.UsernsExec+" needs "+registry.EnvUserns)
 			os.Exit(registry.ExitFailure)
 		case registry.Probe:
-			os.Exit(sandbox.ProbeMain(os.Args[2:]))
+			os.Exit(preflight.ProbeMain(os.Args[2:]))
 		case registry.NetHook:
-			os.Exit(sandbox.NetHookMain())
+			os.Exit(network.HookMain())
 		case registry.NetKeeper:
-			os.Exit(sandbox.NetKeeperMain(os.Args[2:]))
+			os.Exit(network.KeeperMain(os.Args[2:]))
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)

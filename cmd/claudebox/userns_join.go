@@ -2,7 +2,7 @@ package main
 
 // Joining a user namespace (setns) is only allowed to a single-threaded
 // process, which a Go program never is once its runtime has started. So the
-// CNI helper (see sandbox/network.go) joins the sandbox's user namespace
+// CNI helper (see network/network.go) joins the sandbox's user namespace
 // here, in a constructor that runs before the Go runtime, when
 // _CLAUDEBOX_USERNS names the namespace. It then holds every capability in
 // that namespace, which owns the sandbox's network namespace, while staying

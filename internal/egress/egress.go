@@ -4,7 +4,10 @@
 // netlink (no nft binary, no PATH). The CNI firewall plugin cannot do this:
 // it only adds ACCEPT rules.
 //
-// The claudebox binary serves it when invoked as claudebox-egress.
+// The claudebox binary serves it when invoked as claudebox-egress. The
+// same rules, on the host's side of root's bridge (InstallHost), live here
+// too: this package owns the deny policy as nftables rules; package network
+// decides when they are installed.
 package egress
 
 import (

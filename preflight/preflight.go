@@ -1,4 +1,9 @@
-package sandbox
+// Package preflight is claudebox --check: it verifies what claudebox needs
+// and that its isolation holds, by trying. It creates a user namespace and
+// launches real sandboxes (package sandbox) on a throwaway home holding a
+// canary secret, and checks from inside what each must not allow. A PASS
+// means verified, and each can fail.
+package preflight
 
 import (
 	"bytes"
@@ -14,6 +19,8 @@ import (
 
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/network"
+	"github.com/claudebox/claudebox/sandbox"
 	"github.com/claudebox/claudebox/state"
 )
 
@@ -24,29 +31,29 @@ const (
 	Warn = "WARN"
 )
 
-// CheckResult is one line of `claudebox --check`.
-type CheckResult struct {
+// Result is one line of `claudebox --check`.
+type Result struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
 }
 
-// CheckOptions say where the checks look.
-type CheckOptions struct {
+// Options say where the checks look.
+type Options struct {
 	Launcher string
 	Host     launch.Host
 	StateDir string
 }
 
-// Preflight verifies what claudebox needs and that its isolation holds,
+// Run verifies what claudebox needs and that its isolation holds,
 // by trying: it creates a user namespace, and launches real sandboxes
 // that must not see a planted secret, write the host, inherit a planted
 // variable, or get past each network tier. A PASS means verified.
-func Preflight(o CheckOptions) []CheckResult {
-	var out []CheckResult
+func Run(o Options) []Result {
+	var out []Result
 	add := func(name, status, detail, fix string) {
-		out = append(out, CheckResult{Name: name, Status: status, Detail: detail, Fix: fix})
+		out = append(out, Result{Name: name, Status: status, Detail: detail, Fix: fix})
 	}
 	fromErr := func(name, okDetail string, err error) bool {
 		if err != nil {
@@ -76,13 +83,13 @@ func Preflight(o CheckOptions) []CheckResult {
 	} else {
 		add("claude", Pass, "runs as "+claude, "")
 	}
-	if NeedsPlugins(launch.TierInet) {
-		dir, err := PluginDir(o.Launcher)
+	if network.NeedsPlugins(launch.TierInet) {
+		dir, err := network.PluginDir(o.Launcher)
 		fromErr("CNI plugins", "bridge and host-local in "+dir, err)
 	}
 	slirp, err := launch.HelperPath("slirp4netns", o.Launcher)
 	fromErr("slirp4netns", slirp, err)
-	fromErr("/dev/net/tun", "usable", checkTun())
+	fromErr("/dev/net/tun", "usable", network.CheckTun())
 
 	if !userns {
 		add("sandbox probes", Fail, "skipped: no user namespaces", "fix the user namespace check first")
@@ -94,14 +101,14 @@ func Preflight(o CheckOptions) []CheckResult {
 
 // tryUserNS really creates a user namespace.
 func tryUserNS() error {
-	if err := CheckUserNS(); err != nil {
+	if err := sandbox.CheckUserNS(); err != nil {
 		return err
 	}
 	cmd := exec.Command("/proc/self/exe", "version")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
 	cmd.Stdout = io.Discard
 	if err := cmd.Run(); err != nil {
-		return &launch.HintError{Err: fmt.Errorf("%w: creating one failed: %w", ErrUserNS, err),
+		return &launch.HintError{Err: fmt.Errorf("%w: creating one failed: %w", sandbox.ErrUserNS, err),
 			Hint: "see README, \"User namespaces\""}
 	}
 	return nil
@@ -121,10 +128,10 @@ func writable(dir string) error {
 
 // probeSandbox launches real sandboxes on a throwaway home holding a canary
 // secret, and checks from inside what each must not allow.
-func probeSandbox(o CheckOptions) []CheckResult {
-	var out []CheckResult
+func probeSandbox(o Options) []Result {
+	var out []Result
 	add := func(name, status, detail, fix string) {
-		out = append(out, CheckResult{Name: name, Status: status, Detail: detail, Fix: fix})
+		out = append(out, Result{Name: name, Status: status, Detail: detail, Fix: fix})
 	}
 	tmp, err := os.MkdirTemp("", "claudebox-check-")
 	if err != nil {
@@ -160,7 +167,7 @@ func probeSandbox(o CheckOptions) []CheckResult {
 		go func() { io.Copy(&buf, r); close(done) }()
 		devnull, _ := os.Open(os.DevNull)
 		defer devnull.Close()
-		_, err = Run(Config{Spec: s, Launcher: o.Launcher, Stdin: devnull, Stdout: w, Stderr: w})
+		_, err = sandbox.Run(sandbox.Config{Spec: s, Launcher: o.Launcher, Stdin: devnull, Stdout: w, Stderr: w})
 		w.Close()
 		<-done
 		return buf.String(), err
@@ -226,8 +233,8 @@ func plantCanary(path, canary string) error {
 // results. Each PASS needs its mark printed from inside and the canary
 // never printed; "secrets hidden" also needs the canary planted on the
 // host (planted == nil), else nothing was hidden and it FAILs.
-func judgeIsolation(got, canary string, planted error) []CheckResult {
-	var out []CheckResult
+func judgeIsolation(got, canary string, planted error) []Result {
+	var out []Result
 	for _, c := range []struct{ mark, name, detail string }{
 		{"secret-hidden", "secrets hidden", "a canary in ~/.ssh is invisible"},
 		{"host-readonly", "host read-only", "/usr cannot be written"},
@@ -235,7 +242,7 @@ func judgeIsolation(got, canary string, planted error) []CheckResult {
 		{"project-writable", "project writable", "the project can be written"},
 		{"seccomp-filter", "seccomp", "the command runs under the seccomp filter"},
 	} {
-		r := CheckResult{Name: c.name, Status: Pass, Detail: c.detail}
+		r := Result{Name: c.name, Status: Pass, Detail: c.detail}
 		switch {
 		case c.mark == "secret-hidden" && planted != nil:
 			r.Status, r.Detail, r.Fix = Fail, "not verified: the canary could not be planted: "+planted.Error(), "check that the temporary directory ($TMPDIR) is writable"
@@ -250,8 +257,8 @@ func judgeIsolation(got, canary string, planted error) []CheckResult {
 // checkGroups says what becomes of the user's supplementary groups in a
 // sandbox, verified by the probe (none: the command has no group but its
 // own).
-func checkGroups(h launch.Host, none bool) CheckResult {
-	r := CheckResult{Name: "groups"}
+func checkGroups(h launch.Host, none bool) Result {
+	r := Result{Name: "groups"}
 	var s launch.Spec
 	launch.ResolveGroups(&s, h)
 	switch {
@@ -276,10 +283,10 @@ func checkGroups(h launch.Host, none bool) CheckResult {
 // where abstract sockets live): refused when the kernel scopes them, a
 // warning when it cannot (Linux < 6.12), a failure when it should and does
 // not.
-func checkAbstractSockets(o CheckOptions, host launch.Host, runFull func(string) (string, error)) CheckResult {
+func checkAbstractSockets(o Options, host launch.Host, runFull func(string) (string, error)) Result {
 	const name = "abstract sockets"
-	res := func(status, detail, fix string) CheckResult {
-		return CheckResult{Name: name, Status: status, Detail: detail, Fix: fix}
+	res := func(status, detail, fix string) Result {
+		return Result{Name: name, Status: status, Detail: detail, Fix: fix}
 	}
 	addr := fmt.Sprintf("@claudebox-check-%d-%d", os.Getpid(), time.Now().UnixNano())
 	l, err := net.Listen("unix", addr)

@@ -1,6 +1,6 @@
 //go:build seccomp
 
-package sandbox
+package seccomp
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 
 // compileSeccomp turns an OCI seccomp profile into a classic BPF program
 // with libseccomp, as runc would at every start; claudebox does it once and
-// caches the result (see seccompProgram).
-func compileSeccomp(p *specs.LinuxSeccomp) ([]byte, error) {
+// caches the result (see Program).
+func compile(p *specs.LinuxSeccomp) ([]byte, error) {
 	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, err

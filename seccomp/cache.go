@@ -1,4 +1,9 @@
-package sandbox
+// Package seccomp compiles the sandbox's seccomp profile (bundle.Seccomp)
+// into the BPF program pid1 loads, once per profile, libseccomp and
+// kernel, and keeps it in the user's cache. A build without the seccomp
+// tag has no compiler and refuses: claudebox never launches without the
+// filter unless told to (--seccomp=off).
+package seccomp
 
 import (
 	"crypto/sha256"
@@ -13,14 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SeccompProgram returns the compiled seccomp filter of the sandbox's
+// Program returns the compiled seccomp filter of the sandbox's
 // profile (bundle.Seccomp) for a process with caps, as a file pid1 loads.
 //
 // runc would compile the profile with libseccomp at every start, which
 // measured at 25-35 ms of a launch here (hack/bench.sh). The program only
 // depends on the profile, libseccomp and the kernel, so it is compiled once
 // and kept in the user's cache, named by a hash of all three.
-func SeccompProgram(caps []string) ([]byte, string, error) {
+func Program(caps []string) ([]byte, string, error) {
 	profile, err := bundle.Seccomp(caps)
 	if err != nil {
 		return nil, "", err
@@ -31,7 +36,7 @@ func SeccompProgram(caps []string) ([]byte, string, error) {
 		Profile any
 		Kernel  string
 		Version string
-	}{profile, unix.ByteSliceToString(uts.Release[:]), seccompCacheVersion})
+	}{profile, unix.ByteSliceToString(uts.Release[:]), cacheVersion})
 	if err != nil {
 		return nil, "", err
 	}
@@ -44,7 +49,7 @@ func SeccompProgram(caps []string) ([]byte, string, error) {
 	if b, err := os.ReadFile(path); err == nil && len(b) > 0 && len(b)%8 == 0 {
 		return b, path, nil
 	}
-	prog, err := compileSeccomp(profile)
+	prog, err := compile(profile)
 	if err != nil {
 		return nil, "", fmt.Errorf("seccomp: %w", err)
 	}
@@ -59,5 +64,5 @@ func SeccompProgram(caps []string) ([]byte, string, error) {
 	return prog, path, nil
 }
 
-// seccompCacheVersion changes when the compiler here changes.
-const seccompCacheVersion = "1"
+// cacheVersion changes when the compiler here changes.
+const cacheVersion = "1"

@@ -1,4 +1,4 @@
-package sandbox
+package network
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/claudebox/claudebox/launch"
 )
 
-// nsHolder is a process in a new user namespace, mapping the user as root
+// Holder is a process in a new user namespace, mapping the user as root
 // as the sandbox's does, and a new network namespace owned by it. The inet
 // sandbox joins both, instead of making its own: its network is then set
 // up while libcontainer creates the container, not after (20 ms of the
@@ -23,16 +23,16 @@ import (
 //
 // The holder ends when its stdin closes: when stopped, or when the
 // launcher dies, however it dies.
-type nsHolder struct {
+type Holder struct {
 	cmd     *exec.Cmd
 	release *os.File // closing it ends the holder
 }
 
-// holdNamespaces starts the holder. With subgid (Spec.SubGID) the gid map
+// Hold starts the holder. With subgid (Spec.SubGID) the gid map
 // is left to newgidmap, written once the holder runs: it maps one of the
 // user's subordinate gids too, so setgroups is allowed in the namespace
 // and pid1 can drop the user's supplementary groups.
-func holdNamespaces(launcher string, uid, gid, subgid int) (*nsHolder, error) {
+func Hold(launcher string, uid, gid, subgid int) (*Holder, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -62,14 +62,14 @@ func holdNamespaces(launcher string, uid, gid, subgid int) (*nsHolder, error) {
 		w.Close()
 		return nil, fmt.Errorf("making the sandbox's network namespace: %w", err)
 	}
-	h := &nsHolder{cmd: cmd, release: w}
+	h := &Holder{cmd: cmd, release: w}
 	if b, _ := io.ReadAll(io.LimitReader(ready, 3)); string(b) != "ok\n" {
-		h.stop()
+		h.Stop()
 		return nil, fmt.Errorf("making the sandbox's network namespace: %s", lastLine(stderr.String(), errors.New("the holder failed")))
 	}
 	if subgid != 0 {
-		if err := newGIDMap(h.pid(), gid, subgid); err != nil {
-			h.stop()
+		if err := newGIDMap(h.Pid(), gid, subgid); err != nil {
+			h.Stop()
 			return nil, err
 		}
 	}
@@ -91,11 +91,13 @@ func newGIDMap(pid, gid, subgid int) error {
 	return nil
 }
 
-func (h *nsHolder) pid() int { return h.cmd.Process.Pid }
+// Pid is the holder's process id: /proc/PID/ns/{user,net} are the
+// namespaces it holds.
+func (h *Holder) Pid() int { return h.cmd.Process.Pid }
 
-// stop ends the holder, once everything that joins or opens its
+// Stop ends the holder, once everything that joins or opens its
 // namespaces has done so.
-func (h *nsHolder) stop() {
+func (h *Holder) Stop() {
 	if h == nil || h.release == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package preflight
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 func TestJudgeIsolation(t *testing.T) {
 	const canary = "claudebox-canary-1"
 	all := "secret-hidden host-readonly env-clean project-writable seccomp-filter"
-	status := func(rs []CheckResult) map[string]string {
+	status := func(rs []Result) map[string]string {
 		m := map[string]string{}
 		for _, r := range rs {
 			m[r.Name] = r.Status

@@ -1,4 +1,4 @@
-package sandbox
+package network
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/claudebox/claudebox/internal/registry"
+	"github.com/claudebox/claudebox/internal/trace"
 	"github.com/containernetworking/cni/libcni"
 )
 
@@ -37,8 +38,8 @@ func CNIHelperMain(args []string) int {
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: fmt.Sprintf("/proc/%d/fd/4", os.Getpid()), IfName: "eth0"}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	trace("cni helper " + op + " started")
-	defer trace("cni helper " + op + " done")
+	trace.Step("cni helper " + op + " started")
+	defer trace.Step("cni helper " + op + " done")
 	switch op {
 	case "add":
 		if _, err = cni.AddNetworkList(ctx, list, rt); err != nil {
@@ -56,11 +57,11 @@ func CNIHelperMain(args []string) int {
 	return 0
 }
 
-// releaseNetwork runs CNI DEL for a launch whose launcher died, from the
+// Release runs CNI DEL for a launch whose launcher died, from the
 // files it left in dir: what lives outside the sandbox's (gone) network
 // namespace, root's IPAM lease and veth, is released. Rootless launches
 // have nothing outside, and no DEL is needed.
-func releaseNetwork(dir, id string) {
+func Release(dir, id string) {
 	b, err := os.ReadFile(filepath.Join(dir, "conflist.json"))
 	if err != nil || os.Geteuid() != 0 {
 		return

@@ -1,6 +1,6 @@
 //go:build !seccomp
 
-package sandbox
+package seccomp
 
 import (
 	"errors"
@@ -8,6 +8,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func compileSeccomp(*specs.LinuxSeccomp) ([]byte, error) {
+func compile(*specs.LinuxSeccomp) ([]byte, error) {
 	return nil, errors.New("this claudebox was built without seccomp support (build with -tags seccomp and libseccomp-dev); refusing to launch without the filter, or pass --seccomp=off")
 }

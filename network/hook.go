@@ -1,4 +1,4 @@
-package sandbox
+package network
 
 import (
 	"encoding/json"
@@ -27,8 +27,8 @@ import (
 // for the container's init to exit and takes the network down (the
 // uplink; root's CNI DEL) however the container ended.
 
-// NetHookMain is the createRuntime hook: the container's state on stdin.
-func NetHookMain() int {
+// HookMain is the createRuntime hook: the container's state on stdin.
+func HookMain() int {
 	var st specs.State
 	if err := json.NewDecoder(os.Stdin).Decode(&st); err != nil {
 		fmt.Fprintf(os.Stderr, "claudebox network hook: reading the container state: %v\n", err)
@@ -66,9 +66,9 @@ func NetHookMain() int {
 	return 0
 }
 
-// NetKeeperMain attaches the network of the container, reports on fd 3,
+// KeeperMain attaches the network of the container, reports on fd 3,
 // and takes it down when the container's init exits.
-func NetKeeperMain(args []string) int {
+func KeeperMain(args []string) int {
 	report := os.NewFile(3, "report")
 	fail := func(err error) int {
 		msg := err.Error()
@@ -103,12 +103,12 @@ func NetKeeperMain(args []string) int {
 		os.RemoveAll(netDir)
 		os.Remove(filepath.Dir(netDir)) // when no other container of the bundle runs
 	}()
-	n, err := attachNetwork(nw, filepath.Join(dir, bundle.LauncherName), netDir, id, pid,
-		filepath.Join(dir, bundle.ResolvConfName))
+	a, err := Attach(AttachOptions{Network: nw, Launcher: filepath.Join(dir, bundle.LauncherName), Dir: netDir, ID: id, Pid: pid,
+		ResolvConf: filepath.Join(dir, bundle.ResolvConfName)})
 	if err != nil {
 		return fail(err)
 	}
-	defer func() { n.detach(); n.settle() }()
+	defer func() { a.Detach(); a.Settle() }()
 	fmt.Fprintln(report, "ok")
 	report.Close()
 	for {
