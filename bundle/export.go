@@ -23,18 +23,33 @@ const (
 	CNIName      = "cni"
 )
 
-// Export writes a self-contained bundle to dir: config.json, rootfs/ and a
-// copy of the claudebox binary (launcher) that serves as the sandbox's pid 1,
+// ExportOptions are one bundle to write.
+type ExportOptions struct {
+	// Dir is the bundle directory.
+	Dir  string
+	Spec *launch.Spec
+	// Launcher is the claudebox binary, copied in as the sandbox's pid 1.
+	Launcher string
+	// Seccomp is the compiled filter (seccomp.Program), unused with
+	// --seccomp=off.
+	Seccomp []byte
+	// PluginDir holds the CNI bridge and host-local plugins that root's
+	// inet uses ("": none to copy).
+	PluginDir string
+	// Resolvers are the inet tier's DNS servers (nil: the uplink's).
+	Resolvers []string
+	// Force replaces the bundle's own entries in a non-empty Dir.
+	Force bool
+}
+
+// Export writes a self-contained bundle to o.Dir: config.json, rootfs/
+// and a copy of the claudebox binary that serves as the sandbox's pid 1,
 // referenced relative to the bundle so the directory can be moved. A
-// non-empty dir is refused unless force is set, in which case only the
+// non-empty directory is refused unless o.Force, in which case only the
 // bundle's own entries (the names above, resolv.conf, seccomp.bpf) are
-// replaced.
-// On failure nothing of the bundle is left behind.
-// seccomp is the compiled filter (seccomp.Program), unused with
-// --seccomp=off; pluginDir holds the CNI bridge and host-local plugins
-// that root's inet uses ("": none to copy).
-// resolvers are the inet tier's DNS servers (nil: the uplink's).
-func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginDir string, resolvers []string, force bool) (err error) {
+// replaced. On failure nothing of the bundle is left behind.
+func Export(o ExportOptions) (err error) {
+	dir, s := o.Dir, o.Spec
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -48,7 +63,7 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 		}()
 	case err != nil:
 		return fmt.Errorf("reading bundle directory: %w", err)
-	case len(entries) > 0 && !force:
+	case len(entries) > 0 && !o.Force:
 		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
 	}
 	names := []string{ConfigName, RootfsName, LauncherName, ResolvConfName, SeccompName, CNIName}
@@ -64,7 +79,7 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 			}
 		}
 	}()
-	if err := copyFile(launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
+	if err := copyFile(o.Launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
 	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
@@ -74,22 +89,22 @@ func Export(dir string, s *launch.Spec, launcher string, seccomp []byte, pluginD
 		// beside it. (none needs no hook: runc brings up the loopback.)
 		l.NetHook = filepath.Join(dir, LauncherName)
 	}
-	if pluginDir != "" {
+	if o.PluginDir != "" {
 		for _, p := range []string{"bridge", "host-local"} {
-			if err := copyFile(filepath.Join(pluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {
+			if err := copyFile(filepath.Join(o.PluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {
 				return fmt.Errorf("copying the CNI %s plugin: %w", p, err)
 			}
 		}
 	}
 	if !s.NoSeccomp {
 		l.Seccomp = SeccompName
-		if err := os.WriteFile(filepath.Join(dir, SeccompName), seccomp, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, SeccompName), o.Seccomp, 0o644); err != nil {
 			return err
 		}
 	}
 	if s.Network.Tier == launch.TierInet {
 		l.ResolvConf = ResolvConfName
-		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName), resolvers); err != nil {
+		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName), o.Resolvers); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ func TestExport(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "box")
 	s := cases["user"]
-	if err := Export(dir, s, launcher, []byte("prog0000"), "", nil, false); err != nil {
+	if err := Export(ExportOptions{Dir: dir, Spec: s, Launcher: launcher, Seccomp: []byte("prog0000")}); err != nil {
 		t.Fatal(err)
 	}
 	var cfg specs.Spec
@@ -42,12 +42,12 @@ func TestExport(t *testing.T) {
 		t.Errorf("rootfs bin -> %q", link)
 	}
 
-	if err := Export(dir, s, launcher, []byte("prog0000"), "", nil, false); !errors.Is(err, ErrNotEmpty) {
+	if err := Export(ExportOptions{Dir: dir, Spec: s, Launcher: launcher, Seccomp: []byte("prog0000")}); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("a second export without force: %v", err)
 	}
 	keep := filepath.Join(dir, "notes.txt")
 	os.WriteFile(keep, []byte("mine"), 0o644)
-	if err := Export(dir, s, launcher, []byte("prog0000"), "", nil, true); err != nil {
+	if err := Export(ExportOptions{Dir: dir, Spec: s, Launcher: launcher, Seccomp: []byte("prog0000"), Force: true}); err != nil {
 		t.Fatalf("--force: %v", err)
 	}
 	if _, err := os.Stat(keep); err != nil {
@@ -57,7 +57,7 @@ func TestExport(t *testing.T) {
 
 func TestExportFailureLeavesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "box")
-	if err := Export(dir, cases["user"], "/nonexistent/claudebox", nil, "", nil, false); err == nil {
+	if err := Export(ExportOptions{Dir: dir, Spec: cases["user"], Launcher: "/nonexistent/claudebox"}); err == nil {
 		t.Fatal("export with a missing launcher succeeded")
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/claudebox/claudebox/bundle"
-	"github.com/claudebox/claudebox/launch"
-	"github.com/claudebox/claudebox/network"
-	"github.com/claudebox/claudebox/seccomp"
-	"github.com/claudebox/claudebox/state"
+	"github.com/claudebox/claudebox/sandbox"
 	"github.com/spf13/cobra"
 )
 
@@ -34,62 +29,24 @@ then stay where it was exported).
 		Example: `  claudebox export-bundle /tmp/box -- bash
   runc --root "$XDG_RUNTIME_DIR/runc" run -b /tmp/box claudebox`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			if len(args) == 0 || dash == 0 {
-				return usageError(cmd, "export-bundle needs a directory")
+			dir, argv, usage := exportArgs(args, cmd.ArgsLenAtDash())
+			if usage != "" {
+				return usageError(cmd, "%s", usage)
 			}
-			if len(args) > 1 && dash != 1 {
-				return usageError(cmd, "put the command after --: export-bundle DIR -- CMD")
-			}
-			dir, err := filepath.Abs(args[0])
+			dir, err := filepath.Abs(dir)
 			if err != nil {
 				return err
 			}
-			spec, err := f.resolve(args[1:], nil)
+			spec, err := f.resolve(argv, nil)
 			if err != nil {
 				return err
-			}
-			// The bundle's pid 1, hook and config.json are run by runc on
-			// the host: a sandbox must not be able to change them.
-			if tree, ok := spec.WritableTree(canonical(dir)); ok {
-				return &launch.HintError{
-					Err:  fmt.Errorf("export-bundle %s: it is inside %s, which the sandbox can write: its claudebox and config.json run on the host at runc run", dir, tree),
-					Hint: "export to a directory the sandbox cannot write, such as /tmp/box or ~/bundles/NAME",
-				}
 			}
 			exe, err := launcherPath()
 			if err != nil {
 				return fmt.Errorf("finding the claudebox binary: %w", err)
 			}
-			var prog []byte
-			if !spec.NoSeccomp {
-				if prog, _, err = seccomp.Program(bundle.Pid1Caps(spec)); err != nil {
-					return err
-				}
-			}
-			plugins := ""
-			if network.NeedsPlugins(spec.Network.Tier) {
-				if plugins, err = network.PluginDir(exe); err != nil {
-					return err
-				}
-			}
-			if err := state.PrepareProtected(spec); err != nil {
+			if err := sandbox.Export(sandbox.ExportOptions{Dir: dir, Spec: spec, Launcher: exe, Force: force}); err != nil {
 				return err
-			}
-			if err := bundle.Export(dir, spec, exe, prog, plugins, network.ResolvConfServers(spec.Network.Tier), force); err != nil {
-				hint := "give a new or empty directory you can write to"
-				if errors.Is(err, bundle.ErrNotEmpty) {
-					hint = "give an empty directory, or --force to replace the bundle in it"
-				}
-				return &launch.HintError{Err: fmt.Errorf("export-bundle %s: %w", dir, err), Hint: hint}
-			}
-			// The bundle mounts the project's instance home: make it only
-			// once the bundle is written, so a refused export leaves no
-			// instance behind.
-			if spec.Instance != nil {
-				if err := state.EnsureInstance(spec.Instance, spec.Home); err != nil {
-					return err
-				}
 			}
 			if !f.quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "Wrote an OCI bundle to %s. Run it as %s with:\n  runc --root %s run -b %s claudebox\n",
@@ -117,17 +74,14 @@ func userName() string {
 	return fmt.Sprintf("uid %d", os.Getuid())
 }
 
-// canonical resolves the symlinks of the longest existing part of p, an
-// absolute path, and keeps the rest as it is.
-func canonical(p string) string {
-	rest := ""
-	for d := p; ; d = filepath.Dir(d) {
-		if real, err := filepath.EvalSymlinks(d); err == nil {
-			return filepath.Join(real, rest)
-		}
-		if d == "/" {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(d), rest)
+// exportArgs splits export-bundle's arguments (dash: where -- was, -1 for
+// none) into the directory and the command; usage says what is wrong.
+func exportArgs(args []string, dash int) (dir string, argv []string, usage string) {
+	switch {
+	case len(args) == 0 || dash == 0:
+		return "", nil, "export-bundle needs a directory"
+	case len(args) > 1 && dash != 1:
+		return "", nil, "put the command after --: export-bundle DIR -- CMD"
 	}
+	return args[0], args[1:], ""
 }

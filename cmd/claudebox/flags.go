@@ -51,11 +51,22 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.seccomp != "on" && f.seccomp != "off" {
-		return nil, &launch.HintError{Err: fmt.Errorf("--seccomp %q", f.seccomp), Hint: "use --seccomp=on (the default) or --seccomp=off"}
+	o, err := f.options(argv, claudeArgs, host.Home)
+	if err != nil {
+		return nil, err
 	}
-	return launch.Resolve(launch.Options{
-		Profile:    p,
+	o.Profile = p
+	o.TTY = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	return launch.Resolve(o, host)
+}
+
+// options are the launch options the flags ask for, for argv (empty: run
+// claude with claudeArgs), with the state directory under home.
+func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Options, error) {
+	if f.seccomp != "on" && f.seccomp != "off" {
+		return launch.Options{}, &launch.HintError{Err: fmt.Errorf("--seccomp %q", f.seccomp), Hint: "use --seccomp=on (the default) or --seccomp=off"}
+	}
+	return launch.Options{
 		NoSeccomp:  f.seccomp == "off",
 		Project:    f.project,
 		Command:    argv,
@@ -66,9 +77,8 @@ func (f *launchFlags) resolve(argv, claudeArgs []string) (*launch.Spec, error) {
 		Hide:       f.hide,
 		Network:    f.network,
 		AllowNet:   f.allowNet,
-		TTY:        term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
-		StateDir:   filepath.Join(host.Home, stateDirName),
-	}, host)
+		StateDir:   filepath.Join(home, stateDirName),
+	}, nil
 }
 
 const stateDirName = ".claudebox"
