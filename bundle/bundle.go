@@ -56,6 +56,31 @@ type Layout struct {
 	NetHook string
 }
 
+// Places say where a bundle's files are, for LayoutFor: Dir holds the
+// files written per bundle or launch (the inet tier's resolv.conf); the
+// others are as in Layout. NetHook is the hook's binary, for exports.
+type Places struct {
+	Rootfs, Launcher, Seccomp, Dir, NetHook string
+	ParentFD                                int
+}
+
+// LayoutFor is the one answer to which of its files a bundle of s uses,
+// and where: a launch, its dry run and an export all take their Layout
+// from here, each with its own Places. The compiled filter unless
+// --seccomp=off; for inet, the generated resolv.conf and (exports) the
+// hook.
+func LayoutFor(s *launch.Spec, p Places) Layout {
+	l := Layout{Rootfs: p.Rootfs, Launcher: p.Launcher, ParentFD: p.ParentFD}
+	if !s.NoSeccomp {
+		l.Seccomp = p.Seccomp
+	}
+	if s.Network.Tier == launch.TierInet {
+		l.ResolvConf = filepath.Join(p.Dir, ResolvConfName)
+		l.NetHook = p.NetHook
+	}
+	return l
+}
+
 // Annotations an exported bundle's hook reads its network from.
 const (
 	AnnotationNetwork  = "org.claudebox.network"

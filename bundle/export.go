@@ -82,13 +82,10 @@ func Export(o ExportOptions) (err error) {
 	if err := copyFile(o.Launcher, filepath.Join(dir, LauncherName), 0o755); err != nil {
 		return fmt.Errorf("copying the claudebox binary: %w", err)
 	}
-	l := Layout{Rootfs: RootfsName, Launcher: LauncherName}
-	if s.Network.Tier == launch.TierInet {
-		// runc runs the hook by absolute path: the bundle must stay where
-		// it was exported. Root's hook finds the bridge plugins in cni/
-		// beside it. (none needs no hook: runc brings up the loopback.)
-		l.NetHook = filepath.Join(dir, LauncherName)
-	}
+	// runc runs the hook by absolute path: the bundle must stay where it
+	// was exported. Root's hook finds the bridge plugins in cni/ beside it.
+	// (none needs no hook: runc brings up the loopback.)
+	l := LayoutFor(s, Places{Rootfs: RootfsName, Launcher: LauncherName, Seccomp: SeccompName, NetHook: filepath.Join(dir, LauncherName)})
 	if o.PluginDir != "" {
 		for _, p := range []string{"bridge", "host-local"} {
 			if err := copyFile(filepath.Join(o.PluginDir, p), filepath.Join(dir, CNIName, p), 0o755); err != nil {
@@ -96,15 +93,13 @@ func Export(o ExportOptions) (err error) {
 			}
 		}
 	}
-	if !s.NoSeccomp {
-		l.Seccomp = SeccompName
-		if err := os.WriteFile(filepath.Join(dir, SeccompName), o.Seccomp, 0o644); err != nil {
+	if l.Seccomp != "" {
+		if err := os.WriteFile(filepath.Join(dir, l.Seccomp), o.Seccomp, 0o644); err != nil {
 			return err
 		}
 	}
-	if s.Network.Tier == launch.TierInet {
-		l.ResolvConf = ResolvConfName
-		if err := WriteResolvConf(filepath.Join(dir, ResolvConfName), o.Resolvers); err != nil {
+	if l.ResolvConf != "" {
+		if err := WriteResolvConf(filepath.Join(dir, l.ResolvConf), o.Resolvers); err != nil {
 			return err
 		}
 	}

@@ -37,13 +37,8 @@ func launchConfig(s *launch.Spec, launcher string, p places) (*specs.Spec, bundl
 	// The skeleton's name comes from the mounts, which depend on the
 	// rootfs's path only for their order (by the tree it is in): the
 	// runtime directory's.
-	l := bundle.Layout{Rootfs: filepath.Join(p.runtimeDir, skeletonPrefix), Launcher: launcher, ParentFD: lifelineFD}
-	if !s.NoSeccomp {
-		l.Seccomp = p.seccomp
-	}
-	if s.Network.Tier == launch.TierInet {
-		l.ResolvConf = filepath.Join(p.launchDir, bundle.ResolvConfName)
-	}
+	l := bundle.LayoutFor(s, bundle.Places{Rootfs: filepath.Join(p.runtimeDir, skeletonPrefix), Launcher: launcher,
+		Seccomp: p.seccomp, Dir: p.launchDir, ParentFD: lifelineFD})
 	oci, err := bundle.Build(s, l)
 	if err != nil {
 		return nil, bundle.Skeleton{}, err
