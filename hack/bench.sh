@@ -57,9 +57,9 @@ stats() {
 }
 
 declare -A median p90
-rows=(true bwrap "libcontainer floor" "claudebox none" "claudebox inet" "claudebox full" "runc run")
+rows=(true bwrap "libcontainer floor" "claudebox none" "claudebox inet" "claudebox inet (relay)" "claudebox full" "runc run")
 cmds=(/bin/true "$work/bwrap.sh" "$work/floor /bin/true" "$bin run -q --network none -- true" "$bin run -q --network inet -- true"
-	"$bin run -q --network full -- true" "$work/runc.sh")
+	"env CLAUDEBOX_UPLINK=relay $bin run -q --network inet -- true" "$bin run -q --network full -- true" "$work/runc.sh")
 for i in "${!rows[@]}"; do
 	json=$work/out/h$i.json
 	as_user sh -c "cd '$proj' && hyperfine -N -w 3 -r $runs --export-json '$json' '${cmds[$i]}'" >/dev/null
@@ -98,13 +98,14 @@ CGO_ENABLED=0 go build -o "$work/testpeer" ./integration/testpeer
 hack/testworld.sh up "$work/testpeer" >/dev/null
 ip netns exec cbw-peers iperf3 -s -B 198.51.100.10 -D --pidfile "$work/iperf.pid"
 sleep 0.3
-# thr TIER [UID GID HOME PROJECT]: Mbit/s received, as the test user by default.
+# thr TIER [UID GID HOME PROJECT UPLINK]: Mbit/s received, as the test user by default.
 thr() {
-	hack/in-world.sh "${2:-$uid}" "${3:-$gid}" env HOME="${4:-$home}" PATH=/usr/bin:/bin sh -c "cd '${5:-$proj}' && '$bin' run -q --network $1 -- iperf3 -c 198.51.100.10 -t 3 -f m" |
+	hack/in-world.sh "${2:-$uid}" "${3:-$gid}" env HOME="${4:-$home}" PATH=/usr/bin:/bin CLAUDEBOX_UPLINK="${6:-}" sh -c "cd '${5:-$proj}' && '$bin' run -q --network $1 -- iperf3 -c 198.51.100.10 -t 3 -f m" |
 		awk '/receiver/ {print $(NF-2)}'
 }
 thr_full=$(thr full)
 thr_inet=$(thr inet)
+thr_relay=$(thr inet "$uid" "$gid" "$home" "$proj" relay)
 # Root's inet is a veth on a bridge, not slirp4netns. A throwaway home:
 # root's instance state goes with $work.
 mkdir -p "$work/rootproj/.git" "$work/roothome"
@@ -139,6 +140,8 @@ b=${median[bwrap]}
 	echo "| gc over 10,000 instances, removing 5,000 | $gc_ms ms | |"
 	echo "| TCP throughput, full | $thr_full Mbit/s | |"
 	echo "| TCP throughput, inet | $thr_inet Mbit/s ($(awk -v a="$thr_inet" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; slirp4netns) | ≥ 50% |"
+	echo "| TCP throughput, inet through the relay | $thr_relay Mbit/s ($(awk -v a="$thr_relay" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; CLAUDEBOX_UPLINK=relay) | ≥ 80% |"
+	echo "| inet (relay) − none | $(awk -v a="${median[claudebox inet (relay)]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
 	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | |"
 	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s ($(awk -v a="$thr_root_inet" -v b="$thr_root_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; bridge) | ≥ 50% |"
 } | tee "$out"

@@ -209,6 +209,15 @@ func TestNetworkTiers(t *testing.T) {
 					t.Errorf("rebind.test resolved to %q; the test needs it to name the LAN host", d)
 				}
 			})
+			if as != nil {
+				// The relay's shape of rootless inet: the same verdicts.
+				t.Run("inet through the relay", func(t *testing.T) {
+					relay := in
+					relay.env = []string{"CLAUDEBOX_UPLINK=relay"}
+					got := probeAll(t, relay, "--network", "inet")
+					expect(t, got, "internet", "internet-by-name", "rebind-name")
+				})
+			}
 			t.Run("full", func(t *testing.T) {
 				expectTier(t, probeAll(t, in, "--network", "full"), false, "internet", "internet-by-name", "rebind-name", "lan",
 					"tailscale", "metadata", "ten-slash-8", "host-public", "host-public-v4mapped", "host-loopback",

@@ -68,6 +68,18 @@ type EgressConf struct {
 	// BlockIPv6 rejects all IPv6 but loopback: the uplink is IPv4 only,
 	// and nothing IPv6 may leave by another way.
 	BlockIPv6 bool `json:"blockIPv6"`
+	// Relay, when set, is the relay's shape (see package network): the
+	// namespace gets Relay.Addr on its loopback and the default route
+	// through it, outbound TCP is redirected to the relay's listener on
+	// Relay.Port, and all UDP but to its own loopback (the DNS stub) is
+	// rejected.
+	Relay *RelayConf `json:"relay,omitempty"`
+}
+
+// RelayConf is the relay's part of the egress configuration.
+type RelayConf struct {
+	Port int    `json:"port"`
+	Addr string `json:"addr"`
 }
 
 // Options complete a tier's configuration at launch.
@@ -83,6 +95,8 @@ type Options struct {
 	// query, on port 53 only.
 	Bridge    bool
 	Resolvers []netip.Addr
+	// Relay selects the relay's shape of rootless inet (see EgressConf).
+	Relay *RelayConf
 }
 
 // The root shape's bridge and addresses.
@@ -133,6 +147,9 @@ func ConfList(t launch.Tier, o Options) ([]byte, error) {
 		egress := EgressConf{
 			PluginConf: types.PluginConf{Type: EgressType},
 			Deny:       DenyList(o.HostAddrs), Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,
+		}
+		if o.Relay != nil {
+			egress.Resolver, egress.Relay = "", o.Relay
 		}
 		list.Plugins = []any{egress}
 		if o.Bridge {

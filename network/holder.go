@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
+	"golang.org/x/sys/unix"
 )
 
 // Holder is a process in a new user namespace, mapping the user as root
@@ -26,24 +26,46 @@ import (
 type Holder struct {
 	cmd     *exec.Cmd
 	release *os.File // closing it ends the holder
+	// Relay are the relay's sockets, made in the sandbox's network
+	// namespace (HoldOptions.Relay); nil for slirp4netns.
+	Relay *RelaySockets
 }
 
-// Hold starts the holder. With subgid (Spec.SubGID) the gid map
-// is left to newgidmap, written once the holder runs: it maps one of the
-// user's subordinate gids too, so setgroups is allowed in the namespace
-// and pid1 can drop the user's supplementary groups.
-func Hold(launcher string, uid, gid, subgid int) (*Holder, error) {
+// HoldOptions say whose namespaces to hold, and what to make in them.
+type HoldOptions struct {
+	// Launcher is the claudebox binary, which serves the holder.
+	Launcher string
+	UID, GID int
+	// SubGID (Spec.SubGID), when not 0, leaves the gid map to newgidmap,
+	// written once the holder runs: it maps one of the user's subordinate
+	// gids too, so setgroups is allowed in the namespace and pid1 can drop
+	// the user's supplementary groups.
+	SubGID int
+	// Relay has the holder make the relay's sockets (relayDriver).
+	Relay bool
+}
+
+// Hold starts the holder.
+func Hold(o HoldOptions) (*Holder, error) {
+	uid, gid, subgid := o.UID, o.GID, o.SubGID
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	cmd := exec.Command(launcher, registry.NSHold)
-	cmd.Stdin = r
-	ready, err := cmd.StdoutPipe()
+	// Its stdout is a unix socket: "ok" comes on it, with the relay's
+	// sockets when asked for.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		w.Close()
 		return nil, err
+	}
+	child, parent := os.NewFile(uintptr(pair[0]), "holder"), os.NewFile(uintptr(pair[1]), "holder")
+	defer parent.Close()
+	cmd := exec.Command(o.Launcher, registry.NSHold)
+	cmd.Stdin, cmd.Stdout = r, child
+	if o.Relay {
+		cmd.Env = append(os.Environ(), registry.EnvRelay+"=1")
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -57,15 +79,24 @@ func Hold(launcher string, uid, gid, subgid int) (*Holder, error) {
 		cmd.SysProcAttr.GidMappings = nil
 	}
 	// Start returns once the holder runs, its namespaces made and mapped;
-	// "ok" comes once lo is up.
-	if err := cmd.Start(); err != nil {
+	// "ok" comes once lo is up (and the relay's sockets are made).
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("making the sandbox's network namespace: %w", err)
 	}
 	h := &Holder{cmd: cmd, release: w}
-	if b, _ := io.ReadAll(io.LimitReader(ready, 3)); string(b) != "ok\n" {
+	fds, err := readReady(parent, o.Relay)
+	if err != nil {
 		h.Stop()
-		return nil, fmt.Errorf("making the sandbox's network namespace: %s", lastLine(stderr.String(), errors.New("the holder failed")))
+		return nil, fmt.Errorf("making the sandbox's network namespace: %s", lastLine(stderr.String(), err))
+	}
+	if o.Relay {
+		if h.Relay, err = relaySockets(fds); err != nil {
+			h.Stop()
+			return nil, err
+		}
 	}
 	if subgid != 0 {
 		if err := newGIDMap(h.Pid(), gid, subgid); err != nil {
@@ -74,6 +105,31 @@ func Hold(launcher string, uid, gid, subgid int) (*Holder, error) {
 		}
 	}
 	return h, nil
+}
+
+// readReady reads the holder's "ok", and with relay the three sockets
+// that come with it.
+func readReady(conn *os.File, relay bool) ([]int, error) {
+	buf, oob := make([]byte, 3), make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil || string(buf[:n]) != "ok\n" {
+		return nil, errors.New("the holder failed")
+	}
+	if !relay {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("the holder sent no sockets")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 3 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, errors.New("the holder sent no sockets")
+	}
+	return fds, nil
 }
 
 // newGIDMap has the setuid newgidmap write pid's gid map: gid as root's

@@ -51,10 +51,14 @@ type Driver interface {
 	Settle()
 }
 
-// driverFor is the driver of tier t, launched by this user.
-func driverFor(t launch.Tier) Driver {
-	if bridged(t) {
+// driverFor is the driver of an attachment: root's bridge, the relay when
+// the holder made its sockets, else slirp4netns.
+func driverFor(o AttachOptions) Driver {
+	switch {
+	case bridged(o.Network.Tier):
 		return &bridgeDriver{}
+	case o.Relay != nil:
+		return &relayDriver{sockets: o.Relay}
 	}
 	return &slirpDriver{}
 }
@@ -74,6 +78,9 @@ type AttachOptions struct {
 	// ResolvConf is the resolv.conf the sandbox sees, whose servers root's
 	// bridge lets through.
 	ResolvConf string
+	// Relay are the relay's sockets (Holder.Relay): rootless inet then
+	// goes through the relay, not slirp4netns.
+	Relay *RelaySockets
 }
 
 // Attachment is a sandbox's network namespace, set up before its command
@@ -103,7 +110,7 @@ type Attachment struct {
 // Attach gives the sandbox its network. On error, whatever was set up is
 // taken down again before it returns (and the Attachment is nil).
 func Attach(o AttachOptions) (a *Attachment, err error) {
-	a = &Attachment{AttachOptions: o, driver: driverFor(o.Network.Tier), bridge: bridged(o.Network.Tier)}
+	a = &Attachment{AttachOptions: o, driver: driverFor(o), bridge: bridged(o.Network.Tier)}
 	defer func() {
 		if err != nil {
 			a.Detach()
@@ -186,7 +193,7 @@ func (bridgeDriver) Prepare(a *Attachment, opts netconf.Options) (netconf.Option
 		return opts, nil, err
 	}
 	// The servers the sandbox was given, read back: one source.
-	opts.Bridge, opts.Resolvers = true, nameservers(a.ResolvConf)
+	opts.Bridge, opts.Resolvers = true, nameservers(a.ResolvConf, false)
 	allow := slices.Clone(a.Network.Allow)
 	for _, r := range opts.Resolvers {
 		allow = append(allow, launch.Allow{Prefix: netip.PrefixFrom(r, r.BitLen()), Port: 53})
@@ -262,9 +269,21 @@ func bridged(t launch.Tier) bool { return t == launch.TierInet && os.Geteuid() =
 // plugins (PluginDir): root's inet.
 func NeedsPlugins(t launch.Tier) bool { return bridged(t) }
 
+// UseRelay reports whether a launch of tier t goes through the relay
+// (relayDriver): rootless inet, with CLAUDEBOX_UPLINK=relay while the relay
+// is measured against slirp4netns, which stays the default until it wins.
+// An exported bundle's hook always uses slirp4netns.
+func UseRelay(t launch.Tier) bool {
+	return t == launch.TierInet && !bridged(t) && os.Getenv("CLAUDEBOX_UPLINK") == "relay"
+}
+
 // ResolvConfServers are the nameservers of a tier's resolv.conf: nil for
-// the uplink's forwarder, the host's for the root bridge.
+// the uplink's forwarder, the relay's DNS stub, the host's for the root
+// bridge.
 func ResolvConfServers(t launch.Tier) []string {
+	if UseRelay(t) {
+		return []string{RelayDNS}
+	}
 	if !bridged(t) {
 		return nil
 	}
@@ -282,17 +301,18 @@ func bridgeResolvers() []netip.Addr {
 	if alt := upstreamResolvConf(); alt != "" {
 		path = alt
 	}
-	return nameservers(path)
+	return nameservers(path, false)
 }
 
-// nameservers are the IPv4 nameservers of a resolv.conf, loopback ones
-// left out (a sandbox cannot reach the host's loopback).
-func nameservers(path string) []netip.Addr {
+// nameservers are the IPv4 nameservers of a resolv.conf; loopback ones
+// only with loopback (a sandbox cannot reach the host's loopback, the
+// relay in the host's network namespace can).
+func nameservers(path string, loopback bool) []netip.Addr {
 	b, _ := os.ReadFile(path)
 	var out []netip.Addr
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
-			if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() && !a.IsLoopback() {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() && (loopback || !a.IsLoopback()) {
 				out = append(out, a)
 			}
 		}

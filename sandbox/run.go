@@ -100,7 +100,8 @@ func Run(c Config) (status int, err error) {
 	}
 	var hold *network.Holder
 	if c.Spec.Network.Tier == launch.TierInet {
-		if hold, err = network.Hold(c.Launcher, c.Spec.UID, c.Spec.GID, c.Spec.SubGID); err != nil {
+		if hold, err = network.Hold(network.HoldOptions{Launcher: c.Launcher, UID: c.Spec.UID, GID: c.Spec.GID,
+			SubGID: c.Spec.SubGID, Relay: network.UseRelay(c.Spec.Network.Tier)}); err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		defer hold.Stop()
@@ -286,7 +287,8 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	done := make(chan attached, 1)
 	go func() {
 		nw, err := network.Attach(network.AttachOptions{Network: c.Spec.Network, Launcher: c.Launcher,
-			Dir: filepath.Join(ld.path, "net"), ID: ld.id, Pid: hold.Pid(), ResolvConf: filepath.Join(ld.path, bundle.ResolvConfName)})
+			Dir: filepath.Join(ld.path, "net"), ID: ld.id, Pid: hold.Pid(), ResolvConf: filepath.Join(ld.path, bundle.ResolvConfName),
+			Relay: hold.Relay})
 		done <- attached{nw, err}
 	}()
 	startErr := ctr.Start(proc)

@@ -13,7 +13,9 @@ package egress
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/claudebox/claudebox/netconf"
 	"github.com/containernetworking/cni/pkg/skel"
@@ -23,6 +25,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +58,14 @@ func add(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	if err := ns.WithNetNSPath(args.Netns, func(ns.NetNS) error { return install(rules) }); err != nil {
+	if err := ns.WithNetNSPath(args.Netns, func(ns.NetNS) error {
+		if c.Relay != nil {
+			if err := relayRoute(c.Relay); err != nil {
+				return err
+			}
+		}
+		return install(rules, c.Relay)
+	}); err != nil {
 		return fmt.Errorf("claudebox-egress: installing the deny rules: %w", err)
 	}
 	result := c.PrevResult
@@ -107,6 +117,19 @@ type Rule struct {
 // connection to them fails at once instead of hanging.
 func Rules(c *netconf.EgressConf) ([]Rule, error) {
 	rules := []Rule{{Match: "oif lo", Accept: true, exprs: oifLo()}}
+	if c.Relay != nil {
+		// Everything leaves through lo in the relay's shape: what is the
+		// sandbox's own is its loopback addresses and its own address
+		// (where the relay's replies go).
+		addr, err := netip.ParseAddr(c.Relay.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("claudebox-egress: relay address %q: %w", c.Relay.Addr, err)
+		}
+		rules = nil
+		for _, own := range []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.PrefixFrom(addr, 32)} {
+			rules = append(rules, Rule{Match: "daddr " + own.String(), Accept: true, exprs: daddr(own)})
+		}
+	}
 	for _, a := range c.Allow {
 		rules = append(rules, allowRules(a.Prefix, a.Port)...)
 	}
@@ -127,10 +150,21 @@ func Rules(c *netconf.EgressConf) ([]Rule, error) {
 	if c.BlockIPv6 {
 		rules = append(rules, Rule{Match: "ip6", exprs: nfproto(unix.NFPROTO_IPV6)})
 	}
+	if c.Relay != nil {
+		// The relay carries TCP; the rest would go nowhere, slowly.
+		rules = append(rules, Rule{Match: "not tcp", exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		}})
+	}
 	return rules, nil
 }
 
-func install(rules []Rule) error {
+// install adds the table: the output chain's rules, and with relay the
+// redirect of outbound TCP to the relay's listener. The rules come before
+// NAT (priority mangle), so they judge where a connection was going, not
+// the relay it is redirected to.
+func install(rules []Rule, relay *netconf.RelayConf) error {
 	conn, err := nftables.New()
 	if err != nil {
 		return err
@@ -139,14 +173,38 @@ func install(rules []Rule) error {
 	accept := nftables.ChainPolicyAccept
 	chain := conn.AddChain(&nftables.Chain{
 		Name: "output", Table: table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityMangle, Policy: &accept,
 	})
+	if relay != nil {
+		nat := conn.AddChain(&nftables.Chain{
+			Name: "relay", Table: table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Policy: &accept,
+		})
+		own := netip.MustParsePrefix("127.0.0.0/8")
+		notOwn := daddr(own)
+		notOwn[len(notOwn)-1].(*expr.Cmp).Op = expr.CmpOpNeq
+		conn.AddRule(&nftables.Rule{Table: table, Chain: nat, Exprs: append(notOwn,
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+			&expr.Immediate{Register: 1, Data: []byte{byte(relay.Port >> 8), byte(relay.Port)}},
+			&expr.Redir{RegisterProtoMin: 1},
+		)})
+	}
+	reject := expr.Any(&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
 	for _, r := range rules {
-		verdict := expr.Any(&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
 		if r.Accept {
-			verdict = &expr.Verdict{Kind: expr.VerdictAccept}
+			conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(slices.Clone(r.exprs), &expr.Verdict{Kind: expr.VerdictAccept})})
+			continue
 		}
-		conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(r.exprs, verdict)})
+		if relay != nil {
+			// Routed through lo, an ICMP error never reaches the sender:
+			// TCP is refused with a reset instead, at once.
+			conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(slices.Clone(r.exprs),
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+				&expr.Reject{Type: unix.NFT_REJECT_TCP_RST})})
+		}
+		conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(slices.Clone(r.exprs), reject)})
 	}
 	return conn.Flush()
 }
@@ -204,4 +262,25 @@ func allowRules(p netip.Prefix, port uint16) []Rule {
 		rules = append(rules, Rule{Match: fmt.Sprintf("%s dport %d %s", l4.name, port, match), Accept: true, exprs: e})
 	}
 	return rules
+}
+
+// relayRoute gives the namespace its address on lo and the default route
+// through lo, so that connect() finds a route and the redirect can act.
+func relayRoute(r *netconf.RelayConf) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(r.Addr)
+	if ip == nil {
+		return fmt.Errorf("relay address %q", r.Addr)
+	}
+	if err := netlink.AddrReplace(lo, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}); err != nil {
+		return fmt.Errorf("the relay's address: %w", err)
+	}
+	if err := netlink.RouteReplace(&netlink.Route{LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK, Src: ip,
+		Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}); err != nil {
+		return fmt.Errorf("the relay's route: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package egress
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/claudebox/claudebox/launch"
@@ -45,5 +47,30 @@ func TestRulesOrder(t *testing.T) {
 	}
 	if _, err := Rules(&netconf.EgressConf{Deny: []string{"nonsense"}}); err == nil {
 		t.Error("a bad prefix was accepted")
+	}
+}
+
+// In the relay's shape everything leaves through lo: the sandbox's own
+// addresses are accepted first, the deny set still rejects, and what is
+// not TCP (which the relay carries) is rejected last.
+func TestRulesRelay(t *testing.T) {
+	rules, err := Rules(&netconf.EgressConf{
+		Deny:      []string{"10.0.0.0/8"},
+		BlockIPv6: true,
+		Relay:     &netconf.RelayConf{Port: 4242, Addr: "10.0.2.100"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, fmt.Sprintf("%s accept=%v", r.Match, r.Accept))
+	}
+	want := []string{"daddr 127.0.0.0/8 accept=true", "daddr 10.0.2.100/32 accept=true", "daddr 10.0.0.0/8 accept=false", "ip6 accept=false", "not tcp accept=false"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("rules\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := Rules(&netconf.EgressConf{Relay: &netconf.RelayConf{Addr: "nonsense"}}); err == nil {
+		t.Error("a bad relay address was accepted")
 	}
 }

@@ -41,4 +41,7 @@ const (
 	EnvUserns = "_CLAUDEBOX_USERNS"
 	// EnvResolvConf is the resolv.conf the uplink's DNS forwarder reads.
 	EnvResolvConf = "_CLAUDEBOX_RESOLV_CONF"
+	// EnvRelay asks the namespace holder for the relay's sockets, made in
+	// the sandbox's network namespace and passed back over its stdout.
+	EnvRelay = "_CLAUDEBOX_RELAY"
 )

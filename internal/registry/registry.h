@@ -22,9 +22,11 @@
 #define CLAUDEBOX_VERB_NET_HOOK "_net-hook"       // an exported bundle's OCI hook (Go)
 #define CLAUDEBOX_VERB_NET_KEEPER "_net-keeper"   // takes that network down (Go)
 
-// Environment of the helpers: the user namespace to join, and the
-// resolv.conf the uplink's DNS forwarder reads.
+// Environment of the helpers: the user namespace to join, the resolv.conf
+// the uplink's DNS forwarder reads, and (the namespace holder) that the
+// relay's sockets are to be made in the sandbox's network namespace.
 #define CLAUDEBOX_ENV_USERNS "_CLAUDEBOX_USERNS"
 #define CLAUDEBOX_ENV_RESOLV_CONF "_CLAUDEBOX_RESOLV_CONF"
+#define CLAUDEBOX_ENV_RELAY "_CLAUDEBOX_RELAY"
 
 #endif

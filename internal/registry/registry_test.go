@@ -32,6 +32,7 @@ func TestHeaderMatches(t *testing.T) {
 		"CLAUDEBOX_VERB_NET_KEEPER":  strconv.Quote(NetKeeper),
 		"CLAUDEBOX_ENV_USERNS":       strconv.Quote(EnvUserns),
 		"CLAUDEBOX_ENV_RESOLV_CONF":  strconv.Quote(EnvResolvConf),
+		"CLAUDEBOX_ENV_RELAY":        strconv.Quote(EnvRelay),
 	}
 	for k, v := range want {
 		if h[k] != v {
