@@ -195,17 +195,25 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 		in.SetLinger(0) // a reset, not a hang
 		return
 	}
-	out, err := (&net.Dialer{Timeout: 30 * time.Second}).Dial("tcp", dst.String())
-	if err != nil {
+	if !d.pass(in, dst.String(), 30*time.Second) {
 		in.SetLinger(0)
-		return
+	}
+}
+
+// pass connects to addr and moves the bytes between in and it until both
+// are done; false when it cannot connect.
+func (d *relayDriver) pass(in *net.TCPConn, addr string, timeout time.Duration) bool {
+	out, err := (&net.Dialer{Timeout: timeout}).Dial("tcp", addr)
+	if err != nil {
+		return false
 	}
 	if !d.track(out) {
 		out.Close()
-		return
+		return true
 	}
 	defer d.untrack(out)
 	splice(in, out.(*net.TCPConn))
+	return true
 }
 
 // allowed says whether the relay may connect to dst: what the egress rules
@@ -229,16 +237,7 @@ func (d *relayDriver) allowed(dst netip.AddrPort) bool {
 // relayDNSTCP passes a DNS-over-TCP connection to the host's first
 // resolver.
 func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
-	out, err := (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", d.upstreams[0])
-	if err != nil {
-		return
-	}
-	if !d.track(out) {
-		out.Close()
-		return
-	}
-	defer d.untrack(out)
-	splice(in, out.(*net.TCPConn))
+	d.pass(in, d.upstreams[0], 5*time.Second)
 }
 
 // dnsLoop answers the stub's queries by asking the host's resolvers, in
