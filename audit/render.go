@@ -38,8 +38,13 @@ func Render(w io.Writer, s *launch.Spec) error {
 		netNote += "; internet only, no LAN, no host"
 	case launch.TierNone:
 		netNote += "; loopback only"
+	case launch.TierAllowlist:
+		netNote += "; only the hosts below, by name"
 	}
 	row(netMark, "network", string(s.Network.Tier), netNote)
+	for _, h := range s.Network.Hosts {
+		row("", "allow-host", h.String(), h.Why)
+	}
 	if s.Network.Tier == launch.TierFull && !s.Scoped {
 		row(Risky, "abstract sockets", "the host's reachable", "X11, session buses: this kernel cannot scope them (Landlock ABI 6, Linux 6.12)")
 	}

@@ -62,6 +62,12 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		for _, a := range s.Network.Allow {
 			p("- Allowed anyway: `%s`.", a)
 		}
+	case launch.TierAllowlist:
+		p("Only these hosts are reachable, by name, on these TCP ports:")
+		for _, h := range s.Network.Hosts {
+			p("- `%s` (%s)", h.String(), h.Why)
+		}
+		p("Any other name does not resolve (NXDOMAIN), and a connection to another name, an IP address, another port, or over UDP is refused at once. This is intended; do not try to work around it. Tools need no proxy settings. If you need another host, ask the user to relaunch with `claudebox --network allowlist --allow-host NAME` (or `--allow-host NAME:PORT`).")
 	case launch.TierFull:
 		p("The host's full network, as the user has it.")
 		if s.Scoped {

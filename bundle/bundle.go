@@ -74,7 +74,7 @@ func LayoutFor(s *launch.Spec, p Places) Layout {
 	if !s.NoSeccomp {
 		l.Seccomp = p.Seccomp
 	}
-	if s.Network.Tier == launch.TierInet {
+	if s.Network.Tier.Attached() {
 		l.ResolvConf = filepath.Join(p.Dir, ResolvConfName)
 		l.NetHook = p.NetHook
 	}

@@ -245,7 +245,7 @@ func TestNetworkPrecedenceAndAllow(t *testing.T) {
 
 	r = in.inWorld(t, "run", "--network", "bogus", "--", "true")
 	mustExit(t, r, 125)
-	mustContain(t, r, `unknown network tier "bogus"`, "none, inet or full")
+	mustContain(t, r, `unknown network tier "bogus"`, "none, allowlist, inet or full")
 }
 
 // TestNetworkRulesHold: nothing inside can change the rules or the links,

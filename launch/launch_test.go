@@ -370,3 +370,58 @@ func FuzzUserInput(f *testing.F) {
 		}
 	})
 }
+
+func TestParseHost(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"github.com", "github.com:443,80", true},
+		{"GitHub.com.", "github.com:443,80", true},
+		{"*.npmjs.org", "*.npmjs.org:443,80", true},
+		{"github.com:22", "github.com:22", true},
+		{"localhost", "", false},
+		{"198.51.100.10", "", false},
+		{"*.com", "", false},
+		{"a..b", "", false},
+		{"-a.b", "", false},
+		{"a_b.com", "", false},
+		{"github.com:0", "", false},
+		{"github.com:http", "", false},
+		{"*.*.com", "", false},
+	} {
+		h, err := ParseHost(c.in, "test")
+		if (err == nil) != c.ok || c.ok && h.String() != c.want {
+			t.Errorf("ParseHost(%q) = %s, %v; want %q ok=%v", c.in, h, err, c.want, c.ok)
+		}
+		if err != nil && Hint(err) == "" {
+			t.Errorf("ParseHost(%q): no hint", c.in)
+		}
+	}
+	h, _ := ParseHost("*.npmjs.org", "")
+	for name, want := range map[string]bool{"registry.npmjs.org": true, "a.b.npmjs.org": true, "npmjs.org": false, "evilnpmjs.org": false} {
+		if h.Matches(name) != want {
+			t.Errorf("*.npmjs.org matches %s: %v", name, !want)
+		}
+	}
+}
+
+func TestAllowlistTier(t *testing.T) {
+	w := newWorld(t)
+	s, err := Resolve(run(Options{Network: "allowlist", AllowHost: []string{"github.com", "*.npmjs.org:443"}}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range s.Network.Hosts {
+		got = append(got, h.String()+" "+h.Why)
+	}
+	want := []string{"api.anthropic.com:443,80 Claude Code", "platform.claude.com:443,80 Claude Code", "claude.ai:443,80 Claude Code",
+		"github.com:443,80 --allow-host", "*.npmjs.org:443 --allow-host"}
+	if !slices.Equal(got, want) {
+		t.Errorf("hosts %q\nwant %q", got, want)
+	}
+	if _, err := Resolve(run(Options{Network: "inet", AllowHost: []string{"github.com"}}), w.host); err == nil || !strings.Contains(err.Error(), "--allow-host needs the allowlist tier") {
+		t.Errorf("--allow-host with inet: %v", err)
+	}
+}

@@ -20,10 +20,18 @@ const (
 	TierInet Tier = "inet"
 	// TierFull: the host's network.
 	TierFull Tier = "full"
+	// TierAllowlist: only the hosts named (Network.Hosts), by name, on
+	// their ports, through claudebox's relay and DNS stub.
+	TierAllowlist Tier = "allowlist"
 )
 
 // Tiers lists the tiers in order.
-var Tiers = []Tier{TierNone, TierInet, TierFull}
+var Tiers = []Tier{TierNone, TierAllowlist, TierInet, TierFull}
+
+// Attached reports whether claudebox attaches a network to the tier's own
+// network namespace (inet, allowlist); none has only loopback, full the
+// host's namespace.
+func (t Tier) Attached() bool { return t == TierInet || t == TierAllowlist }
 
 // DefaultTier is used when nothing names one.
 const DefaultTier = TierFull
@@ -32,7 +40,7 @@ const DefaultTier = TierFull
 func ParseTier(s string) (Tier, error) {
 	t := Tier(s)
 	if !slices.Contains(Tiers, t) {
-		return "", withHint(fmt.Errorf("%w: unknown network tier %q", ErrBadNetwork, s), "use none, inet or full")
+		return "", withHint(fmt.Errorf("%w: unknown network tier %q", ErrBadNetwork, s), "use none, allowlist, inet or full")
 	}
 	return t, nil
 }
@@ -45,6 +53,72 @@ type Network struct {
 	Source string `json:"source"`
 	// Allow are private destinations let through in the inet tier.
 	Allow []Allow `json:"allow,omitempty"`
+	// Hosts are the names the allowlist tier lets through, Claude Code's
+	// own first.
+	Hosts []HostRule `json:"hosts,omitempty"`
+}
+
+// HostRule is a name the allowlist tier lets through, on its ports.
+type HostRule struct {
+	// Pattern is a host name, or *.DOMAIN for any name below DOMAIN.
+	Pattern string `json:"pattern"`
+	// Ports are the TCP ports allowed: 443 and 80 unless one was given.
+	Ports []uint16 `json:"ports"`
+	// Why says where the rule came from: "Claude Code", "--allow-host",
+	// "profile NAME".
+	Why string `json:"why"`
+}
+
+func (h HostRule) String() string {
+	ports := make([]string, len(h.Ports))
+	for i, p := range h.Ports {
+		ports[i] = strconv.Itoa(int(p))
+	}
+	return h.Pattern + ":" + strings.Join(ports, ",")
+}
+
+// Matches reports whether name (lower case, no trailing dot) is the rule's.
+func (h HostRule) Matches(name string) bool {
+	if d, ok := strings.CutPrefix(h.Pattern, "*."); ok {
+		return strings.HasSuffix(name, "."+d)
+	}
+	return name == h.Pattern
+}
+
+// ClaudeHosts are the hosts Claude Code itself needs in the allowlist
+// tier, read from the client (2.1.332): the API (BASE_API_URL), the
+// OAuth token endpoint its refresh posts to (TOKEN_URL) and the login's
+// origin (CLAUDE_AI_ORIGIN).
+var ClaudeHosts = []string{"api.anthropic.com", "platform.claude.com", "claude.ai"}
+
+// ParseHost reads PATTERN[:PORT]: a host name or *.DOMAIN, lower case
+// letters, digits and hyphens in dot-separated labels; without a port, 443
+// and 80.
+func ParseHost(s, why string) (HostRule, error) {
+	bad := withHint(fmt.Errorf("%w: --allow-host %q", ErrBadNetwork, s),
+		"give a host name or *.DOMAIN, with :PORT if not 443 and 80, e.g. --allow-host github.com or --allow-host '*.npmjs.org'")
+	name, port, hasPort := strings.Cut(strings.ToLower(strings.TrimSuffix(s, ".")), ":")
+	h := HostRule{Pattern: name, Ports: []uint16{443, 80}, Why: why}
+	if hasPort {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return h, bad
+		}
+		h.Ports = []uint16{uint16(n)}
+	}
+	labels := strings.Split(strings.TrimPrefix(name, "*."), ".")
+	if len(name) > 253 || len(labels) < 2 {
+		return h, bad
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return h, bad
+		}
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return h, bad // an address is no name
+	}
+	return h, nil
 }
 
 // Allow is a destination let through the inet tier's deny rules.
@@ -98,8 +172,9 @@ func ParseAllow(s string) (Allow, error) {
 }
 
 // resolveNetwork applies the precedence: the flag, then CLAUDEBOX_NETWORK,
-// then the profile, then the default.
-func resolveNetwork(flag string, environ []string, p *Profile, allow []string) (Network, error) {
+// then the profile, then the default; hosts are --allow-host's and the
+// profile's.
+func resolveNetwork(flag string, environ []string, p *Profile, allow, hosts []string) (Network, error) {
 	n := Network{Tier: DefaultTier, Source: "default"}
 	if p.Network != "" {
 		n = Network{Tier: p.Network, Source: "profile " + p.Name}
@@ -116,7 +191,7 @@ func resolveNetwork(flag string, environ []string, p *Profile, allow []string) (
 		n.Source = "CLAUDEBOX_NETWORK"
 		t, err := ParseTier(env)
 		if err != nil {
-			return n, withHint(fmt.Errorf("CLAUDEBOX_NETWORK: %w", err), "set it to none, inet or full")
+			return n, withHint(fmt.Errorf("CLAUDEBOX_NETWORK: %w", err), "set it to none, allowlist, inet or full")
 		}
 		n.Tier = t
 	}
@@ -127,9 +202,30 @@ func resolveNetwork(flag string, environ []string, p *Profile, allow []string) (
 		}
 		n.Allow = append(n.Allow, a)
 	}
-	if len(n.Allow) > 0 && n.Tier != TierInet {
-		return n, withHint(fmt.Errorf("%w: --allow-net needs the inet tier, not %s", ErrBadNetwork, n.Tier),
-			"add --network inet (none allows nothing; full allows everything)")
+	if len(n.Allow) > 0 && !n.Tier.Attached() {
+		return n, withHint(fmt.Errorf("%w: --allow-net needs the inet tier (or allowlist), not %s", ErrBadNetwork, n.Tier),
+			"add --network inet or allowlist (none allows nothing; full allows everything)")
+	}
+	if len(hosts) > 0 && n.Tier != TierAllowlist {
+		return n, withHint(fmt.Errorf("%w: --allow-host needs the allowlist tier, not %s", ErrBadNetwork, n.Tier),
+			"add --network allowlist")
+	}
+	if n.Tier == TierAllowlist {
+		for _, h := range ClaudeHosts {
+			r, _ := ParseHost(h, "Claude Code")
+			n.Hosts = append(n.Hosts, r)
+		}
+		for i, s := range hosts {
+			why := "--allow-host"
+			if i < len(p.AllowHosts) {
+				why = "profile " + p.Name
+			}
+			r, err := ParseHost(s, why)
+			if err != nil {
+				return n, err
+			}
+			n.Hosts = append(n.Hosts, r)
+		}
 	}
 	return n, nil
 }

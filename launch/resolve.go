@@ -26,9 +26,10 @@ type Options struct {
 	// stdin and stdout are both terminals.
 	TTY bool
 	// Network is the --network flag ("" when not given); AllowNet holds
-	// --allow-net entries.
-	Network  string
-	AllowNet []string
+	// --allow-net entries, AllowHost --allow-host ones.
+	Network   string
+	AllowNet  []string
+	AllowHost []string
 	// NoSeccomp turns the seccomp filter off.
 	NoSeccomp bool
 	// Profile is applied under the flags: its env and mounts come first,
@@ -124,7 +125,8 @@ func newResolver(o Options, h Host) (*resolver, error) {
 
 // network: the tier, from the flag, the environment or the profile.
 func (r *resolver) network() (err error) {
-	r.s.Network, err = resolveNetwork(r.o.Network, r.h.Environ, r.profile, append(slices.Clone(r.profile.AllowNet), r.o.AllowNet...))
+	r.s.Network, err = resolveNetwork(r.o.Network, r.h.Environ, r.profile, append(slices.Clone(r.profile.AllowNet), r.o.AllowNet...),
+		append(slices.Clone(r.profile.AllowHosts), r.o.AllowHost...))
 	return err
 }
 

@@ -126,6 +126,7 @@ type Profile struct {
 	Hide        []string `json:"hide,omitempty"`
 	Network     Tier     `json:"network,omitempty"`
 	AllowNet    []string `json:"allowNet,omitempty"`
+	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 }
 

@@ -143,7 +143,10 @@ type confList struct {
 func ConfList(t launch.Tier, o Options) ([]byte, error) {
 	list := confList{CNIVersion: CNIVersion, Name: "claudebox-" + string(t)}
 	switch t {
-	case launch.TierInet:
+	case launch.TierInet, launch.TierAllowlist:
+		if t == launch.TierAllowlist && o.Relay == nil {
+			return nil, fmt.Errorf("the allowlist tier needs the relay")
+		}
 		egress := EgressConf{
 			PluginConf: types.PluginConf{Type: EgressType},
 			Deny:       DenyList(o.HostAddrs), Allow: o.Allow, Resolver: UplinkDNS, BlockIPv6: true,

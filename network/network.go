@@ -78,9 +78,11 @@ type AttachOptions struct {
 	// ResolvConf is the resolv.conf the sandbox sees, whose servers root's
 	// bridge lets through.
 	ResolvConf string
-	// Relay are the relay's sockets (Holder.Relay): rootless inet then
-	// goes through the relay, not slirp4netns.
+	// Relay are the relay's sockets (Holder.Relay): the allowlist tier,
+	// and rootless inet when UseRelay, go through the relay.
 	Relay *RelaySockets
+	// LogPath is where the allowlist tier logs its decisions ("": nowhere).
+	LogPath string
 }
 
 // Attachment is a sandbox's network namespace, set up before its command
@@ -172,6 +174,18 @@ func (a *Attachment) Detach() {
 			f.Close()
 		}
 	}
+}
+
+// Summary says, in one line, what the allowlist tier refused; "" for
+// nothing (and other tiers).
+func (a *Attachment) Summary() string {
+	if a == nil {
+		return ""
+	}
+	if d, ok := a.driver.(*relayDriver); ok {
+		return d.summary()
+	}
+	return ""
 }
 
 // Settle waits until what Detach stopped is gone. A nil Attachment has
@@ -270,11 +284,12 @@ func bridged(t launch.Tier) bool { return t == launch.TierInet && os.Geteuid() =
 func NeedsPlugins(t launch.Tier) bool { return bridged(t) }
 
 // UseRelay reports whether a launch of tier t goes through the relay
-// (relayDriver): rootless inet, with CLAUDEBOX_UPLINK=relay while the relay
-// is measured against slirp4netns, which stays the default until it wins.
-// An exported bundle's hook always uses slirp4netns.
+// (relayDriver): the allowlist tier always; rootless inet with
+// CLAUDEBOX_UPLINK=relay while the relay is measured against slirp4netns,
+// which stays inet's default until it wins. An exported bundle's hook uses
+// slirp4netns.
 func UseRelay(t launch.Tier) bool {
-	return t == launch.TierInet && !bridged(t) && os.Getenv("CLAUDEBOX_UPLINK") == "relay"
+	return t == launch.TierAllowlist || t == launch.TierInet && !bridged(t) && os.Getenv("CLAUDEBOX_UPLINK") == "relay"
 }
 
 // ResolvConfServers are the nameservers of a tier's resolv.conf: nil for

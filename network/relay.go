@@ -1,7 +1,9 @@
 package network
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +99,8 @@ type relayDriver struct {
 	sockets   *RelaySockets
 	deny      []netip.Prefix
 	allow     []launch.Allow
-	upstreams []string // the host's resolvers, host:53
+	upstreams []string   // the host's resolvers, host:53
+	list      *allowlist // the allowlist tier's; nil for inet
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{} // open relayed connections
 	closed    bool
@@ -120,8 +123,23 @@ func (d *relayDriver) Prepare(a *Attachment, opts netconf.Options) (netconf.Opti
 	if len(d.upstreams) == 0 {
 		return opts, nil, errors.New("no DNS server in /etc/resolv.conf for the relay to forward to")
 	}
+	if a.Network.Tier == launch.TierAllowlist {
+		log, err := openNetLog(a.LogPath)
+		if err != nil {
+			return opts, nil, err
+		}
+		d.list = &allowlist{hosts: a.Network.Hosts, answered: map[netip.Addr][]string{}, log: log}
+	}
 	opts.Relay = &netconf.RelayConf{Port: d.sockets.port(), Addr: RelayAddr}
 	return opts, nil, nil
+}
+
+// summary says what the allowlist refused; "" for inet or nothing.
+func (d *relayDriver) summary() string {
+	if d.list == nil {
+		return ""
+	}
+	return d.list.log.Summary()
 }
 
 // Up serves the sockets until Down.
@@ -153,7 +171,12 @@ func (d *relayDriver) Down(*Attachment) {
 }
 
 // Settle waits for the relay's goroutines to end.
-func (d *relayDriver) Settle() { d.wg.Wait() }
+func (d *relayDriver) Settle() {
+	d.wg.Wait()
+	if d.list != nil {
+		d.list.log.close()
+	}
+}
 
 // track keeps c for Down; false when the relay is closing.
 func (d *relayDriver) track(c net.Conn) bool {
@@ -195,25 +218,47 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 		in.SetLinger(0) // a reset, not a hang
 		return
 	}
-	if !d.pass(in, dst.String(), 30*time.Second) {
+	if d.list == nil {
+		if _, ok := d.pass(in, dst.String(), nil, 30*time.Second); !ok {
+			in.SetLinger(0)
+		}
+		return
+	}
+	first := firstBytes(in)
+	to, name, refused := d.admit(dst, first)
+	e := logEntry{Kind: "tcp", Name: name, Addr: dst.Addr().String(), Port: dst.Port(), Verdict: "allowed"}
+	if refused != "" {
+		e.Verdict, e.Reason = "refused", refused
+		d.list.log.add(e)
+		in.SetLinger(0)
+		return
+	}
+	n, ok := d.pass(in, to, first, 30*time.Second)
+	if !ok {
+		e.Verdict, e.Reason = "refused", "cannot connect to "+to
 		in.SetLinger(0)
 	}
+	e.Addr, e.Bytes = to, n
+	d.list.log.add(e)
 }
 
-// pass connects to addr and moves the bytes between in and it until both
-// are done; false when it cannot connect.
-func (d *relayDriver) pass(in *net.TCPConn, addr string, timeout time.Duration) bool {
+// pass connects to addr, sends it what the client sent already (first),
+// and moves the bytes between in and it until both are done; it returns
+// the bytes moved, and false when it cannot connect.
+func (d *relayDriver) pass(in *net.TCPConn, addr string, first []byte, timeout time.Duration) (int64, bool) {
 	out, err := (&net.Dialer{Timeout: timeout}).Dial("tcp", addr)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	if !d.track(out) {
 		out.Close()
-		return true
+		return 0, true
 	}
 	defer d.untrack(out)
-	splice(in, out.(*net.TCPConn))
-	return true
+	if _, err := out.Write(first); err != nil {
+		return 0, true
+	}
+	return int64(len(first)) + splice(in, out.(*net.TCPConn)), true
 }
 
 // allowed says whether the relay may connect to dst: what the egress rules
@@ -237,7 +282,31 @@ func (d *relayDriver) allowed(dst netip.AddrPort) bool {
 // relayDNSTCP passes a DNS-over-TCP connection to the host's first
 // resolver.
 func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
-	d.pass(in, d.upstreams[0], 5*time.Second)
+	if d.list == nil {
+		d.pass(in, d.upstreams[0], nil, 5*time.Second)
+		return
+	}
+	// The allowlist's stub answers over TCP as over UDP: length-prefixed
+	// messages (RFC 1035 4.2.2), each answered by the list.
+	r := bufio.NewReader(in)
+	for {
+		_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var n uint16
+		if binary.Read(r, binary.BigEndian, &n) != nil {
+			return
+		}
+		query := make([]byte, n)
+		if _, err := io.ReadFull(r, query); err != nil {
+			return
+		}
+		answer := d.list.answer(query, d.resolve)
+		if answer == nil {
+			return
+		}
+		if _, err := in.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(answer))), answer...)); err != nil {
+			return
+		}
+	}
 }
 
 // dnsLoop answers the stub's queries by asking the host's resolvers, in
@@ -251,7 +320,11 @@ func (d *relayDriver) dnsLoop() {
 		}
 		query := append([]byte(nil), buf[:n]...)
 		d.serve(func() {
-			if answer := d.resolve(query); answer != nil {
+			ask := d.resolve
+			if d.list != nil {
+				ask = func(q []byte) []byte { return d.list.answer(q, d.resolve) }
+			}
+			if answer := ask(query); answer != nil {
 				_, _ = d.sockets.DNS.WriteToUDPAddrPort(answer, from)
 			}
 		})
@@ -284,16 +357,16 @@ func (d *relayDriver) resolve(query []byte) []byte {
 // splice moves the bytes of a and b both ways until both sides are done,
 // passing each half-close on. Between TCP connections io.Copy uses
 // splice(2): the bytes never enter this process.
-func splice(a, b *net.TCPConn) {
-	done := make(chan struct{})
+func splice(a, b *net.TCPConn) int64 {
+	done := make(chan int64, 1)
 	go func() {
-		_, _ = io.Copy(b, a)
+		n, _ := io.Copy(b, a)
 		_ = b.CloseWrite()
-		close(done)
+		done <- n
 	}()
-	_, _ = io.Copy(a, b)
+	n, _ := io.Copy(a, b)
 	_ = a.CloseWrite()
-	<-done
+	return n + <-done
 }
 
 // originalDst is where a redirected connection was going.

@@ -48,6 +48,7 @@ type file struct {
 	Mounts      []fileMount `json:"mounts"`
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
+	AllowHosts  []string    `json:"allowHosts"`
 }
 
 type fileMount struct {
@@ -115,6 +116,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Mounts = append(slices.Clone(base.Mounts), p.Mounts...)
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
+	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -191,7 +193,7 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 	if f.Network != "" {
 		t, err := launch.ParseTier(f.Network)
 		if err != nil {
-			return nil, "", bad("network", "%q: use \"none\", \"inet\" or \"full\"", f.Network)
+			return nil, "", bad("network", "%q: use \"none\", \"allowlist\", \"inet\" or \"full\"", f.Network)
 		}
 		p.Network = t
 	}
@@ -200,6 +202,12 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 			return nil, "", bad(fmt.Sprintf("allowNet[%d]", i), "%q: use ADDR, CIDR, ADDR:PORT or CIDR:PORT", a)
 		}
 		p.AllowNet = append(p.AllowNet, a)
+	}
+	for i, h := range f.AllowHosts {
+		if _, err := launch.ParseHost(h, ""); err != nil {
+			return nil, "", bad(fmt.Sprintf("allowHosts[%d]", i), "%q: use a host name or *.DOMAIN, with :PORT if not 443 and 80", h)
+		}
+		p.AllowHosts = append(p.AllowHosts, h)
 	}
 	return p, f.Extends, nil
 }
@@ -236,7 +244,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -95,7 +95,7 @@ func TestInvalid(t *testing.T) {
 		{"unknown field", `{"environment": ["A"]}`, `unknown field "environment"`},
 		{"wrong type", `{"env": "A=1"}`, "env: want []string, not string"},
 		{"wrong type in mount", `{"mounts": [{"source": 3}]}`, "mounts.source: want string, not number"},
-		{"bad tier", `{"network": "lan"}`, `network: "lan": use "none", "inet" or "full"`},
+		{"bad tier", `{"network": "lan"}`, `network: "lan": use "none", "allowlist", "inet" or "full"`},
 		{"bad mode", `{"mounts": [{"source": "~/datasets", "mode": "rwx"}]}`, `mounts[0].mode: "rwx"`},
 		{"no mode", `{"mounts": [{"source": "~/datasets"}]}`, "mounts[0].mode: missing"},
 		{"missing source", `{"mounts": [{"source": "~/nope", "mode": "ro"}]}`, "home/nope does not exist"},

@@ -45,7 +45,7 @@ func launchConfig(s *launch.Spec, launcher string, p places) (*specs.Spec, bundl
 	}
 	k := bundle.NewSkeleton(s, oci, "")
 	oci.Root.Path = filepath.Join(p.runtimeDir, skeletonPrefix+k.Key())
-	if s.Network.Tier == launch.TierInet {
+	if s.Network.Tier.Attached() {
 		joinHolder(oci, p.holder)
 	}
 	return oci, k, nil

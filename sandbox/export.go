@@ -32,6 +32,12 @@ type ExportOptions struct {
 // config.json run on the host at runc run.
 func Export(o ExportOptions) error {
 	s := o.Spec
+	if s.Network.Tier == launch.TierAllowlist {
+		return &launch.HintError{
+			Err:  fmt.Errorf("export-bundle: the allowlist tier cannot be exported: its relay and DNS stub run in claudebox's launcher, which plain runc does not start"),
+			Hint: "export with --network none or inet, or launch the allowlist tier with claudebox itself",
+		}
+	}
 	if tree, ok := s.WritableTree(canonical(o.Dir)); ok {
 		return &launch.HintError{
 			Err:  fmt.Errorf("export-bundle %s: it is inside %s, which the sandbox can write: its claudebox and config.json run on the host at runc run", o.Dir, tree),

@@ -99,7 +99,7 @@ func Run(c Config) (status int, err error) {
 		return 0, err
 	}
 	var hold *network.Holder
-	if c.Spec.Network.Tier == launch.TierInet {
+	if c.Spec.Network.Tier.Attached() {
 		if hold, err = network.Hold(network.HoldOptions{Launcher: c.Launcher, UID: c.Spec.UID, GID: c.Spec.GID,
 			SubGID: c.Spec.SubGID, Relay: network.UseRelay(c.Spec.Network.Tier)}); err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrStart, err)
@@ -159,7 +159,26 @@ func Run(c Config) (status int, err error) {
 		_, _ = proc.Wait()
 		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
 	}
-	return wait(proc, sigs, term), nil
+	status = wait(proc, sigs, term)
+	if sum := nw.Summary(); sum != "" {
+		fmt.Fprintf(c.Stderr, "claudebox: %s\n", sum)
+	}
+	return status, nil
+}
+
+// netLogPath is where a launch of the allowlist tier logs its network's
+// decisions: a file of this session in the instance directory, which the
+// sandbox never sees (claudebox net-log reads the newest); "" without an
+// instance or the tier.
+func netLogPath(s *launch.Spec) string {
+	if s.Instance == nil || s.Network.Tier != launch.TierAllowlist {
+		return ""
+	}
+	path, err := state.NewNetLog(s.Instance)
+	if err != nil {
+		return ""
+	}
+	return path
 }
 
 // openInstance opens the project's instance for this session, makes its
@@ -232,7 +251,7 @@ func writeLaunchFiles(s *launch.Spec, ld *launchDir) (filter string, err error) 
 		}
 		filter = path
 	}
-	if s.Network.Tier == launch.TierInet {
+	if s.Network.Tier.Attached() {
 		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), network.ResolvConfServers(s.Network.Tier)); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrStart, err)
 		}
@@ -288,7 +307,7 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	go func() {
 		nw, err := network.Attach(network.AttachOptions{Network: c.Spec.Network, Launcher: c.Launcher,
 			Dir: filepath.Join(ld.path, "net"), ID: ld.id, Pid: hold.Pid(), ResolvConf: filepath.Join(ld.path, bundle.ResolvConfName),
-			Relay: hold.Relay})
+			Relay: hold.Relay, LogPath: netLogPath(c.Spec)})
 		done <- attached{nw, err}
 	}()
 	startErr := ctr.Start(proc)

@@ -18,6 +18,7 @@ type launchFlags struct {
 	profile      string
 	network      string
 	allowNet     []string
+	allowHost    []string
 	yes, quiet   bool
 	dryRun       bool
 	seccomp      string
@@ -31,8 +32,9 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.rw, "rw", nil, "also show `PATH` read-write at the same path (repeatable)")
 	fs.StringArrayVar(&f.hide, "hide", nil, "replace `PATH` with an empty read-only directory or file (repeatable)")
 	fs.StringVar(&f.profile, "profile", "", "apply profile `NAME` (~/.claudebox/profiles/NAME.json); default $CLAUDEBOX_PROFILE")
-	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
+	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), allowlist (only --allow-host names and Claude's own), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
+	fs.StringArrayVar(&f.allowHost, "allow-host", nil, "with --network allowlist, let `PATTERN[:PORT]` through: a host name or *.DOMAIN, ports 443 and 80 unless given (repeatable)")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
@@ -77,6 +79,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		Hide:       f.hide,
 		Network:    f.network,
 		AllowNet:   f.allowNet,
+		AllowHost:  f.allowHost,
 		StateDir:   filepath.Join(home, stateDirName),
 	}, nil
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/claudebox/claudebox/internal/safefs"
+	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/state"
+	"github.com/spf13/cobra"
+)
+
+// maxNetLog caps the log read: a session's decisions, one line each.
+const maxNetLog = 64 << 20
+
+func newNetLogCommand() *cobra.Command {
+	var (
+		asJSON  bool
+		project string
+	)
+	cmd := &cobra.Command{
+		Use:   "net-log",
+		Short: "Show the allowlist tier's decisions in this project's last session",
+		Long: `Show what the allowlist tier decided in the last session of this project
+(the current directory's, or --project DIR): each DNS query answered or
+refused, each connection allowed (with the bytes moved) or refused, and
+why. The log lives in the project's instance, which the sandbox never
+sees.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			host, err := launch.CurrentHost()
+			if err != nil {
+				return err
+			}
+			spec, err := launch.Resolve(launch.Options{Project: project, Command: []string{"true"}, StateDir: dir}, host)
+			if err != nil {
+				return err
+			}
+			path := state.LastNetLog(spec.Instance)
+			if path == "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "no allowlist session in this project yet")
+				return nil
+			}
+			b, _, err := safefs.ReadTrusted(path, maxNetLog)
+			if err != nil {
+				return err
+			}
+			var entries []map[string]any
+			sc := bufio.NewScanner(bytes.NewReader(b))
+			for sc.Scan() {
+				var e map[string]any
+				if json.Unmarshal(sc.Bytes(), &e) == nil {
+					entries = append(entries, e)
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if entries == nil {
+					entries = []map[string]any{}
+				}
+				return enc.Encode(entries)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tKIND\tNAME\tADDRESS\tPORT\tVERDICT\tBYTES\tWHY")
+			for _, e := range entries {
+				t, _ := time.Parse(time.RFC3339Nano, str(e["time"]))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Local().Format(time.TimeOnly), str(e["kind"]), str(e["name"]),
+					str(e["addr"]), str(e["port"]), str(e["verdict"]), str(e["bytes"]), str(e["reason"]))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&project, "project", "", "the project `DIR` (default: the current directory's)")
+	return cmd
+}
+
+// str shows a JSON value of the log ("" for none).
+func str(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return fmt.Sprint(int64(v))
+	}
+	return fmt.Sprint(v)
+}
