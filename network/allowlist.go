@@ -51,10 +51,9 @@ func (l *allowlist) rule(name string) (launch.HostRule, bool) {
 	return launch.HostRule{}, false
 }
 
-// allows reports whether name is listed with port.
+// allows reports whether name is listed with port (by any of its rules).
 func (l *allowlist) allows(name string, port uint16) bool {
-	h, ok := l.rule(name)
-	return ok && slices.Contains(h.Ports, port)
+	return slices.ContainsFunc(l.hosts, func(h launch.HostRule) bool { return h.Matches(name) && slices.Contains(h.Ports, port) })
 }
 
 // answer is the stub: it answers a query for a listed name with the
@@ -270,11 +269,17 @@ func httpHost(b []byte) string {
 	return ""
 }
 
-// firstBytes reads what the client sends first, waiting at most a short
-// while: protocols where the server speaks first send nothing.
+// firstWait is how long the relay waits for a client's first bytes. A
+// client that speaks first (TLS, HTTP) sends them as soon as it is
+// connected, over the sandbox's own loopback; one whose server speaks
+// first (ssh) sends nothing, and pays this once per connection.
+const firstWait = 50 * time.Millisecond
+
+// firstBytes reads what the client sends first, waiting at most firstWait
+// for it to start.
 func firstBytes(c *net.TCPConn) []byte {
 	buf := make([]byte, 16<<10)
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_ = c.SetReadDeadline(time.Now().Add(firstWait))
 	defer c.SetReadDeadline(time.Time{})
 	n := 0
 	for n < len(buf) {

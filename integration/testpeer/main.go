@@ -1,12 +1,18 @@
 // Command testpeer plays the hosts of the network test world
 // (hack/testworld.sh), and probes them from inside a sandbox.
 //
-//	testpeer serve [-dns ADDR:PORT] [-unix PATH] ADDR:PORT...
+//	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] ADDR:PORT...
 //	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
-//	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10);
-//	    answer on a unix socket; print "ready" once listening.
-//	testpeer probe NAME=ADDR:PORT|NAME=unix:PATH|NAME=dns:HOSTNAME...
-//	    print "NAME ok|fail MS detail" for each, 3 s at most each.
+//	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10,
+//	    cdn-a.test and cdn-b.test -> 198.51.100.20), printing "dns-query
+//	    NAME" for each query; answer on a unix socket; answer TLS (a
+//	    self-signed certificate) with the SNI it got, HTTP with the Host;
+//	    print "ready" once listening.
+//	testpeer probe NAME=TARGET...
+//	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
+//	    query), tls:HOST:PORT[@ADDR:PORT] (SNI HOST, connecting to ADDR
+//	    when given) or http:HOST:PORT[@ADDR:PORT] (Host HOST); print
+//	    "NAME ok|fail MS detail" for each, 3 s at most each.
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
@@ -17,10 +23,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +46,8 @@ import (
 var records = map[string][4]byte{
 	"internet.test.": {198, 51, 100, 10},
 	"rebind.test.":   {192, 168, 77, 10},
+	"cdn-a.test.":    {198, 51, 100, 20},
+	"cdn-b.test.":    {198, 51, 100, 20},
 }
 
 func main() {
@@ -65,7 +81,7 @@ func main() {
 }
 
 func serve(args []string) error {
-	var tcp []string
+	var tcp, tlsAddrs, httpAddrs []string
 	var dns, unix string
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
@@ -75,9 +91,41 @@ func serve(args []string) error {
 		case "-unix":
 			i++
 			unix = args[i]
+		case "-tls":
+			i++
+			tlsAddrs = append(tlsAddrs, args[i])
+		case "-http":
+			i++
+			httpAddrs = append(httpAddrs, args[i])
 		default:
 			tcp = append(tcp, args[i])
 		}
+	}
+	for _, a := range tlsAddrs {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		l, err := tls.Listen("tcp", a, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			return err
+		}
+		go acceptEach(l, func(c net.Conn) {
+			tc := c.(*tls.Conn)
+			tc.SetDeadline(time.Now().Add(3 * time.Second))
+			if tc.Handshake() == nil {
+				fmt.Fprintf(c, "hello over TLS to SNI=%s\n", tc.ConnectionState().ServerName)
+			}
+		})
+	}
+	for _, a := range httpAddrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			return err
+		}
+		go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "hello HTTP Host=%s\n", r.Host)
+		}))
 	}
 	for _, a := range tcp {
 		l, err := net.Listen("tcp", a)
@@ -104,6 +152,32 @@ func serve(args []string) error {
 	}
 	fmt.Println("ready")
 	select {}
+}
+
+// acceptEach serves each connection of l with f, then closes it.
+func acceptEach(l net.Listener, f func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() { defer c.Close(); f(c) }()
+	}
+}
+
+// selfSigned is a throwaway certificate (clients skip verification).
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "testworld"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"cdn-a.test", "cdn-b.test"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 func accept(l net.Listener, greeting string) {
@@ -134,6 +208,7 @@ func serveDNS(pc net.PacketConn) {
 			continue
 		}
 		question := q[:qlen+4]
+		fmt.Println("dns-query", strings.ToLower(name))
 		qtype := binary.BigEndian.Uint16(question[qlen:])
 		resp := append([]byte{}, buf[:2]...) // id
 		flags := uint16(0x8180)              // response, RD, RA
@@ -218,6 +293,53 @@ func try(target string) (string, error) {
 			return "", err
 		}
 		return strings.Join(addrs, ","), nil
+	}
+	if rest, ok := strings.CutPrefix(target, "tls:"); ok {
+		hostport, at, _ := strings.Cut(rest, "@")
+		host, _, _ := net.SplitHostPort(hostport)
+		if at == "" {
+			at = hostport
+		}
+		c, err := (&tls.Dialer{Config: &tls.Config{ServerName: host, InsecureSkipVerify: true}}).DialContext(ctx, "tcp", at)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(line), err
+	}
+	if rest, ok := strings.CutPrefix(target, "http:"); ok {
+		hostport, at, _ := strings.Cut(rest, "@")
+		if at == "" {
+			at = hostport
+		}
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, at)
+		}}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+hostport+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		return strings.TrimSpace(line), err
+	}
+	if addr, ok := strings.CutPrefix(target, "udp:"); ok {
+		c, err := (&net.Dialer{}).DialContext(ctx, "udp", addr)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		// A query for internet.test.
+		if _, err := c.Write([]byte("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x08internet\x04test\x00\x00\x01\x00\x01")); err != nil {
+			return "", err
+		}
+		b := make([]byte, 512)
+		n, err := c.Read(b)
+		return fmt.Sprintf("%d bytes", n), err
 	}
 	network := "tcp"
 	if path, ok := strings.CutPrefix(target, "unix:"); ok {

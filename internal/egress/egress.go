@@ -12,6 +12,7 @@ package egress
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -278,9 +279,26 @@ func relayRoute(r *netconf.RelayConf) error {
 	if err := netlink.AddrReplace(lo, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}); err != nil {
 		return fmt.Errorf("the relay's address: %w", err)
 	}
-	if err := netlink.RouteReplace(&netlink.Route{LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK, Src: ip,
-		Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}); err != nil {
+	anywhere := &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}
+	if err := netlink.RouteReplace(&netlink.Route{LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK, Src: ip, Dst: anywhere}); err != nil {
 		return fmt.Errorf("the relay's route: %w", err)
+	}
+	// The relay carries TCP. UDP and ICMP to anywhere but the sandbox's
+	// own addresses (the local table, looked up first: the DNS stub) find
+	// no route: sendto fails at once, where an ICMP error routed through
+	// lo would never arrive.
+	if err := netlink.RouteReplace(&netlink.Route{Type: unix.RTN_UNREACHABLE, Table: relayTable, Dst: anywhere}); err != nil {
+		return fmt.Errorf("the relay's unreachable route: %w", err)
+	}
+	for _, proto := range []int{unix.IPPROTO_UDP, unix.IPPROTO_ICMP} {
+		r := netlink.NewRule()
+		r.Family, r.IPProto, r.Table, r.Priority = unix.AF_INET, proto, relayTable, 1000
+		if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("the relay's routing rule: %w", err)
+		}
 	}
 	return nil
 }
+
+// relayTable is the routing table of what the relay does not carry.
+const relayTable = 4242
