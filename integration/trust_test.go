@@ -26,7 +26,7 @@ func TestCheck(t *testing.T) {
 	r := in.inWorld(t, "check")
 	mustExit(t, r, 0)
 	for _, name := range []string{"user namespaces", "state directory", "claude", "slirp4netns", "/dev/net/tun",
-		"secrets hidden", "host read-only", "environment clean", "project writable", "network none", "network inet"} {
+		"secrets hidden", "host read-only", "environment clean", "project writable", "network none", "network inet", "network allowlist"} {
 		if line := lineOf(r.stdout, name); !strings.HasPrefix(line, "PASS") {
 			t.Errorf("%s: %q\n%s", name, line, r)
 		}

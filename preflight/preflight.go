@@ -7,6 +7,7 @@ package preflight
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -210,6 +211,19 @@ func probeSandbox(o Options) []Result {
 	default:
 		add("network inet", Fail, "a private address was not rejected: "+strings.TrimSpace(got), "report this")
 	}
+
+	// The allowlist, with nothing listed but Claude's: an unlisted name
+	// must get NXDOMAIN from the stub (which asks nobody), and a public
+	// address must be refused by the relay (which connects nowhere).
+	got, err = run(launch.TierAllowlist, `p=/.claudebox/claudebox; $p `+registry.Probe+` dns claudebox-check.invalid; $p `+registry.Probe+` tcp 192.0.2.1:443`)
+	switch {
+	case err != nil:
+		add("network allowlist", Fail, err.Error(), launch.Hint(err))
+	case strings.Contains(got, "no such host") && strings.Contains(got, "reset by peer"):
+		add("network allowlist", Pass, "an unlisted name got NXDOMAIN from the stub, an unlisted address was refused by the relay", "")
+	default:
+		add("network allowlist", Fail, "not refused: "+strings.TrimSpace(got), "report this")
+	}
 	return out
 }
 
@@ -320,18 +334,38 @@ func checkAbstractSockets(o Options, host launch.Host, runFull func(string) (str
 }
 
 // ProbeMain is --check's network probe, run inside a sandbox as `claudebox
-// _probe tcp|unix ADDR` (registry.Probe): it prints "ok" or the error.
+// _probe tcp|unix|dns ADDR` (registry.Probe): it prints "ok" or the error.
+//
+// A TCP connection also waits a moment for the peer to close it: the
+// allowlist's relay accepts before it refuses (with a reset). `_probe dns
+// NAME` resolves NAME.
 func ProbeMain(args []string) int {
-	if len(args) != 2 || args[0] != "tcp" && args[0] != "unix" {
-		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp|unix ADDR")
+	if len(args) != 2 || args[0] != "tcp" && args[0] != "unix" && args[0] != "dns" {
+		fmt.Fprintln(os.Stderr, "usage: claudebox _probe tcp|unix|dns ADDR")
 		return registry.ExitFailure
+	}
+	if args[0] == "dns" {
+		addrs, err := net.LookupHost(args[1])
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		fmt.Println("ok", strings.Join(addrs, ","))
+		return 0
 	}
 	c, err := net.DialTimeout(args[0], args[1], 2*time.Second)
 	if err != nil {
 		fmt.Println(err)
 		return 1
 	}
-	c.Close()
+	defer c.Close()
+	if args[0] == "tcp" {
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			fmt.Println(err)
+			return 1
+		}
+	}
 	fmt.Println("ok")
 	return 0
 }
