@@ -89,3 +89,25 @@ func TestRealClaudeCode(t *testing.T) {
 		t.Errorf("Claude wrote into the host's ~/.claude/projects: %v", hostProjects)
 	}
 }
+
+// TestRealClaudeAllowlist: the real Claude Code completes a whole session
+// in the allowlist tier, against the world's scripted Messages API on
+// api.test, the one host listed: it asks, runs the Bash tool it is told
+// to (which writes a file in the project), sends the tool's result back,
+// and prints the final answer. Nothing else is reachable.
+func TestRealClaudeAllowlist(t *testing.T) {
+	needSuite(t)
+	claude := realClaude(t)
+	resetClaudeState(t)
+	proj := worldProject(t, testUser)
+	in := invocation{as: testUser, dir: proj, env: []string{"PATH=" + filepath.Dir(claude) + ":/usr/bin:/bin"}}
+	r := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "api.test:8080",
+		"--env", "ANTHROPIC_BASE_URL=http://api.test:8080", "--env", "ANTHROPIC_API_KEY="+apiKey,
+		"--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"--", "timeout", "60", "claude", "-p", "Write the file, please", "--dangerously-skip-permissions")
+	mustExit(t, r, 0)
+	mustContain(t, r, "ALL-DONE-7")
+	if b, err := os.ReadFile(filepath.Join(proj, "from-claude.txt")); err != nil || strings.TrimSpace(string(b)) != "made-by-claude" {
+		t.Errorf("the tool Claude ran did not write the project: %q %v\n%s", b, err, r)
+	}
+}

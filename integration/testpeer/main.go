@@ -1,12 +1,13 @@
 // Command testpeer plays the hosts of the network test world
 // (hack/testworld.sh), and probes them from inside a sandbox.
 //
-//	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] ADDR:PORT...
+//	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] [-messages ADDR:PORT] ADDR:PORT...
 //	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
 //	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10,
 //	    cdn-a.test and cdn-b.test -> 198.51.100.20), printing "dns-query
 //	    NAME" for each query; answer on a unix socket; answer TLS (a
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
+//	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
 //	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
@@ -30,8 +31,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -48,6 +51,7 @@ var records = map[string][4]byte{
 	"rebind.test.":   {192, 168, 77, 10},
 	"cdn-a.test.":    {198, 51, 100, 20},
 	"cdn-b.test.":    {198, 51, 100, 20},
+	"api.test.":      {198, 51, 100, 30},
 }
 
 func main() {
@@ -97,6 +101,13 @@ func serve(args []string) error {
 		case "-http":
 			i++
 			httpAddrs = append(httpAddrs, args[i])
+		case "-messages":
+			i++
+			l, err := net.Listen("tcp", args[i])
+			if err != nil {
+				return err
+			}
+			go http.Serve(l, http.HandlerFunc(messagesAPI))
 		default:
 			tcp = append(tcp, args[i])
 		}
@@ -357,4 +368,59 @@ func try(target string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// messagesAPI plays Anthropic's Messages API for one scripted session:
+// asked anything, it has the model call the Bash tool to write
+// from-claude.txt; given that tool's result, it answers "ALL-DONE-7".
+// Streamed (server-sent events) when asked to stream.
+func messagesAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != "POST" || !strings.HasPrefix(r.URL.Path, "/v1/messages") || strings.Contains(r.URL.Path, "count_tokens") {
+		http.NotFound(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	fmt.Println("messages-api request", len(body), "bytes")
+	done := strings.Contains(string(body), "tool_result")
+	var block, delta map[string]any
+	stop := "tool_use"
+	if done {
+		block = map[string]any{"type": "text", "text": ""}
+		delta = map[string]any{"type": "text_delta", "text": "ALL-DONE-7"}
+		stop = "end_turn"
+	} else {
+		block = map[string]any{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": map[string]any{}}
+		delta = map[string]any{"type": "input_json_delta", "partial_json": `{"command":"echo made-by-claude > from-claude.txt","description":"write the file"}`}
+	}
+	usage := map[string]any{"input_tokens": 10, "output_tokens": 5}
+	if !strings.Contains(string(body), `"stream":true`) {
+		content := block
+		if done {
+			content = map[string]any{"type": "text", "text": "ALL-DONE-7"}
+		} else {
+			content = map[string]any{"type": "tool_use", "id": "toolu_01", "name": "Bash",
+				"input": map[string]any{"command": "echo made-by-claude > from-claude.txt", "description": "write the file"}}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-test",
+			"content": []any{content}, "stop_reason": stop, "stop_sequence": nil, "usage": usage})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	f, _ := w.(http.Flusher)
+	event := func(name string, data map[string]any) {
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+		if f != nil {
+			f.Flush()
+		}
+	}
+	event("message_start", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_01", "type": "message",
+		"role": "assistant", "model": "claude-test", "content": []any{}, "stop_reason": nil, "stop_sequence": nil, "usage": usage}})
+	event("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": block})
+	event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": delta})
+	event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+	event("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
+		"usage": map[string]any{"output_tokens": 5}})
+	event("message_stop", map[string]any{"type": "message_stop"})
 }
