@@ -58,7 +58,7 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	case launch.TierNone:
 		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work. Unix sockets on the filesystem still work.")
 	case launch.TierInet:
-		p("The internet is reachable (DNS works), but not the user's LAN, private or Tailscale addresses (10/8, 172.16/12, 192.168/16, 100.64/10), cloud metadata (169.254/16), the host's own services, or IPv6. Connections to them fail at once with \"no route to host\"; this is intended, do not try to work around it.")
+		p("The internet is reachable over TCP (DNS works), but not the user's LAN, private or Tailscale addresses (10/8, 172.16/12, 192.168/16, 100.64/10), cloud metadata (169.254/16), the host's own services, or IPv6. Connections to them fail at once (\"connection refused\" or \"no route to host\"); UDP other than DNS, and ICMP (ping), do not leave the sandbox. This is intended, do not try to work around it.")
 		for _, a := range s.Network.Allow {
 			p("- Allowed anyway: `%s`.", a)
 		}

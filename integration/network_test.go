@@ -210,11 +210,13 @@ func TestNetworkTiers(t *testing.T) {
 				}
 			})
 			if as != nil {
-				// The relay's shape of rootless inet: the same verdicts.
-				t.Run("inet through the relay", func(t *testing.T) {
-					relay := in
-					relay.env = []string{"CLAUDEBOX_UPLINK=relay"}
-					got := probeAll(t, relay, "--network", "inet")
+				// Rootless inet through slirp4netns, which the relay
+				// replaced (exported bundles still use it): the same
+				// verdicts.
+				t.Run("inet through slirp4netns", func(t *testing.T) {
+					slirp := in
+					slirp.env = []string{"CLAUDEBOX_UPLINK=slirp4netns"}
+					got := probeAll(t, slirp, "--network", "inet")
 					expect(t, got, "internet", "internet-by-name", "rebind-name")
 				})
 			}
@@ -299,11 +301,16 @@ func TestNetworkFailsClosed(t *testing.T) {
 		}
 		os.Chmod("/dev/net/tun", 0o600)
 		defer os.Chmod("/dev/net/tun", fi.Mode().Perm())
-		r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "echo", "RAN")
+		// slirp4netns needs it, and the launch is refused; the relay
+		// does not.
+		slirp := in
+		slirp.env = []string{"CLAUDEBOX_UPLINK=slirp4netns"}
+		r := slirp.inWorld(t, "run", "-q", "--network", "inet", "--", "echo", "RAN")
 		mustExit(t, r, 125)
 		mustContain(t, r, "/dev/net/tun", "chmod 0666 /dev/net/tun")
 		mustNotContain(t, r, "RAN")
 		assertNothingLeft(t, testUser)
+		mustContain(t, in.inWorld(t, "run", "-q", "--network", "inet", "--", "echo", "RAN"), "RAN")
 	})
 	t.Run("no CNI plugins", func(t *testing.T) {
 		// Root's inet needs the bridge plugins; rootless inet needs none.
@@ -407,7 +414,8 @@ func TestExportBundleNetwork(t *testing.T) {
 func TestNetworkLeftovers(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
-	cmd := invocation{as: testUser, dir: proj}.startInWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000")
+	slirp := invocation{as: testUser, dir: proj, env: []string{"CLAUDEBOX_UPLINK=slirp4netns"}}
+	cmd := slirp.startInWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "echo ready; exec sleep 1000")
 	user := strconv.Itoa(testUser.uid)
 	if exec.Command("pgrep", "-u", user, "slirp4netns").Run() != nil {
 		t.Fatal("no slirp4netns while the inet sandbox runs; the check below would prove nothing")
@@ -468,8 +476,12 @@ func uidOf(a *account) int {
 func TestSysfsShowsOwnNetwork(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
-	for tier, want := range map[string]string{"none": "lo", "inet": "lo tap0"} {
-		r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "-q", "--network", tier, "--",
+	for tier, want := range map[string]string{"none": "lo", "inet": "lo", "slirp4netns": "lo tap0"} {
+		in := invocation{as: testUser, dir: proj}
+		if tier == "slirp4netns" {
+			tier, in.env = "inet", []string{"CLAUDEBOX_UPLINK=slirp4netns"}
+		}
+		r := in.inWorld(t, "run", "-q", "--network", tier, "--",
 			"sh", "-c", "echo $(ls /sys/class/net); if touch /sys/x 2>/dev/null; then echo WROTE-SYS; fi")
 		mustExit(t, r, 0)
 		mustNotContain(t, r, "WROTE-SYS")

@@ -284,19 +284,20 @@ func bridged(t launch.Tier) bool { return t == launch.TierInet && os.Geteuid() =
 func NeedsPlugins(t launch.Tier) bool { return bridged(t) }
 
 // UseRelay reports whether a launch of tier t goes through the relay
-// (relayDriver): the allowlist tier always; rootless inet with
-// CLAUDEBOX_UPLINK=relay while the relay is measured against slirp4netns,
-// which stays inet's default until it wins. An exported bundle's hook uses
-// slirp4netns.
+// (relayDriver): the allowlist tier, and rootless inet, unless
+// CLAUDEBOX_UPLINK=slirp4netns asks for the user-mode stack it replaced
+// (make bench measures both). An exported bundle's hook uses slirp4netns:
+// no launcher runs a relay under plain runc.
 func UseRelay(t launch.Tier) bool {
-	return t == launch.TierAllowlist || t == launch.TierInet && !bridged(t) && os.Getenv("CLAUDEBOX_UPLINK") == "relay"
+	return t == launch.TierAllowlist || t == launch.TierInet && !bridged(t) && os.Getenv("CLAUDEBOX_UPLINK") != "slirp4netns"
 }
 
-// ResolvConfServers are the nameservers of a tier's resolv.conf: nil for
-// the uplink's forwarder, the relay's DNS stub, the host's for the root
-// bridge.
-func ResolvConfServers(t launch.Tier) []string {
-	if UseRelay(t) {
+// ResolvConfServers are the nameservers of a tier's resolv.conf, with
+// relay (UseRelay; false for an exported bundle, whose hook uses
+// slirp4netns) or not: the relay's DNS stub, nil for the uplink's
+// forwarder, the host's for the root bridge.
+func ResolvConfServers(t launch.Tier, relay bool) []string {
+	if relay {
 		return []string{RelayDNS}
 	}
 	if !bridged(t) {

@@ -88,9 +88,19 @@ func Run(o Options) []Result {
 		dir, err := network.PluginDir(o.Launcher)
 		fromErr("CNI plugins", "bridge and host-local in "+dir, err)
 	}
-	slirp, err := launch.HelperPath("slirp4netns", o.Launcher)
-	fromErr("slirp4netns", slirp, err)
-	fromErr("/dev/net/tun", "usable", network.CheckTun())
+	// Launches go through the relay; exported inet bundles (and
+	// CLAUDEBOX_UPLINK=slirp4netns) use slirp4netns and /dev/net/tun.
+	const onlyExports = "; only exported inet bundles need it (launches use the relay)"
+	if slirp, err := launch.HelperPath("slirp4netns", o.Launcher); err != nil {
+		add("slirp4netns", Warn, err.Error()+onlyExports, launch.Hint(err))
+	} else {
+		add("slirp4netns", Pass, slirp, "")
+	}
+	if err := network.CheckTun(); err != nil {
+		add("/dev/net/tun", Warn, err.Error()+onlyExports, launch.Hint(err))
+	} else {
+		add("/dev/net/tun", Pass, "usable", "")
+	}
 
 	if !userns {
 		add("sandbox probes", Fail, "skipped: no user namespaces", "fix the user namespace check first")
@@ -206,7 +216,7 @@ func probeSandbox(o Options) []Result {
 	switch {
 	case err != nil:
 		add("network inet", Fail, err.Error(), launch.Hint(err))
-	case strings.Contains(got, "no route to host"):
+	case strings.Contains(got, "no route to host") || strings.Contains(got, "connection refused"):
 		add("network inet", Pass, "deny rules in place: 10.0.2.2 rejected in the sandbox", "")
 	default:
 		add("network inet", Fail, "a private address was not rejected: "+strings.TrimSpace(got), "report this")

@@ -44,7 +44,7 @@ func Export(o ExportOptions) error {
 			Hint: "export to a directory the sandbox cannot write, such as /tmp/box or ~/bundles/NAME",
 		}
 	}
-	e := bundle.ExportOptions{Dir: o.Dir, Spec: s, Launcher: o.Launcher, Force: o.Force, Resolvers: network.ResolvConfServers(s.Network.Tier)}
+	e := bundle.ExportOptions{Dir: o.Dir, Spec: s, Launcher: o.Launcher, Force: o.Force, Resolvers: network.ResolvConfServers(s.Network.Tier, false)}
 	if !s.NoSeccomp {
 		prog, _, err := seccomp.Program(bundle.Pid1Caps(s))
 		if err != nil {

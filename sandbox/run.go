@@ -252,7 +252,7 @@ func writeLaunchFiles(s *launch.Spec, ld *launchDir) (filter string, err error) 
 		filter = path
 	}
 	if s.Network.Tier.Attached() {
-		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), network.ResolvConfServers(s.Network.Tier)); err != nil {
+		if err := bundle.WriteResolvConf(filepath.Join(ld.path, bundle.ResolvConfName), network.ResolvConfServers(s.Network.Tier, network.UseRelay(s.Network.Tier))); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
