@@ -104,6 +104,16 @@ thr() {
 	hack/in-world.sh "${2:-$uid}" "${3:-$gid}" env HOME="${4:-$home}" PATH=/usr/bin:/bin CLAUDEBOX_UPLINK="${6:-}" sh -c "cd '${5:-$proj}' && '$bin' run -q --network $1 -- iperf3 -c 198.51.100.10 -t 3 -f m" |
 		awk '/receiver/ {print $(NF-2)}'
 }
+# ct TIER [UPLINK]: median µs of a connection's set-up to the "internet"
+# (connect, read its greeting), 200 of them, from inside.
+ct() {
+	cp "$work/testpeer" "$proj/.bench-testpeer"
+	chown "$user:" "$proj/.bench-testpeer"
+	hack/in-world.sh "$uid" "$gid" env HOME="$home" PATH=/usr/bin:/bin CLAUDEBOX_UPLINK="${2:-}" sh -c "cd '$proj' && '$bin' run -q --network $1 -- ./.bench-testpeer connect-time 198.51.100.10:8080 200"
+}
+ct_full=$(ct full)
+ct_inet=$(ct inet)
+ct_slirp=$(ct inet slirp4netns)
 thr_full=$(thr full)
 thr_inet=$(thr inet)
 thr_slirp=$(thr inet "$uid" "$gid" "$home" "$proj" slirp4netns)
@@ -142,6 +152,7 @@ b=${median[bwrap]}
 	echo "| TCP throughput, full | $thr_full Mbit/s | |"
 	echo "| TCP throughput, inet | $thr_inet Mbit/s ($(awk -v a="$thr_inet" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; the relay) | ≥ 80% |"
 	echo "| TCP throughput, inet through slirp4netns | $thr_slirp Mbit/s ($(awk -v a="$thr_slirp" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; CLAUDEBOX_UPLINK=slirp4netns) | |"
+	echo "| connection set-up, full / inet (relay) / inet (slirp4netns) | $ct_full / $ct_inet / $ct_slirp µs | relay ≤ full + 1000 µs |"
 	echo "| allowlist − none | $(awk -v a="${median[claudebox allowlist]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
 	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | |"
 	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s ($(awk -v a="$thr_root_inet" -v b="$thr_root_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; bridge) | ≥ 50% |"

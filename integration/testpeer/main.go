@@ -14,6 +14,9 @@
 //	    query), tls:HOST:PORT[@ADDR:PORT] (SNI HOST, connecting to ADDR
 //	    when given) or http:HOST:PORT[@ADDR:PORT] (Host HOST); print
 //	    "NAME ok|fail MS detail" for each, 3 s at most each.
+//	testpeer connect-time ADDR:PORT N
+//	    connect N times (reading the greeting each time); print the median
+//	    in microseconds.
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
@@ -39,6 +42,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +79,8 @@ func main() {
 		fmt.Println("injected")
 	case "syscall":
 		trySyscall(os.Args[2])
+	case "connect-time":
+		err = connectTime(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
@@ -423,4 +429,32 @@ func messagesAPI(w http.ResponseWriter, r *http.Request) {
 	event("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]any{"output_tokens": 5}})
 	event("message_stop", map[string]any{"type": "message_stop"})
+}
+
+// connectTime measures a connection's set-up: connect, read the greeting.
+func connectTime(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: testpeer connect-time ADDR:PORT N")
+	}
+	var n int
+	if _, err := fmt.Sscan(args[1], &n); err != nil || n < 1 {
+		return fmt.Errorf("bad count %q", args[1])
+	}
+	times := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		c, err := net.DialTimeout("tcp", args[0], 3*time.Second)
+		if err != nil {
+			return err
+		}
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			c.Close()
+			return err
+		}
+		times = append(times, time.Since(start))
+		c.Close()
+	}
+	slices.Sort(times)
+	fmt.Println(times[n/2].Microseconds())
+	return nil
 }
