@@ -106,11 +106,17 @@ thr() {
 }
 # ct TIER [UPLINK]: median µs of a connection's set-up to the "internet"
 # (connect, read its greeting), 200 of them, from inside.
+cp "$work/testpeer" "$proj/.bench-testpeer"
+chown "$user:" "$proj/.bench-testpeer"
 ct() {
-	cp "$work/testpeer" "$proj/.bench-testpeer"
-	chown "$user:" "$proj/.bench-testpeer"
 	hack/in-world.sh "$uid" "$gid" env HOME="$home" PATH=/usr/bin:/bin CLAUDEBOX_UPLINK="${2:-}" sh -c "cd '$proj' && '$bin' run -q --network $1 -- ./.bench-testpeer connect-time 198.51.100.10:8080 200"
 }
+# The launcher's peak RSS with 100 connections open through the relay.
+hack/in-world.sh "$uid" "$gid" env HOME="$home" PATH=/usr/bin:/bin sh -c "cd '$proj' && exec '$bin' run -q --network inet -- ./.bench-testpeer open 198.51.100.10:9090 100 2" >/dev/null &
+relayed=$!
+sleep 1.5
+rss100_kb=$(awk '/VmHWM/ {print $2}' "/proc/$relayed/status" 2>/dev/null || echo 0)
+wait $relayed || true
 ct_full=$(ct full)
 ct_inet=$(ct inet)
 ct_slirp=$(ct inet slirp4netns)
@@ -152,6 +158,7 @@ b=${median[bwrap]}
 	echo "| TCP throughput, full | $thr_full Mbit/s | |"
 	echo "| TCP throughput, inet | $thr_inet Mbit/s ($(awk -v a="$thr_inet" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; the relay) | ≥ 80% |"
 	echo "| TCP throughput, inet through slirp4netns | $thr_slirp Mbit/s ($(awk -v a="$thr_slirp" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; CLAUDEBOX_UPLINK=slirp4netns) | |"
+	echo "| launcher peak RSS with 100 connections through the relay | $((rss100_kb / 1024)) MB | ≤ 30 MB |"
 	echo "| connection set-up, full / inet (relay) / inet (slirp4netns) | $ct_full / $ct_inet / $ct_slirp µs | relay ≤ full + 1000 µs |"
 	echo "| allowlist − none | $(awk -v a="${median[claudebox allowlist]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
 	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | |"

@@ -16,7 +16,9 @@
 #   2001:db8:1::10  internet (IPv6)                   rebind.test -> LAN,
 #   198.51.100.20   a "CDN": TLS on 443, HTTP on 80,  cdn-a.test and cdn-b.test;
 #                   TCP on 2222                       logs each query;
-#   198.51.100.30   api.test: a scripted Messages API on 8080)
+#   198.51.100.30   api.test: a scripted Messages API on 8080;
+#   198.51.100.40   git.test: git over HTTPS, repo.git;
+#   198.51.100.10:9090 keeps each connection open)
 #   fd7a:115c:a1e0::10 Tailscale (IPv6)
 set -euo pipefail
 
@@ -72,7 +74,7 @@ up() {
 	ip -n "$peers" addr add 203.0.113.2/24 dev p0
 	ip -n "$peers" addr add 2001:db8:ff::2/64 dev p0 nodad
 	ip -n "$peers" link set p0 up
-	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.53 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
+	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.53 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
 		ip -n "$peers" addr add "$a/32" dev lo
 	done
 	for a in 2001:db8:1::10 fd7a:115c:a1e0::10; do
@@ -81,8 +83,16 @@ up() {
 	mkdir -p "/etc/netns/$world"
 	echo "nameserver 198.51.100.53" >"/etc/netns/$world/resolv.conf"
 
+	# A repository to clone over HTTPS from git.test.
+	local repo=$run/git/repo.git
+	git init -q --bare "$repo"
+	git -C "$run/git" init -q work
+	git -C "$run/git/work" -c user.name=t -c user.email=t@e commit -q --allow-empty -m "from git.test"
+	git -C "$run/git/work" push -q "$repo" HEAD:refs/heads/main
+	git -C "$repo" symbolic-ref HEAD refs/heads/main
+
 	start "$peers" peers -dns 198.51.100.53:53 -tls 198.51.100.20:443 -http 198.51.100.20:80 198.51.100.20:2222 \
-		-messages 198.51.100.30:8080 \
+		-messages 198.51.100.30:8080 -git 198.51.100.40:443 "$run/git" -hold 198.51.100.10:9090 \
 		198.51.100.10:8080 192.168.77.10:8080 192.168.77.10:8081 100.100.7.10:8080 \
 		169.254.169.254:8080 10.9.9.10:8080 '[2001:db8:1::10]:8080' '[fd7a:115c:a1e0::10]:8080'
 	start "$world" world 127.0.0.1:8080 203.0.113.1:8080

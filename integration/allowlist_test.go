@@ -108,6 +108,12 @@ func TestAllowlist(t *testing.T) {
 					t.Errorf("net-log lacks %s %s %s:\n%s", c[0], c[1], c[2], lr.stdout)
 				}
 			}
+			// git, with no proxy settings, clones over HTTPS from a listed
+			// host (git.test, in the world).
+			gr := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "git.test", "--",
+				"sh", "-c", "git -c http.sslVerify=false clone -q https://git.test/repo.git cloned && git -C cloned log --format=%s")
+			mustExit(t, gr, 0)
+			mustContain(t, gr, "from git.test")
 			if as != nil {
 				assertNothingLeft(t, as)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,9 +34,10 @@ func newLaunchDir(runtimeDir string) (*launchDir, error) {
 	}
 	d := &launchDir{id: idPrefix + hex.EncodeToString(b)}
 	d.path = filepath.Join(runtimeDir, d.id)
-	// Made and locked under a name the sweep ignores, then renamed into
-	// place with the lock held: a concurrent sweep never sees it unlocked.
-	tmp := filepath.Join(runtimeDir, ".new-"+d.id)
+	// Made and locked under a name the sweep leaves to its maker while
+	// the maker lives (the name carries its pid), then renamed into place
+	// with the lock held: a concurrent sweep never sees it unlocked.
+	tmp := filepath.Join(runtimeDir, ".new-"+d.id+"-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
@@ -113,8 +115,9 @@ func sweepStale(runtimeDir string) int {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".new-") {
 			// A launcher died between making and renaming its directory
-			// or a skeleton.
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			// (the name ends in its pid, gone now), or a skeleton.
+			fi, err := e.Info()
+			if makerGone(e.Name()) || err == nil && time.Since(fi.ModTime()) > time.Minute {
 				os.RemoveAll(filepath.Join(runtimeDir, e.Name()))
 			}
 			continue
@@ -138,4 +141,19 @@ func sweepStale(runtimeDir string) int {
 		n++
 	}
 	return n
+}
+
+// makerGone reports whether a launch directory in the making
+// (.new-cb-ID-PID) belongs to a launcher that is no longer running.
+func makerGone(name string) bool {
+	rest, ok := strings.CutPrefix(name, ".new-"+idPrefix)
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(rest, "-")
+	pid, err := strconv.Atoi(rest[i+1:])
+	if i < 0 || err != nil || pid <= 0 {
+		return false
+	}
+	return unix.Kill(pid, 0) == unix.ESRCH
 }

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,5 +51,25 @@ func TestSkeletonShared(t *testing.T) {
 	entries, _ := os.ReadDir(rt)
 	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), skeletonPrefix) {
 		t.Errorf("runtime directory holds %v", entries)
+	}
+}
+
+// A launch directory in the making is swept once its maker is gone, and
+// not while it runs.
+func TestMakerGone(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid
+	for name, want := range map[string]bool{
+		".new-cb-0123456789ab-" + strconv.Itoa(dead):        true,
+		".new-cb-0123456789ab-" + strconv.Itoa(os.Getpid()): false,
+		".new-cb-0123456789ab":                              false,
+		".new-rootfs-abc":                                   false,
+	} {
+		if got := makerGone(name); got != want {
+			t.Errorf("makerGone(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -1,13 +1,14 @@
 // Command testpeer plays the hosts of the network test world
 // (hack/testworld.sh), and probes them from inside a sandbox.
 //
-//	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] [-messages ADDR:PORT] ADDR:PORT...
+//	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] [-messages ADDR:PORT] [-git ADDR:PORT DIR] [-hold ADDR:PORT] ADDR:PORT...
 //	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
 //	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10,
 //	    cdn-a.test and cdn-b.test -> 198.51.100.20), printing "dns-query
 //	    NAME" for each query; answer on a unix socket; answer TLS (a
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
+//	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
 //	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
@@ -17,6 +18,9 @@
 //	testpeer connect-time ADDR:PORT N
 //	    connect N times (reading the greeting each time); print the median
 //	    in microseconds.
+//	testpeer open ADDR:PORT N SECONDS
+//	    open N connections (reading each greeting), print "open N", hold
+//	    them for SECONDS.
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
@@ -41,6 +45,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/cgi"
 	"os"
 	"slices"
 	"strings"
@@ -56,6 +61,7 @@ var records = map[string][4]byte{
 	"cdn-a.test.":    {198, 51, 100, 20},
 	"cdn-b.test.":    {198, 51, 100, 20},
 	"api.test.":      {198, 51, 100, 30},
+	"git.test.":      {198, 51, 100, 40},
 }
 
 func main() {
@@ -81,6 +87,8 @@ func main() {
 		trySyscall(os.Args[2])
 	case "connect-time":
 		err = connectTime(os.Args[2:])
+	case "open":
+		err = openMany(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
@@ -107,6 +115,33 @@ func serve(args []string) error {
 		case "-http":
 			i++
 			httpAddrs = append(httpAddrs, args[i])
+		case "-hold":
+			// -hold ADDR:PORT: greet each connection and keep it open
+			// until the client closes it.
+			i++
+			l, err := net.Listen("tcp", args[i])
+			if err != nil {
+				return err
+			}
+			go acceptEach(l, func(c net.Conn) {
+				fmt.Fprintln(c, "holding")
+				io.Copy(io.Discard, c)
+			})
+		case "-git":
+			// -git ADDR:PORT DIR: git's smart HTTP (git http-backend) over
+			// TLS, for the repositories in DIR.
+			addr, dir := args[i+1], args[i+2]
+			i += 2
+			cert, err := selfSigned()
+			if err != nil {
+				return err
+			}
+			l, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}})
+			if err != nil {
+				return err
+			}
+			backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
+			go http.Serve(l, backend)
 		case "-messages":
 			i++
 			l, err := net.Listen("tcp", args[i])
@@ -189,7 +224,7 @@ func selfSigned() (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "testworld"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"cdn-a.test", "cdn-b.test"}}
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"cdn-a.test", "cdn-b.test", "git.test"}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -456,5 +491,33 @@ func connectTime(args []string) error {
 	}
 	slices.Sort(times)
 	fmt.Println(times[n/2].Microseconds())
+	return nil
+}
+
+// openMany holds N connections open for a while (the relay's memory with
+// many connections is measured meanwhile).
+func openMany(args []string) error {
+	var n, secs int
+	if len(args) != 3 {
+		return errors.New("usage: testpeer open ADDR:PORT N SECONDS")
+	}
+	fmt.Sscan(args[1], &n)
+	fmt.Sscan(args[2], &secs)
+	var conns []net.Conn
+	for range n {
+		c, err := net.DialTimeout("tcp", args[0], 3*time.Second)
+		if err != nil {
+			return err
+		}
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	fmt.Println("open", len(conns))
+	time.Sleep(time.Duration(secs) * time.Second)
+	for _, c := range conns {
+		c.Close()
+	}
 	return nil
 }
