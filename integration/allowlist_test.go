@@ -108,6 +108,11 @@ func TestAllowlist(t *testing.T) {
 					t.Errorf("net-log lacks %s %s %s:\n%s", c[0], c[1], c[2], lr.stdout)
 				}
 			}
+			// --allow-net keeps its meaning: an address let through.
+			ar := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-net", "192.168.77.10:8080", "--",
+				"./testpeer", "probe", "lan=192.168.77.10:8080", "lan-other-port=192.168.77.10:8081")
+			mustContain(t, ar, "lan ok", "lan-other-port fail")
+
 			// git, with no proxy settings, clones over HTTPS from a listed
 			// host (git.test, in the world).
 			gr := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "git.test", "--",

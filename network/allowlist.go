@@ -173,6 +173,9 @@ func (d *relayDriver) admit(dst netip.AddrPort, first []byte) (to, name string, 
 	if n, ok := l.answeredFor(dst.Addr(), dst.Port()); ok && d.allowed(dst) {
 		return dst.String(), n, ""
 	}
+	if d.allowedNet(dst) {
+		return dst.String(), "", "" // --allow-net: an address, not a name
+	}
 	return "", "", "no listed name"
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -265,18 +266,24 @@ func (d *relayDriver) pass(in *net.TCPConn, addr string, first []byte, timeout t
 // let through (an --allow-net entry, or nothing the deny set names). The
 // rules already rejected the rest in the sandbox; this is the second look.
 func (d *relayDriver) allowed(dst netip.AddrPort) bool {
-	a := dst.Addr().Unmap()
-	for _, al := range d.allow {
-		if al.Prefix.Contains(a) && (al.Port == 0 || al.Port == dst.Port()) {
-			return true
-		}
+	if d.allowedNet(dst) {
+		return true
 	}
+	a := dst.Addr().Unmap()
 	for _, p := range d.deny {
 		if p.Contains(a) {
 			return false
 		}
 	}
 	return a.Is4()
+}
+
+// allowedNet reports whether dst is an --allow-net destination.
+func (d *relayDriver) allowedNet(dst netip.AddrPort) bool {
+	a := dst.Addr().Unmap()
+	return slices.ContainsFunc(d.allow, func(al launch.Allow) bool {
+		return al.Prefix.Contains(a) && (al.Port == 0 || al.Port == dst.Port())
+	})
 }
 
 // relayDNSTCP passes a DNS-over-TCP connection to the host's first
