@@ -2,6 +2,7 @@ package launch
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -344,7 +345,7 @@ func TestNetworkPrecedence(t *testing.T) {
 }
 
 func FuzzUserInput(f *testing.F) {
-	for _, s := range []string{"inet", "none", "192.168.1.10:5432", "[fd00::1]:80", "10.0.0.0/8:22", "A=B", "1BAD", "", ":", "/"} {
+	for _, s := range []string{"inet", "none", "allowlist", "github.com", "*.npmjs.org:443", "192.168.1.10:5432", "[fd00::1]:80", "10.0.0.0/8:22", "A=B", "1BAD", "", ":", "/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -358,6 +359,22 @@ func FuzzUserInput(f *testing.F) {
 			}
 		} else if Hint(err) == "" {
 			t.Fatalf("ParseAllow(%q): error without a hint", s)
+		}
+		if h, err := ParseHost(s, ""); err == nil {
+			// Each port of a rule reads back as itself, and a rule matches
+			// its own name (or, for *.DOMAIN, a name under it).
+			for _, port := range h.Ports {
+				one := fmt.Sprintf("%s:%d", h.Pattern, port)
+				again, err := ParseHost(one, "")
+				if err != nil || again.Pattern != h.Pattern || len(again.Ports) != 1 || again.Ports[0] != port {
+					t.Fatalf("ParseHost(%q) = %v, but %q reads back as %v, %v", s, h, one, again, err)
+				}
+			}
+			if name := strings.Replace(h.Pattern, "*.", "x.", 1); !h.Matches(name) {
+				t.Fatalf("ParseHost(%q) = %v does not match %q", s, h, name)
+			}
+		} else if Hint(err) == "" {
+			t.Fatalf("ParseHost(%q): error without a hint", s)
 		}
 		env, err := buildEnv([]string{"PATH=/bin", "HOME=/h"}, []string{s}, "/h")
 		if err == nil {

@@ -2,8 +2,11 @@ package network
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +87,81 @@ func TestStubNeverForwardsUnlisted(t *testing.T) {
 	}
 	if _, ok := l.answeredFor(netip.MustParseAddr("198.51.100.20"), 22); ok {
 		t.Error("an answered address on an unlisted port")
+	}
+}
+
+// FuzzSandboxInput: what the sandbox sends the relay (a connection's first
+// bytes, a DNS query) is hostile input: no panic, and an answer to a
+// query for an unlisted name never comes from upstream.
+func FuzzSandboxInput(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: github.com\r\n\r\n"))
+	f.Add([]byte{22, 3, 1, 0, 60, 1, 0, 0, 56, 3, 3})
+	f.Add([]byte("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x08internet\x04test\x00\x00\x01\x00\x01"))
+	l := &allowlist{hosts: []launch.HostRule{{Pattern: "internet.test", Ports: []uint16{443}}}, answered: map[netip.Addr][]string{}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = requestedName(b)
+		_ = complete(b)
+		l.answer(b, func(q []byte) []byte {
+			var p dnsmessage.Parser
+			if _, err := p.Start(q); err != nil {
+				t.Fatal("asked upstream for a query that does not parse")
+			}
+			qq, err := p.Question()
+			if err != nil || !strings.EqualFold(strings.TrimSuffix(qq.Name.String(), "."), "internet.test") {
+				t.Fatalf("asked upstream for an unlisted name: %v %v", qq.Name, err)
+			}
+			return nil
+		})
+	})
+}
+
+// A sandbox cannot make the relay hold more than its slots: a connection
+// beyond them is reset at once, and a closed one frees its slot.
+func TestRelaySlots(t *testing.T) {
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &relayDriver{conns: map[net.Conn]struct{}{}, relaying: make(chan struct{}, 2)}
+	d.serve(func() {
+		d.acceptLoop(l, func(c *net.TCPConn) { c.Read(make([]byte, 1)) }) // held until the client closes
+	})
+	var clients []net.Conn
+	defer func() {
+		l.Close()
+		for _, c := range clients {
+			c.Close() // ends the relay's reads
+		}
+		d.wg.Wait()
+	}()
+
+	// held dials the relay and reports whether it holds the connection
+	// rather than resetting it.
+	held := func() (net.Conn, bool) {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			return nil, false // reset as it connected
+		}
+		clients = append(clients, c)
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err = c.Read(make([]byte, 1))
+		return c, errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	a, aHeld := held()
+	_, bHeld := held()
+	if !aHeld || !bHeld {
+		t.Fatal("a connection within the slots was refused")
+	}
+	if _, ok := held(); ok {
+		t.Fatal("a third connection was held with two slots")
+	}
+	a.Close()
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if _, ok := held(); ok {
+			break // a's slot is free again
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection never freed its slot")
+		}
 	}
 }

@@ -102,10 +102,13 @@ type relayDriver struct {
 	allow     []launch.Allow
 	upstreams []string   // the host's resolvers, host:53
 	list      *allowlist // the allowlist tier's; nil for inet
-	mu        sync.Mutex
-	conns     map[net.Conn]struct{} // open relayed connections
-	closed    bool
-	wg        sync.WaitGroup
+	// slots bound what a sandbox can make the launcher hold at once:
+	// relayed connections, and DNS queries in flight.
+	relaying, queries chan struct{}
+	mu                sync.Mutex
+	conns             map[net.Conn]struct{} // open relayed connections
+	closed            bool
+	wg                sync.WaitGroup
 }
 
 // Prepare: the CNI list's egress plugin gives the namespace its address
@@ -143,9 +146,17 @@ func (d *relayDriver) summary() string {
 	return d.list.log.Summary()
 }
 
+// Limits on what one sandbox makes the relay hold at once; beyond them a
+// connection is reset, a query dropped (its client asks again).
+const (
+	maxRelayed  = 4096
+	maxInFlight = 256
+)
+
 // Up serves the sockets until Down.
 func (d *relayDriver) Up(*Attachment) error {
 	d.conns = map[net.Conn]struct{}{}
+	d.relaying, d.queries = make(chan struct{}, maxRelayed), make(chan struct{}, maxInFlight)
 	d.serve(func() { d.acceptLoop(d.sockets.TCP, d.relayTCP) })
 	d.serve(func() { d.acceptLoop(d.sockets.DNSTCP, d.relayDNSTCP) })
 	d.serve(d.dnsLoop)
@@ -203,11 +214,18 @@ func (d *relayDriver) acceptLoop(l *net.TCPListener, relay func(*net.TCPConn)) {
 		if err != nil {
 			return // closed by Down
 		}
+		select {
+		case d.relaying <- struct{}{}:
+		default:
+			c.SetLinger(0) // too many at once: a reset
+			c.Close()
+			continue
+		}
 		if !d.track(c) {
 			c.Close()
 			return
 		}
-		d.serve(func() { defer d.untrack(c); relay(c) })
+		d.serve(func() { defer func() { d.untrack(c); <-d.relaying }(); relay(c) })
 	}
 }
 
@@ -325,8 +343,14 @@ func (d *relayDriver) dnsLoop() {
 		if err != nil {
 			return // closed by Down
 		}
+		select {
+		case d.queries <- struct{}{}:
+		default:
+			continue // too many in flight: dropped
+		}
 		query := append([]byte(nil), buf[:n]...)
 		d.serve(func() {
+			defer func() { <-d.queries }()
 			ask := d.resolve
 			if d.list != nil {
 				ask = func(q []byte) []byte { return d.list.answer(q, d.resolve) }
