@@ -3,7 +3,8 @@ SHELL     := /bin/bash
 GO        ?= go
 BIN       := bin/claudebox
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # seccomp: libseccomp compiles the filter (once, cached). runc_nocriu:
 # no checkpoint/restore; 0.7 MB less binary, which every start copies
 # (rootless libcontainer re-executes a sealed copy of itself).

@@ -32,6 +32,10 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	mustContain(t, r, "all checks passed")
+	// The report starts with what a bug report needs: claudebox version's header.
+	if v := in.run(t, "version"); !strings.HasPrefix(r.stdout, v.stdout) {
+		t.Errorf("check does not start with the version header %q\n%s", v.stdout, r)
+	}
 
 	r = in.inWorld(t, "--check", "--json")
 	mustExit(t, r, 0)

@@ -147,3 +147,9 @@ func conditions(args []specs.LinuxSeccompArg) ([]libseccomp.ScmpCondition, error
 	}
 	return out, nil
 }
+
+// Library is the version of the libseccomp this claudebox runs with.
+func Library() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}

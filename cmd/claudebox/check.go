@@ -56,6 +56,8 @@ func runCheck(out io.Writer, asJSON bool) error {
 			return err
 		}
 	} else {
+		readVersion().print(out) // what a bug report starts with
+		fmt.Fprintln(out)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, r := range results {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Status, r.Name, r.Detail)

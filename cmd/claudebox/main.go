@@ -20,7 +20,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-var version = "dev"
+// version and commit are set by the Makefile (-ldflags -X).
+var version, commit = "dev", ""
 
 func init() {
 	// libcontainer re-executes this binary as `claudebox init` inside the
