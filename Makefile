@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Unit tests: every package but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build demo test unit fuzz integration bench lint clean
+.PHONY: all build docs install uninstall demo test unit fuzz integration bench lint clean
 
 all: build
 
@@ -25,6 +25,23 @@ build:
 		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/cni/$${p#*/} github.com/containernetworking/plugins/plugins/$$p || exit 1; \
 	done
 
+# Man pages and shell completions, generated from the command tree into
+# bin/share (dated by the commit, so a rebuild is the same).
+docs:
+	rm -rf bin/share
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+		CGO_ENABLED=1 $(GO) run -tags gendocs -ldflags '$(LDFLAGS)' ./cmd/claudebox gen-docs bin/share
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its plugins in
+# PREFIX/lib/claudebox/cni (where it looks), man pages, completions, and the
+# AppArmor profile where Ubuntu needs one. PREFIX=$$HOME/.local needs no root.
+PREFIX ?= /usr/local
+install: build docs
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' hack/install.sh install
+
+uninstall: docs
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' hack/install.sh uninstall
+
 demo:
 	hack/install-deps.sh
 	$(MAKE) build
@@ -35,7 +52,7 @@ demo:
 test:
 	hack/install-deps.sh --test
 	$(MAKE) build
-	$(MAKE) lint unit fuzz integration
+	$(MAKE) lint unit fuzz docs integration
 
 # With the build's tags, so that what only they compile is tested too.
 unit:
@@ -70,6 +87,7 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
+	$(GO) vet -tags gendocs ./cmd/claudebox
 	$(GO) run $(STATICCHECK) -tags '$(TAGS)' ./...
 	shellcheck hack/*.sh .ci/run
 

@@ -196,11 +196,19 @@ func (r result) String() string {
 
 // invocation is one run of the binary as some account.
 type invocation struct {
+	bin    string   // the claudebox to run; binPath if empty
 	as     *account // nil: root
 	dir    string   // working directory
 	env    []string // on top of the account's base environment
 	stdin  string
 	groups []uint32 // supplementary groups (none by default)
+}
+
+func (in invocation) binary() string {
+	if in.bin != "" {
+		return in.bin
+	}
+	return binPath
 }
 
 // baseEnv is a login-like environment with tokens that must not leak.
@@ -220,7 +228,7 @@ func baseEnv(a *account) []string {
 }
 
 func (in invocation) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(in.binary(), args...)
 	cmd.Dir = in.dir
 	cmd.Env = append(baseEnv(in.as), in.env...)
 	if in.as != nil {

@@ -56,7 +56,7 @@ func (in invocation) inWorld(t *testing.T, args ...string) result {
 	cmd := in.command(args...)
 	cmd.SysProcAttr = nil // hack/in-world.sh switches to the user
 	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
-	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), binPath}, args...)
+	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), in.binary()}, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan struct{})
@@ -84,7 +84,7 @@ func (in invocation) startInWorld(t *testing.T, args ...string) *exec.Cmd {
 	cmd := in.command()
 	cmd.SysProcAttr = nil
 	cmd.Path, _ = filepath.Abs("../hack/in-world.sh")
-	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), binPath}, args...)
+	cmd.Args = append([]string{cmd.Path, strconv.Itoa(uid), strconv.Itoa(gid), in.binary()}, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

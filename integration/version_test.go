@@ -17,8 +17,8 @@ func TestVersion(t *testing.T) {
 	mustExit(t, r, 0)
 	var v struct {
 		Version, Commit, Go, Runc, RuntimeSpec, CNI, CNIPlugins, Libseccomp string
-		BuildTags                                                          []string
-		Seccomp                                                            bool
+		BuildTags                                                           []string
+		Seccomp                                                             bool
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
 		t.Fatalf("version --json: %v\n%s", err, r)
