@@ -124,6 +124,13 @@ var (
 	}
 )
 
+// OCIVersion is the ociVersion a bundle declares: the lowest runtime-spec
+// release that covers what bundles use (an exported inet bundle's
+// createRuntime hook came in 1.0.2), not the newest the code is built with,
+// so that older runtimes take them: Debian 12's crun 1.8.1 refuses "1.3.0".
+// TestOCIVersion holds it to the schemas.
+const OCIVersion = "1.0.2"
+
 // Build renders the OCI configuration of a launch.
 func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	caps := pid1Capabilities(s)
@@ -155,7 +162,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: l.NetHook, Args: []string{"claudebox", registry.NetHook}}}}
 	}
 	return &specs.Spec{
-		Version:  specs.Version,
+		Version:  OCIVersion,
 		Hostname: Hostname,
 		Annotations: map[string]string{
 			AnnotationNetwork:  string(s.Network.Tier),
