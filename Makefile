@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Unit tests: every package but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build docs install uninstall demo test unit fuzz integration bench lint clean
+.PHONY: all build docs install uninstall deb demo test unit fuzz integration bench lint clean
 
 all: build
 
@@ -42,6 +42,15 @@ install: build docs
 uninstall: docs
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' hack/install.sh uninstall
 
+# make deb: bin/claudebox_VERSION_amd64.deb, the same files under /usr,
+# built with nfpm from the module proxy. A Debian version starts with a
+# digit: 0.0~gitDATE.COMMIT until there are releases.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
+DEB_VERSION ?= 0.0~git$(shell git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$(shell git rev-parse --short HEAD 2>/dev/null)
+deb: build docs
+	rm -f bin/claudebox_*.deb
+	DEB_VERSION='$(DEB_VERSION)' $(GO) run $(NFPM) package -f hack/deb/nfpm.yaml -p deb -t bin/
+
 demo:
 	hack/install-deps.sh
 	$(MAKE) build
@@ -52,7 +61,7 @@ demo:
 test:
 	hack/install-deps.sh --test
 	$(MAKE) build
-	$(MAKE) lint unit fuzz docs integration
+	$(MAKE) lint unit fuzz deb integration
 
 # With the build's tags, so that what only they compile is tested too.
 unit:
@@ -89,7 +98,7 @@ lint:
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags gendocs ./cmd/claudebox
 	$(GO) run $(STATICCHECK) -tags '$(TAGS)' ./...
-	shellcheck hack/*.sh .ci/run
+	shellcheck hack/*.sh hack/deb/postinst hack/deb/postrm .ci/run
 
 clean:
 	rm -rf bin
