@@ -18,7 +18,7 @@ func TestDebianPackage(t *testing.T) {
 	if len(debs) != 1 {
 		t.Fatalf("want the one package make deb builds in bin/, found %v (run make deb)", debs)
 	}
-	if exec.Command("dpkg-query", "-W", "claudebox").Run() == nil {
+	if packageInstalled() {
 		t.Fatal("a claudebox package is installed already; this test installs and removes its own")
 	}
 	if _, err := os.Stat("/usr/bin/claudebox"); err == nil {
@@ -30,7 +30,7 @@ func TestDebianPackage(t *testing.T) {
 	removed := false
 	t.Cleanup(func() {
 		if !removed {
-			exec.Command("dpkg", "-r", "claudebox").Run()
+			exec.Command("dpkg", "--purge", "claudebox").Run()
 		}
 	})
 	out, err := exec.Command("dpkg", "-L", "claudebox").Output()
@@ -71,4 +71,15 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("dpkg -r left %s", p)
 		}
 	}
+	// dpkg keeps a removed package's record (its maintainer scripts) until purged.
+	if out, err := exec.Command("dpkg", "--purge", "claudebox").CombinedOutput(); err != nil || packageInstalled() {
+		t.Errorf("dpkg --purge: %v\n%s", err, out)
+	}
+}
+
+// packageInstalled reports whether dpkg knows a claudebox package, even
+// one removed but not purged.
+func packageInstalled() bool {
+	out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", "claudebox").Output()
+	return len(out) > 0 && !strings.Contains(string(out), "not-installed")
 }
