@@ -96,10 +96,10 @@ func readVersion() versionInfo {
 	return v
 }
 
-// versionLine is the one-line form, as --version prints it.
+// versionLine is the one-line form, as --version prints it; cheap, since
+// every launch builds the command tree that holds it.
 func versionLine() string {
-	v := readVersion()
-	return fmt.Sprintf("claudebox %s (%s, %s)", v.Version, v.Go, v.Platform)
+	return fmt.Sprintf("claudebox %s (%s, %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // print writes the header a bug report starts with.
