@@ -13,18 +13,18 @@ dest=${DESTDIR:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
 share=$src/bin/share
 
-# files: "SOURCE TARGET MODE", TARGET under PREFIX.
+# files: "SOURCE|TARGET|MODE", TARGET under PREFIX (| since a path may hold spaces).
 files=(
-	"$src/bin/claudebox bin/claudebox 0755"
-	"$src/bin/cni/bridge lib/claudebox/cni/bridge 0755"
-	"$src/bin/cni/host-local lib/claudebox/cni/host-local 0755"
-	"$share/completions/claudebox.bash share/bash-completion/completions/claudebox 0644"
-	"$share/completions/_claudebox share/zsh/site-functions/_claudebox 0644"
-	"$share/completions/claudebox.fish share/fish/vendor_completions.d/claudebox.fish 0644"
+	"$src/bin/claudebox|bin/claudebox|0755"
+	"$src/bin/cni/bridge|lib/claudebox/cni/bridge|0755"
+	"$src/bin/cni/host-local|lib/claudebox/cni/host-local|0755"
+	"$share/completions/claudebox.bash|share/bash-completion/completions/claudebox|0644"
+	"$share/completions/_claudebox|share/zsh/site-functions/_claudebox|0644"
+	"$share/completions/claudebox.fish|share/fish/vendor_completions.d/claudebox.fish|0644"
 )
 for page in "$share"/man1/*.1; do
 	[ -e "$page" ] || { echo "install.sh: no man pages in $share/man1: run make docs" >&2; exit 1; }
-	files+=("$page share/man/man1/${page##*/} 0644")
+	files+=("$page|share/man/man1/${page##*/}|0644")
 done
 
 # Ubuntu >= 23.10 lets only profiled programs make user namespaces; the
@@ -41,7 +41,7 @@ profile() {
 case $action in
 install)
 	for f in "${files[@]}"; do
-		read -r from to mode <<<"$f"
+		IFS="|" read -r from to mode <<<"$f"
 		install -D -m "$mode" "$from" "$dest$prefix/$to"
 	done
 	if [ -n "$apparmor" ]; then
@@ -57,7 +57,7 @@ install)
 	;;
 uninstall)
 	for f in "${files[@]}"; do
-		read -r _ to _ <<<"$f"
+		IFS="|" read -r _ to _ <<<"$f"
 		rm -f "$dest$prefix/$to"
 	done
 	rmdir "$dest$prefix/lib/claudebox/cni" "$dest$prefix/lib/claudebox" 2>/dev/null || true
