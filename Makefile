@@ -42,14 +42,15 @@ install: build docs
 uninstall: docs
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' hack/install.sh uninstall
 
-# make deb: bin/claudebox_VERSION_amd64.deb, the same files under /usr,
+# make deb: bin/claudebox_VERSION_ARCH.deb, the same files under /usr,
 # built with nfpm from the module proxy. A Debian version starts with a
 # digit: 0.0~gitDATE.COMMIT until there are releases.
 NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 DEB_VERSION ?= 0.0~git$(shell git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$(shell git rev-parse --short HEAD 2>/dev/null)
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 deb: build docs
 	rm -f bin/claudebox_*.deb
-	DEB_VERSION='$(DEB_VERSION)' $(GO) run $(NFPM) package -f hack/deb/nfpm.yaml -p deb -t bin/
+	DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' $(GO) run $(NFPM) package -f hack/deb/nfpm.yaml -p deb -t bin/
 
 demo:
 	hack/install-deps.sh
