@@ -80,61 +80,55 @@ func files(t *testing.T, dir string) []string {
 func TestInstall(t *testing.T) {
 	needSuite(t)
 	src := stageInstall(t)
-	for _, as := range []*account{testUser, nil} {
-		who := "user"
-		if as == nil {
-			who = "root"
+	asUserAndRoot(t, func(t *testing.T, as *account) {
+		prefix := filepath.Join(ownedTempDir(t, as, "prefix-"), "local")
+		// Something of the user's own in the prefix, which uninstall keeps.
+		mine := filepath.Join(prefix, "bin", "mine")
+		var err error
+		if as != nil {
+			err = writeOwned(as, mine, "#!/bin/sh\n")
+		} else if err = os.MkdirAll(filepath.Dir(mine), 0o755); err == nil {
+			err = os.WriteFile(mine, []byte("#!/bin/sh\n"), 0o755)
 		}
-		t.Run(who, func(t *testing.T) {
-			prefix := filepath.Join(ownedTempDir(t, as, "prefix-"), "local")
-			// Something of the user's own in the prefix, which uninstall keeps.
-			mine := filepath.Join(prefix, "bin", "mine")
-			var err error
-			if as != nil {
-				err = writeOwned(as, mine, "#!/bin/sh\n")
-			} else if err = os.MkdirAll(filepath.Dir(mine), 0o755); err == nil {
-				err = os.WriteFile(mine, []byte("#!/bin/sh\n"), 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		installScript(t, src, as, "install", prefix)
+		want := []string{"bin/claudebox", "lib/claudebox/cni/bridge", "lib/claudebox/cni/host-local",
+			"share/bash-completion/completions/claudebox", "share/zsh/site-functions/_claudebox",
+			"share/fish/vendor_completions.d/claudebox.fish", "share/man/man1/claudebox.1",
+			"share/man/man1/claudebox-run.1", "share/man/man1/claudebox-export-bundle.1", "share/man/man1/claudebox-check.1"}
+		got := files(t, prefix)
+		for _, f := range want {
+			if !strings.Contains(strings.Join(got, "\n")+"\n", f+"\n") {
+				t.Errorf("install did not put %s (put %v)", f, got)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			installScript(t, src, as, "install", prefix)
-			want := []string{"bin/claudebox", "lib/claudebox/cni/bridge", "lib/claudebox/cni/host-local",
-				"share/bash-completion/completions/claudebox", "share/zsh/site-functions/_claudebox",
-				"share/fish/vendor_completions.d/claudebox.fish", "share/man/man1/claudebox.1",
-				"share/man/man1/claudebox-run.1", "share/man/man1/claudebox-export-bundle.1", "share/man/man1/claudebox-check.1"}
-			got := files(t, prefix)
-			for _, f := range want {
-				if !strings.Contains(strings.Join(got, "\n")+"\n", f+"\n") {
-					t.Errorf("install did not put %s (put %v)", f, got)
-				}
-			}
-			page, _ := os.ReadFile(filepath.Join(prefix, "share/man/man1/claudebox.1"))
-			if !strings.Contains(string(page), `.TH "CLAUDEBOX" "1"`) || !strings.Contains(string(page), "allow-host") {
-				t.Errorf("claudebox.1 is not the command's man page:\n%.300s", page)
-			}
+		}
+		page, _ := os.ReadFile(filepath.Join(prefix, "share/man/man1/claudebox.1"))
+		if !strings.Contains(string(page), `.TH "CLAUDEBOX" "1"`) || !strings.Contains(string(page), "allow-host") {
+			t.Errorf("claudebox.1 is not the command's man page:\n%.300s", page)
+		}
 
-			installed := filepath.Join(prefix, "bin", "claudebox")
-			in := invocation{bin: installed, as: as, dir: worldProject(t, as)}
-			mustExit(t, in.run(t, "run", "-q", "--", "true"), 0)
-			r := in.inWorld(t, "check")
-			if as != nil {
-				mustExit(t, r, 0)
-			} else if line := lineOf(r.stdout, "CNI plugins"); !strings.HasPrefix(line, "PASS") || !strings.Contains(line, filepath.Join(prefix, "lib/claudebox/cni")) {
-				// root has no claude here, so only the row that matters.
-				t.Errorf("the installed claudebox did not find its plugins in its prefix: %q\n%s", line, r)
-			}
-			comp := filepath.Join(prefix, "share/bash-completion/completions/claudebox")
-			bash := invocation{as: as, dir: in.dir}.command()
-			bash.Path, bash.Args = "/bin/bash", []string{"bash", "-c", "source " + comp + " && complete -p claudebox"}
-			if out, err := bash.CombinedOutput(); err != nil || !strings.Contains(string(out), "claudebox") {
-				t.Errorf("bash completion does not load: %v\n%s", err, out)
-			}
+		installed := filepath.Join(prefix, "bin", "claudebox")
+		in := invocation{bin: installed, as: as, dir: worldProject(t, as)}
+		mustExit(t, in.run(t, "run", "-q", "--", "true"), 0)
+		r := in.inWorld(t, "check")
+		if as != nil {
+			mustExit(t, r, 0)
+		} else if line := lineOf(r.stdout, "CNI plugins"); !strings.HasPrefix(line, "PASS") || !strings.Contains(line, filepath.Join(prefix, "lib/claudebox/cni")) {
+			// root has no claude here, so only the row that matters.
+			t.Errorf("the installed claudebox did not find its plugins in its prefix: %q\n%s", line, r)
+		}
+		comp := filepath.Join(prefix, "share/bash-completion/completions/claudebox")
+		bash := invocation{as: as, dir: in.dir}.command()
+		bash.Path, bash.Args = "/bin/bash", []string{"bash", "-c", "source " + comp + " && complete -p claudebox"}
+		if out, err := bash.CombinedOutput(); err != nil || !strings.Contains(string(out), "claudebox") {
+			t.Errorf("bash completion does not load: %v\n%s", err, out)
+		}
 
-			installScript(t, src, as, "uninstall", prefix)
-			if left := files(t, prefix); len(left) != 1 || left[0] != "bin/mine" {
-				t.Errorf("after uninstall the prefix holds %v, want only bin/mine", left)
-			}
-		})
-	}
+		installScript(t, src, as, "uninstall", prefix)
+		if left := files(t, prefix); len(left) != 1 || left[0] != "bin/mine" {
+			t.Errorf("after uninstall the prefix holds %v, want only bin/mine", left)
+		}
+	})
 }

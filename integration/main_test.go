@@ -211,6 +211,13 @@ func (in invocation) binary() string {
 	return binPath
 }
 
+// asUserAndRoot runs f as a subtest "user" with the test user, then "root"
+// with nil (root).
+func asUserAndRoot(t *testing.T, f func(t *testing.T, as *account)) {
+	t.Run("user", func(t *testing.T) { f(t, testUser) })
+	t.Run("root", func(t *testing.T) { f(t, nil) })
+}
+
 // baseEnv is a login-like environment with tokens that must not leak.
 func baseEnv(a *account) []string {
 	home, name := "/root", "root"

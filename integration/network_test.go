@@ -192,44 +192,38 @@ func expectTier(t *testing.T, got map[string]probeResult, fast bool, reachable .
 
 func TestNetworkTiers(t *testing.T) {
 	needSuite(t)
-	for _, as := range []*account{testUser, nil} {
-		who := "user"
-		if as == nil {
-			who = "root"
-		}
-		t.Run(who, func(t *testing.T) {
-			in := invocation{as: as, dir: worldProject(t, as)}
-			t.Run("none", func(t *testing.T) {
-				expect(t, probeAll(t, in, "--network", "none"))
-			})
-			t.Run("inet", func(t *testing.T) {
-				got := probeAll(t, in, "--network", "inet")
-				expect(t, got, "internet", "internet-by-name", "rebind-name")
-				if d := got["rebind-name"].detail; d != "192.168.77.10" {
-					t.Errorf("rebind.test resolved to %q; the test needs it to name the LAN host", d)
-				}
-			})
-			if as != nil {
-				// Rootless inet through slirp4netns, which the relay
-				// replaced (exported bundles still use it): the same
-				// verdicts.
-				t.Run("inet through slirp4netns", func(t *testing.T) {
-					slirp := in
-					slirp.env = []string{"CLAUDEBOX_UPLINK=slirp4netns"}
-					got := probeAll(t, slirp, "--network", "inet")
-					expect(t, got, "internet", "internet-by-name", "rebind-name")
-				})
-			}
-			t.Run("full", func(t *testing.T) {
-				expectTier(t, probeAll(t, in, "--network", "full"), false, "internet", "internet-by-name", "rebind-name", "lan",
-					"tailscale", "metadata", "ten-slash-8", "host-public", "host-public-v4mapped", "host-loopback",
-					"internet-v6", "tailscale-v6")
-			})
-			if as != nil {
-				assertNothingLeft(t, as)
+	asUserAndRoot(t, func(t *testing.T, as *account) {
+		in := invocation{as: as, dir: worldProject(t, as)}
+		t.Run("none", func(t *testing.T) {
+			expect(t, probeAll(t, in, "--network", "none"))
+		})
+		t.Run("inet", func(t *testing.T) {
+			got := probeAll(t, in, "--network", "inet")
+			expect(t, got, "internet", "internet-by-name", "rebind-name")
+			if d := got["rebind-name"].detail; d != "192.168.77.10" {
+				t.Errorf("rebind.test resolved to %q; the test needs it to name the LAN host", d)
 			}
 		})
-	}
+		if as != nil {
+			// Rootless inet through slirp4netns, which the relay
+			// replaced (exported bundles still use it): the same
+			// verdicts.
+			t.Run("inet through slirp4netns", func(t *testing.T) {
+				slirp := in
+				slirp.env = []string{"CLAUDEBOX_UPLINK=slirp4netns"}
+				got := probeAll(t, slirp, "--network", "inet")
+				expect(t, got, "internet", "internet-by-name", "rebind-name")
+			})
+		}
+		t.Run("full", func(t *testing.T) {
+			expectTier(t, probeAll(t, in, "--network", "full"), false, "internet", "internet-by-name", "rebind-name", "lan",
+				"tailscale", "metadata", "ten-slash-8", "host-public", "host-public-v4mapped", "host-loopback",
+				"internet-v6", "tailscale-v6")
+		})
+		if as != nil {
+			assertNothingLeft(t, as)
+		}
+	})
 }
 
 func TestNetworkPrecedenceAndAllow(t *testing.T) {
