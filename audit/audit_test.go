@@ -168,3 +168,34 @@ func TestEnsureImports(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHAgentShown: the plan marks each host the agent signs for, with
+// its host key, and the SSHSIG namespace; SANDBOX.md tells Claude what
+// works; neither says anything without --ssh-agent.
+func TestSSHAgentShown(t *testing.T) {
+	s := &launch.Spec{Project: "/p", Workdir: "/p", Home: "/h", Command: []string{"true"},
+		Network: launch.Network{Tier: launch.TierInet, Source: "--network"},
+		Env:     []string{"SSH_AUTH_SOCK=" + launch.SSHAgentSocket}}
+	var plain bytes.Buffer
+	if err := Render(&plain, s); err != nil {
+		t.Fatal(err)
+	}
+	s.SSHAgent = &launch.SSHAgent{Keys: 2, Sign: []string{"git"}, Hosts: []launch.SSHHost{{Name: "github.com", Why: "--ssh-agent", Fingerprints: []string{"SHA256:abc"}}}}
+	var b bytes.Buffer
+	if err := Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"! ssh-agent", "github.com", "SHA256:abc", "sign git", launch.SSHAgentSocket} {
+		if !strings.Contains(b.String(), want) || strings.Contains(plain.String(), "ssh-agent ") {
+			t.Errorf("plan lacks %q (or shows an agent without one):\n%s", want, b.String())
+		}
+	}
+	md := string(RenderSandboxMD(s))
+	if !strings.Contains(md, "## SSH") || !strings.Contains(md, "`github.com`") || !strings.Contains(md, "gpg.format=ssh") {
+		t.Errorf("SANDBOX.md:\n%s", md)
+	}
+	s.SSHAgent = nil
+	if md := string(RenderSandboxMD(s)); strings.Contains(md, "## SSH") {
+		t.Errorf("SANDBOX.md speaks of an agent without one")
+	}
+}

@@ -57,6 +57,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 	if s.NoSeccomp {
 		row(Risky, "seccomp", "off", "--seccomp=off: every syscall the kernel allows")
 	}
+	renderSSHAgent(row, s.SSHAgent)
 	row("", "auth", authText(s.Auth), "")
 	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
 	row("", "workdir", s.Workdir, "")
@@ -106,6 +107,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, kv := range s.Env {
 		name, value, _ := strings.Cut(kv, "=")
 		shown, masked := Mask(name, value)
+		if name == "SSH_AUTH_SOCK" && s.SSHAgent != nil && value == launch.SSHAgentSocket {
+			shown, masked = value, false // claudebox's proxy, shown above
+		}
 		mark := ""
 		if masked {
 			mark = Risky
@@ -121,6 +125,22 @@ func Render(w io.Writer, s *launch.Spec) error {
 		}
 	}
 	return nil
+}
+
+// renderSSHAgent shows what the sandbox's agent signs with the user's
+// keys: logins to each named host (its known host keys), SSHSIG
+// namespaces. Both act as the user, so both are marked.
+func renderSSHAgent(row func(mark, key, value, note string), a *launch.SSHAgent) {
+	if a == nil {
+		return
+	}
+	for _, h := range a.Hosts {
+		row(Risky, "ssh-agent", h.Name, fmt.Sprintf("%s: logins signed with your agent's %d key(s), to a server holding host key %s",
+			h.Why, a.Keys, strings.Join(h.Fingerprints, " or ")))
+	}
+	for _, ns := range a.Sign {
+		row(Risky, "ssh-agent", "sign "+ns, "SSHSIG signatures in namespace "+ns+" (signed commits), as you")
+	}
 }
 
 func pad(mark string) string {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/claudebox/claudebox/launch"
@@ -74,6 +75,21 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 			p("The host's abstract unix sockets (X11, session buses, tool daemons) are not reachable; abstract sockets you make yourself work.")
 		} else {
 			p("The host's abstract unix sockets (X11, session buses) are reachable: this kernel cannot scope them. Do not use them.")
+		}
+	}
+	if a := s.SSHAgent; a != nil {
+		p("")
+		p("## SSH")
+		p("`SSH_AUTH_SOCK` (`%s`) is an ssh-agent that uses the user's keys without showing them: the keys are not in this sandbox.", launch.SSHAgentSocket)
+		if len(a.Hosts) > 0 {
+			var names []string
+			for _, h := range a.Hosts {
+				names = append(names, h.Name)
+			}
+			p("It signs ssh logins to %s only; `~/.ssh/known_hosts` holds their host keys (rewritten at each launch). `git push` and `git fetch` over ssh to them work. A login to any other host is refused by the agent (\"agent refused operation\"); do not try to work around it, ask the user to relaunch with `claudebox --ssh-agent HOST`.", codeList(names))
+		}
+		if slices.Contains(a.Sign, "git") {
+			p("It also signs git commits and tags (SSHSIG, namespace `git`); `.git/config` may be read-only, so pass the settings per command: `git -c gpg.format=ssh -c user.signingkey=\"key::$(ssh-add -L | head -n1)\" commit -S ...`.")
 		}
 	}
 	p("")

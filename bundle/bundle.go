@@ -54,6 +54,9 @@ type Layout struct {
 	// inet tier under plain runc (exports of inet only; a launch attaches
 	// it itself). "" for no hook.
 	NetHook string
+	// SSHAgent is the socket of the launch's ssh-agent proxy, shown at
+	// launch.SSHAgentSocket (launches with --ssh-agent only).
+	SSHAgent string
 }
 
 // Places say where a bundle's files are, for LayoutFor: Dir holds the
@@ -78,6 +81,9 @@ func LayoutFor(s *launch.Spec, p Places) Layout {
 		l.ResolvConf = filepath.Join(p.Dir, ResolvConfName)
 		l.NetHook = p.NetHook
 	}
+	if s.SSHAgent != nil {
+		l.SSHAgent = filepath.Join(p.Dir, SSHAgentName)
+	}
 	return l
 }
 
@@ -96,6 +102,9 @@ const (
 
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
+
+// SSHAgentName is the ssh-agent proxy's socket in a launch directory.
+const SSHAgentName = "ssh-agent.sock"
 
 // WriteResolvConf writes the inet tier's resolv.conf: the resolvers the
 // deny rules let through. Rootless that is the uplink's DNS forwarder
@@ -330,6 +339,10 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	}
 	if l.ResolvConf != "" {
 		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
+	if l.SSHAgent != "" {
+		ms = append(ms, specs.Mount{Destination: launch.SSHAgentSocket, Type: "bind", Source: l.SSHAgent,
 			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 	}
 	return append(ms, specs.Mount{

@@ -68,3 +68,27 @@ func TestSkeletonKey(t *testing.T) {
 		t.Error("a mount inside /home changed the key")
 	}
 }
+
+// TestSSHAgentSocket: with --ssh-agent the proxy's socket in the launch
+// directory is bound at launch.SSHAgentSocket, on a file mount point of
+// the skeleton, whether or not the socket exists yet (a dry run).
+func TestSSHAgentSocket(t *testing.T) {
+	s := *cases["instance"]
+	s.SSHAgent = &launch.SSHAgent{Upstream: "/run/user/1000/agent"}
+	l := LayoutFor(&s, Places{Rootfs: "/rt/rootfs-", Launcher: "/usr/bin/claudebox", Seccomp: "/rt/seccomp", Dir: "/rt/cb-1"})
+	oci := mustBuild(t, &s, l)
+	i := slices.IndexFunc(oci.Mounts, func(m specs.Mount) bool { return m.Destination == launch.SSHAgentSocket })
+	if i < 0 || oci.Mounts[i].Source != "/rt/cb-1/"+SSHAgentName {
+		t.Fatalf("no ssh-agent mount from the launch directory: %+v", oci.Mounts)
+	}
+	root := filepath.Join(t.TempDir(), "rootfs")
+	if err := NewSkeleton(&s, oci, "").Make(root); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, launch.SSHAgentSocket)); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("mount point %v %v, want a file", fi, err)
+	}
+	if plain := mustBuild(t, cases["instance"], LayoutFor(cases["instance"], Places{Dir: "/rt/cb-1", Seccomp: "x"})); slices.ContainsFunc(plain.Mounts, func(m specs.Mount) bool { return m.Destination == launch.SSHAgentSocket }) {
+		t.Fatal("an ssh-agent mount without --ssh-agent")
+	}
+}

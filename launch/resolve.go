@@ -38,6 +38,11 @@ type Options struct {
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
+	// SSHAgent are the hosts (HOST or HOST:PORT) whose logins the
+	// sandbox's agent signs (--ssh-agent); SSHAgentSign the SSHSIG
+	// namespaces it signs in (--ssh-agent-sign).
+	SSHAgent     []string
+	SSHAgentSign []string
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -47,7 +52,7 @@ type Options struct {
 // kernel's scope), then the network, the environment and login, the host
 // root, the project's git and instance, the mounts the user asked for and
 // what stays protected, the command, what it finds under the home (tools,
-// the user's instructions), and last what is hidden.
+// the user's instructions), what is hidden, and last the ssh-agent.
 func Resolve(o Options, h Host) (*Spec, error) {
 	r, err := newResolver(o, h)
 	if err != nil {
@@ -62,6 +67,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		r.command,
 		r.homeMounts,
 		r.hidden,
+		r.sshAgent,
 	} {
 		if err := step(); err != nil {
 			return nil, err

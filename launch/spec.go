@@ -113,6 +113,9 @@ type Spec struct {
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
 	Notes []string `json:"notes,omitempty"`
+	// SSHAgent is the agent the sandbox gets (SSH_AUTH_SOCK inside), which
+	// signs logins to the named hosts only; nil for none.
+	SSHAgent *SSHAgent `json:"sshAgent,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -128,6 +131,9 @@ type Profile struct {
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
+	// SSHAgent and SSHAgentSign are as --ssh-agent and --ssh-agent-sign.
+	SSHAgent     []string `json:"sshAgent,omitempty"`
+	SSHAgentSign []string `json:"sshAgentSign,omitempty"`
 }
 
 // Writable lists the host trees the sandbox can write: the instance home

@@ -49,6 +49,9 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	// SSHAgent and SSHAgentSign are as --ssh-agent and --ssh-agent-sign.
+	SSHAgent     []string `json:"sshAgent"`
+	SSHAgentSign []string `json:"sshAgentSign"`
 }
 
 type fileMount struct {
@@ -117,6 +120,8 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.SSHAgent = append(slices.Clone(base.SSHAgent), p.SSHAgent...)
+	out.SSHAgentSign = append(slices.Clone(base.SSHAgentSign), p.SSHAgentSign...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -209,6 +214,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, h := range f.SSHAgent {
+		if _, _, err := launch.ParseSSHHost(h); err != nil {
+			return nil, "", bad(fmt.Sprintf("sshAgent[%d]", i), "%q: use HOST or HOST:PORT, as you ssh to it", h)
+		}
+		p.SSHAgent = append(p.SSHAgent, h)
+	}
+	for i, ns := range f.SSHAgentSign {
+		if !slices.Contains(launch.SSHSignNamespaces, ns) {
+			return nil, "", bad(fmt.Sprintf("sshAgentSign[%d]", i), "%q: use \"git\"", ns)
+		}
+		p.SSHAgentSign = append(p.SSHAgentSign, ns)
+	}
 	return p, f.Extends, nil
 }
 
@@ -244,7 +261,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sshAgent, sshAgentSign"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

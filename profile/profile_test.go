@@ -107,6 +107,8 @@ func TestInvalid(t *testing.T) {
 		{"bad allowNet", `{"network": "inet", "allowNet": ["lan.local"]}`, `allowNet[0]: "lan.local"`},
 		{"two values", `{} {}`, "more than one JSON value"},
 		{"bad extends", `{"extends": "../x"}`, "extends"},
+		{"bad sshAgent", `{"sshAgent": ["*.example.com"]}`, `sshAgent[0]: "*.example.com"`},
+		{"bad sshAgentSign", `{"sshAgentSign": ["file"]}`, `sshAgentSign[0]: "file"`},
 	} {
 		f.write(t, "bad", c.content)
 		_, err := Load(f.dir, "bad", f.home)
@@ -231,4 +233,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSSHAgentFields(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, "base", `{"sshAgent": ["github.com"]}`)
+	f.write(t, "push", `{"extends": "base", "sshAgent": ["git.test:2222"], "sshAgentSign": ["git"]}`)
+	p, err := Load(f.dir, "push", f.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.SSHAgent, []string{"github.com", "git.test:2222"}) || !slices.Equal(p.SSHAgentSign, []string{"git"}) {
+		t.Fatalf("sshAgent %q sshAgentSign %q", p.SSHAgent, p.SSHAgentSign)
+	}
 }

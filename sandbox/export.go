@@ -32,6 +32,12 @@ type ExportOptions struct {
 // config.json run on the host at runc run.
 func Export(o ExportOptions) error {
 	s := o.Spec
+	if s.SSHAgent != nil {
+		return &launch.HintError{
+			Err:  fmt.Errorf("export-bundle: --ssh-agent cannot be exported: its proxy runs in claudebox's launcher, which plain runc does not start"),
+			Hint: "export without --ssh-agent, or launch with claudebox itself",
+		}
+	}
 	if s.Network.Tier == launch.TierAllowlist {
 		return &launch.HintError{
 			Err:  fmt.Errorf("export-bundle: the allowlist tier cannot be exported: its relay and DNS stub run in claudebox's launcher, which plain runc does not start"),

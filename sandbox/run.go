@@ -98,6 +98,15 @@ func Run(c Config) (status int, err error) {
 	if p.seccomp, err = writeLaunchFiles(c.Spec, ld); err != nil {
 		return 0, err
 	}
+	agent, err := startAgent(c.Spec, ld)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if sum := agent.close(); sum != "" {
+			fmt.Fprintf(c.Stderr, "claudebox: %s\n", sum)
+		}
+	}()
 	var hold *network.Holder
 	if c.Spec.Network.Tier.Attached() {
 		if hold, err = network.Hold(network.HoldOptions{Launcher: c.Launcher, UID: c.Spec.UID, GID: c.Spec.GID,

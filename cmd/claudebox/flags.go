@@ -23,6 +23,8 @@ type launchFlags struct {
 	dryRun       bool
 	seccomp      string
 	asJSON       bool
+	sshAgent     []string
+	sshAgentSign []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +41,8 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.StringArrayVar(&f.sshAgent, "ssh-agent", nil, "give the sandbox an ssh-agent that signs logins to `HOST[:PORT]` only, with the keys in your own agent, checked against your known_hosts (repeatable), e.g. --ssh-agent github.com")
+	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -81,6 +85,9 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
 		StateDir:   filepath.Join(home, stateDirName),
+
+		SSHAgent:     f.sshAgent,
+		SSHAgentSign: f.sshAgentSign,
 	}, nil
 }
 
