@@ -4,7 +4,8 @@
 //	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] [-messages ADDR:PORT] [-git ADDR:PORT DIR] [-hold ADDR:PORT] ADDR:PORT...
 //	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
 //	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10,
-//	    cdn-a.test and cdn-b.test -> 198.51.100.20), printing "dns-query
+//	    cdn-a.test and cdn-b.test -> 198.51.100.20, git.test -> .40,
+//	    other.test -> .41), printing "dns-query
 //	    NAME" for each query; answer on a unix socket; answer TLS (a
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
@@ -24,6 +25,8 @@
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
+//	testpeer agent-probe SOCKET GIT_HOST_KEY OTHER_HOST_KEY
+//	    make hand-made requests to an ssh-agent (see agentProbe).
 //	testpeer syscall keyctl|add_key|bpf|perf_event_open|userfaultfd|kexec_load
 //	    make the syscall; print "allowed" or the error.
 package main
@@ -62,6 +65,7 @@ var records = map[string][4]byte{
 	"cdn-b.test.":    {198, 51, 100, 20},
 	"api.test.":      {198, 51, 100, 30},
 	"git.test.":      {198, 51, 100, 40},
+	"other.test.":    {198, 51, 100, 41},
 }
 
 func main() {
@@ -89,6 +93,8 @@ func main() {
 		err = connectTime(os.Args[2:])
 	case "open":
 		err = openMany(os.Args[2:])
+	case "agent-probe":
+		err = agentProbe(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
