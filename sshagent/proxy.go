@@ -19,13 +19,12 @@ package sshagent
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"sync"
 	"time"
+
+	"github.com/claudebox/claudebox/internal/sockserve"
 )
 
 // Limits on what one sandbox makes the proxy hold: connections at once,
@@ -40,13 +39,8 @@ const (
 type Proxy struct {
 	policy   Policy
 	upstream string
-	ln       *net.UnixListener
+	srv      *sockserve.Server
 	log      *decisionLog
-	slots    chan struct{}
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   bool
 }
 
 // Options are a proxy's.
@@ -63,66 +57,12 @@ type Options struct {
 
 // Listen starts serving o.Socket.
 func Listen(o Options) (*Proxy, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: o.Socket, Net: "unix"})
-	if err != nil {
+	p := &Proxy{policy: o.Policy, upstream: o.Upstream, log: &decisionLog{w: o.Log}}
+	var err error
+	if p.srv, err = sockserve.Listen(o.Socket, maxConns, func(c *net.UnixConn) { (&conn{p: p, down: c}).serve() }); err != nil {
 		return nil, fmt.Errorf("ssh-agent socket: %w", err)
 	}
-	if err := os.Chmod(o.Socket, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("ssh-agent socket: %w", err)
-	}
-	p := &Proxy{policy: o.Policy, upstream: o.Upstream, ln: ln, log: &decisionLog{w: o.Log},
-		slots: make(chan struct{}, maxConns), conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
 	return p, nil
-}
-
-func (p *Proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		select {
-		case p.slots <- struct{}{}:
-		default:
-			c.Close() // too many at once
-			continue
-		}
-		if !p.track(c, true) {
-			c.Close()
-			<-p.slots
-			return
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer func() { <-p.slots }()
-			defer p.track(c, false)
-			(&conn{p: p, down: c}).serve()
-		}()
-	}
-}
-
-// track adds or removes a connection; false when the proxy is closed.
-func (p *Proxy) track(c net.Conn, add bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !add {
-		delete(p.conns, c)
-		return true
-	}
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
 }
 
 // Close stops the proxy: the socket is removed and every connection
@@ -131,15 +71,7 @@ func (p *Proxy) Close() error {
 	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	p.closed = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	err := p.ln.Close() // unlinks the socket
-	p.wg.Wait()
-	return err
+	return p.srv.Close()
 }
 
 // Summary says what was signed and refused in the session; "" when
@@ -163,7 +95,6 @@ type conn struct {
 
 func (c *conn) serve() {
 	defer func() {
-		c.down.Close()
 		if c.up != nil {
 			c.up.Close()
 		}
