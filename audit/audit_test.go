@@ -199,3 +199,21 @@ func TestSSHAgentShown(t *testing.T) {
 		t.Errorf("SANDBOX.md speaks of an agent without one")
 	}
 }
+
+// TestGitCredentialShown: the plan marks each --git-credential host (its
+// login enters the sandbox); SANDBOX.md names them.
+func TestGitCredentialShown(t *testing.T) {
+	s := &launch.Spec{Project: "/p", Workdir: "/p", Home: "/h", Command: []string{"true"},
+		Network:        launch.Network{Tier: launch.TierInet, Source: "--network"},
+		GitCredentials: &launch.GitCredentials{Hosts: []launch.GitCredentialHost{{Host: "git.example.com", Why: "--git-credential"}}}}
+	var b bytes.Buffer
+	if err := Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "! git-credential") || !strings.Contains(b.String(), "git.example.com") {
+		t.Errorf("plan:\n%s", b.String())
+	}
+	if md := string(RenderSandboxMD(s)); !strings.Contains(md, "`https://git.example.com`") {
+		t.Errorf("SANDBOX.md:\n%s", md)
+	}
+}

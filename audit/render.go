@@ -58,6 +58,11 @@ func Render(w io.Writer, s *launch.Spec) error {
 		row(Risky, "seccomp", "off", "--seccomp=off: every syscall the kernel allows")
 	}
 	renderSSHAgent(row, s.SSHAgent)
+	if g := s.GitCredentials; g != nil {
+		for _, h := range g.Hosts {
+			row(Risky, "git-credential", h.Host, h.Why+": your credential helpers' login for https://"+h.Host+" enters the sandbox when git asks")
+		}
+	}
 	row("", "auth", authText(s.Auth), "")
 	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
 	row("", "workdir", s.Workdir, "")
@@ -134,9 +139,16 @@ func renderSSHAgent(row func(mark, key, value, note string), a *launch.SSHAgent)
 	if a == nil {
 		return
 	}
+	keys := a.Keys
+	if len(a.Identities) > 0 {
+		keys = len(a.Identities)
+	}
 	for _, h := range a.Hosts {
 		row(Risky, "ssh-agent", h.Name, fmt.Sprintf("%s: logins signed with your agent's %d key(s), to a server holding host key %s",
-			h.Why, a.Keys, strings.Join(h.Fingerprints, " or ")))
+			h.Why, keys, strings.Join(h.Fingerprints, " or ")))
+	}
+	for _, fp := range a.Identities {
+		row("", "ssh-agent key", fp, "only this key is listed and used")
 	}
 	for _, ns := range a.Sign {
 		row(Risky, "ssh-agent", "sign "+ns, "SSHSIG signatures in namespace "+ns+" (signed commits), as you")

@@ -92,6 +92,15 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 			p("It also signs git commits and tags (SSHSIG, namespace `git`); `.git/config` may be read-only, so pass the settings per command: `git -c gpg.format=ssh -c user.signingkey=\"key::$(ssh-add -L | head -n1)\" commit -S ...`.")
 		}
 	}
+	if g := s.GitCredentials; g != nil {
+		var names []string
+		for _, h := range g.Hosts {
+			names = append(names, "https://"+h.Host)
+		}
+		p("")
+		p("## Git over HTTPS")
+		p("git's credential helper asks the user's own credential helpers for %s only, so `git push` and `git fetch` there need no token from you. Other hosts get no login from it; ask the user to relaunch with `claudebox --git-credential HOST` if you need one.", codeList(names))
+	}
 	p("")
 	p("## Environment")
 	p("The environment is cleared but for a short allowlist; tokens such as GITHUB_TOKEN or AWS keys are not present unless the user passed them.")

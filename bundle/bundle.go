@@ -29,7 +29,7 @@ const (
 	Hostname = "claudebox"
 	// LauncherPath is where the claudebox binary appears inside the
 	// sandbox, read-only, to serve as pid 1.
-	LauncherPath = "/.claudebox/claudebox"
+	LauncherPath = launch.LauncherInside
 )
 
 // Layout says where the bundle's host-side pieces are.
@@ -57,6 +57,10 @@ type Layout struct {
 	// SSHAgent is the socket of the launch's ssh-agent proxy, shown at
 	// launch.SSHAgentSocket (launches with --ssh-agent only).
 	SSHAgent string
+	// GitCredential is the socket of the launch's git credential server,
+	// shown at launch.GitCredentialSocket (launches with
+	// --git-credential only).
+	GitCredential string
 }
 
 // Places say where a bundle's files are, for LayoutFor: Dir holds the
@@ -84,6 +88,9 @@ func LayoutFor(s *launch.Spec, p Places) Layout {
 	if s.SSHAgent != nil {
 		l.SSHAgent = filepath.Join(p.Dir, SSHAgentName)
 	}
+	if s.GitCredentials != nil {
+		l.GitCredential = filepath.Join(p.Dir, GitCredentialName)
+	}
 	return l
 }
 
@@ -103,8 +110,12 @@ const (
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
 
-// SSHAgentName is the ssh-agent proxy's socket in a launch directory.
-const SSHAgentName = "ssh-agent.sock"
+// SSHAgentName is the ssh-agent proxy's socket in a launch directory,
+// GitCredentialName the git credential server's.
+const (
+	SSHAgentName      = "ssh-agent.sock"
+	GitCredentialName = "git-credential.sock"
+)
 
 // WriteResolvConf writes the inet tier's resolv.conf: the resolvers the
 // deny rules let through. Rootless that is the uplink's DNS forwarder
@@ -341,9 +352,11 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
 			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 	}
-	if l.SSHAgent != "" {
-		ms = append(ms, specs.Mount{Destination: launch.SSHAgentSocket, Type: "bind", Source: l.SSHAgent,
-			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	for _, sock := range []struct{ src, dst string }{{l.SSHAgent, launch.SSHAgentSocket}, {l.GitCredential, launch.GitCredentialSocket}} {
+		if sock.src != "" {
+			ms = append(ms, specs.Mount{Destination: sock.dst, Type: "bind", Source: sock.src,
+				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		}
 	}
 	return append(ms, specs.Mount{
 		Destination: LauncherPath, Type: "bind", Source: l.Launcher,

@@ -17,7 +17,8 @@
 #   198.51.100.20   a "CDN": TLS on 443, HTTP on 80,  cdn-a.test and cdn-b.test;
 #                   TCP on 2222                       logs each query;
 #   198.51.100.30   api.test: a scripted Messages API on 8080;
-#   198.51.100.40   git.test: git over HTTPS, repo.git (and over ssh on
+#   198.51.100.40   git.test: git over HTTPS, repo.git and push.git (a
+#                   login for that one), and over ssh on
 #                   22 while the --ssh-agent test runs its sshd);
 #   198.51.100.41   other.test: that test's second sshd;
 #   198.51.100.10:9090 keeps each connection open)
@@ -92,6 +93,9 @@ up() {
 	git -C "$run/git/work" -c user.name=t -c user.email=t@e commit -q --allow-empty -m "from git.test"
 	git -C "$run/git/work" push -q "$repo" HEAD:refs/heads/main
 	git -C "$repo" symbolic-ref HEAD refs/heads/main
+	# One that takes pushes, behind a login (testpeer's gitLogin).
+	git init -q --bare "$run/git/push.git"
+	git -C "$run/git/push.git" config http.receivepack true
 
 	start "$peers" peers -dns 198.51.100.53:53 -tls 198.51.100.20:443 -http 198.51.100.20:80 198.51.100.20:2222 \
 		-messages 198.51.100.30:8080 -git 198.51.100.40:443 "$run/git" -hold 198.51.100.10:9090 \

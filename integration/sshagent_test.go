@@ -351,3 +351,62 @@ func TestSSHAgentRefusesLaunch(t *testing.T) {
 		t.Fatalf("%s: %v", socks[0], err)
 	}
 }
+
+// The login testpeer's git server asks for on push.git (gitLogin).
+const gitPushUser, gitPushPassword = "pusher", "push-secret-7f3a"
+
+// TestGitCredential: with --git-credential git.test, git inside pushes
+// over HTTPS to a server that asks for a login, with the login the
+// user's own credential helper (credential-store) holds; a request for
+// other.test, which the same helper also holds, gets nothing.
+func TestGitCredential(t *testing.T) {
+	needSuite(t)
+	dir := ownedTempDir(t, testUser, "cred-")
+	store := filepath.Join(dir, "store")
+	if err := writeOwned(testUser, store, "https://"+gitPushUser+":"+gitPushPassword+"@git.test\nhttps://"+gitPushUser+":other-secret@other.test\n"); err != nil {
+		t.Fatal(err)
+	}
+	gitconfig := filepath.Join(testUser.home, ".gitconfig")
+	if err := writeOwned(testUser, gitconfig, "[credential]\n\thelper = store --file "+store+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(gitconfig) })
+	proj := worldProject(t, testUser)
+	asUser(t, nil, "git", "init", "-q", "-b", "main", proj)
+	asUser(t, nil, "git", "-C", proj, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "pushed-over-https")
+	branch := "cred-" + strconv.Itoa(os.Getpid())
+	push := "git -c http.sslVerify=false push -q https://git.test/push.git HEAD:refs/heads/" + branch + " && echo PUSHED"
+	in := invocation{as: testUser, dir: proj}
+
+	// Control: without the flag the server refuses the push (it asks for
+	// a login, and nothing inside has one).
+	r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "GIT_TERMINAL_PROMPT=0 "+push)
+	if r.code == 0 || strings.Contains(r.stdout, "PUSHED") {
+		t.Fatalf("pushed without a login:\n%s", r)
+	}
+	r = in.inWorld(t, "run", "-q", "--network", "inet", "--git-credential", "git.test", "--", "sh", "-c",
+		push+`; printf 'protocol=https\nhost=other.test\n\n' | GIT_TERMINAL_PROMPT=0 git credential fill; echo "fill-other=$?"`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "PUSHED", "fill-other=128")
+	mustNotContain(t, r, "other-secret")
+	out, err := exec.Command("git", "--git-dir", "/run/claudebox-testworld/git/push.git", "log", "--format=%s", branch).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "pushed-over-https") {
+		t.Fatalf("the server's %s: %v %s", branch, err, out)
+	}
+	// Control: the host's helper does hold other.test's login.
+	if got := asUser(t, []string{"GIT_TERMINAL_PROMPT=0"}, "sh", "-c", `printf 'protocol=https\nhost=other.test\n\n' | git credential fill`); !strings.Contains(got, "other-secret") {
+		t.Fatalf("control: the host's helper for other.test: %q", got)
+	}
+	lr := in.run(t, "agent-log", "--json")
+	mustExit(t, lr, 0)
+	for _, want := range []string{`"host": "git.test"`, `"host": "other.test"`, `"verdict": "allowed"`, `"verdict": "refused"`} {
+		if !strings.Contains(lr.stdout, want) {
+			t.Errorf("agent-log lacks %s:\n%s", want, lr.stdout)
+		}
+	}
+	mustNotContain(t, lr, gitPushPassword)
+	// The plan marks it.
+	pr := in.run(t, "run", "--dry-run", "--git-credential", "git.test", "--", "true")
+	mustContain(t, pr, "! git-credential", "git.test")
+	assertNothingLeft(t, testUser)
+}

@@ -43,6 +43,12 @@ type Options struct {
 	// namespaces it signs in (--ssh-agent-sign).
 	SSHAgent     []string
 	SSHAgentSign []string
+	// SSHAgentKey are the fingerprints of the only keys it lists and uses
+	// (--ssh-agent-key); all when empty.
+	SSHAgentKey []string
+	// GitCredential are the hosts (HOST or HOST:PORT) whose HTTPS logins
+	// the host's credential helpers lend the sandbox's git.
+	GitCredential []string
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -52,7 +58,8 @@ type Options struct {
 // kernel's scope), then the network, the environment and login, the host
 // root, the project's git and instance, the mounts the user asked for and
 // what stays protected, the command, what it finds under the home (tools,
-// the user's instructions), what is hidden, and last the ssh-agent.
+// the user's instructions), what is hidden, and last the ssh-agent and
+// git's credentials.
 func Resolve(o Options, h Host) (*Spec, error) {
 	r, err := newResolver(o, h)
 	if err != nil {
@@ -68,6 +75,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		r.homeMounts,
 		r.hidden,
 		r.sshAgent,
+		r.gitCredentials,
 	} {
 		if err := step(); err != nil {
 			return nil, err

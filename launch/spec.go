@@ -116,6 +116,9 @@ type Spec struct {
 	// SSHAgent is the agent the sandbox gets (SSH_AUTH_SOCK inside), which
 	// signs logins to the named hosts only; nil for none.
 	SSHAgent *SSHAgent `json:"sshAgent,omitempty"`
+	// GitCredentials lends the sandbox's git the host's HTTPS logins for
+	// the named hosts (--git-credential); nil for none.
+	GitCredentials *GitCredentials `json:"gitCredentials,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -131,9 +134,13 @@ type Profile struct {
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
-	// SSHAgent and SSHAgentSign are as --ssh-agent and --ssh-agent-sign.
+	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
+	// --ssh-agent-sign and --ssh-agent-key.
 	SSHAgent     []string `json:"sshAgent,omitempty"`
 	SSHAgentSign []string `json:"sshAgentSign,omitempty"`
+	SSHAgentKeys []string `json:"sshAgentKeys,omitempty"`
+	// GitCredentials is as --git-credential.
+	GitCredentials []string `json:"gitCredentials,omitempty"`
 }
 
 // Writable lists the host trees the sandbox can write: the instance home

@@ -34,6 +34,9 @@ type SSHAgent struct {
 	Sign []string `json:"sign,omitempty"`
 	// Keys in the user's agent when the launch was resolved.
 	Keys int `json:"keys"`
+	// Identities, when not empty, are the fingerprints of the only keys
+	// listed and used (--ssh-agent-key); else all the agent holds.
+	Identities []string `json:"identities,omitempty"`
 }
 
 // SSHHost is a host the sandbox's agent signs logins for.
@@ -56,15 +59,31 @@ var SSHSignNamespaces = []string{"git"}
 // ParseSSHHost reads HOST or HOST:PORT ([V6]:PORT): a host name or an
 // address, as ssh takes it; it returns the name as shown and HOST:PORT.
 func ParseSSHHost(s string) (name, addr string, err error) {
-	bad := withHint(fmt.Errorf("%w: --ssh-agent %q", ErrSSHAgent, s),
-		"give the host as you ssh to it, HOST or HOST:PORT, e.g. --ssh-agent github.com")
-	host, port := strings.ToLower(strings.TrimSuffix(s, ".")), "22"
+	host, port, err := parseHostPort(s, "22")
+	if err != nil {
+		return "", "", withHint(fmt.Errorf("%w: --ssh-agent %q", ErrSSHAgent, s),
+			"give the host as you ssh to it, HOST or HOST:PORT, e.g. --ssh-agent github.com")
+	}
+	addr = net.JoinHostPort(host, port)
+	name = host
+	if port != "22" {
+		name = addr
+	}
+	return name, addr, nil
+}
+
+// parseHostPort reads HOST or HOST:PORT ([V6]:PORT), HOST a host name (no
+// pattern) or an address without a zone, in lower case; port is def when
+// not given.
+func parseHostPort(s, def string) (host, port string, err error) {
+	bad := errors.New("not HOST or HOST:PORT")
+	host, port = strings.ToLower(strings.TrimSuffix(s, ".")), def
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		n, perr := strconv.ParseUint(p, 10, 16)
 		if perr != nil || n == 0 {
 			return "", "", bad
 		}
-		host, port = h, p
+		host, port = h, strconv.FormatUint(n, 10)
 	}
 	if _, err := netip.ParseAddr(host); err != nil {
 		if r, err := ParseHost(host, ""); err != nil || strings.HasPrefix(r.Pattern, "*.") {
@@ -73,12 +92,29 @@ func ParseSSHHost(s string) (name, addr string, err error) {
 	} else if strings.Contains(host, "%") {
 		return "", "", bad
 	}
-	addr = net.JoinHostPort(host, port)
-	name = host
-	if port != "22" {
-		name = addr
+	return host, port, nil
+}
+
+// named is a value and who named it: a flag or the profile.
+type named struct{ value, why string }
+
+// namedBy lists the profile's values, then the flag's.
+func (r *resolver) namedBy(fromProfile, fromFlag []string, flag string) []named {
+	var out []named
+	for _, v := range fromProfile {
+		out = append(out, named{v, "profile " + r.profile.Name})
 	}
-	return name, addr, nil
+	for _, v := range fromFlag {
+		out = append(out, named{v, flag})
+	}
+	return out
+}
+
+// IsKeyFingerprint reports whether s is a key's SHA256 fingerprint as
+// ssh-add -l shows it: SHA256: and 43 characters of unpadded base64.
+func IsKeyFingerprint(s string) bool {
+	b, ok := strings.CutPrefix(s, "SHA256:")
+	return ok && len(b) == 43 && strings.Trim(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == ""
 }
 
 // knownHostsFiles are the files ssh reads host keys from: the user's and
@@ -93,16 +129,12 @@ func knownHostsFiles(h Host) []string {
 // could write the known_hosts read.
 func (r *resolver) sshAgent() error {
 	s := r.s
-	type named struct{ host, why string }
-	var hosts []named
-	for _, h := range r.profile.SSHAgent {
-		hosts = append(hosts, named{h, "profile " + r.profile.Name})
-	}
-	for _, h := range r.o.SSHAgent {
-		hosts = append(hosts, named{h, "--ssh-agent"})
-	}
+	hosts := r.namedBy(r.profile.SSHAgent, r.o.SSHAgent, "--ssh-agent")
 	sign := append(slices.Clone(r.profile.SSHAgentSign), r.o.SSHAgentSign...)
 	if len(hosts) == 0 && len(sign) == 0 {
+		if len(r.o.SSHAgentKey) > 0 {
+			return withHint(fmt.Errorf("%w: --ssh-agent-key without --ssh-agent", ErrSSHAgent), "name the host too: --ssh-agent HOST --ssh-agent-key SHA256:...")
+		}
 		return nil
 	}
 	a := &SSHAgent{Upstream: envValue(r.h.Environ, "SSH_AUTH_SOCK")}
@@ -117,12 +149,21 @@ func (r *resolver) sshAgent() error {
 	if s.Instance == nil {
 		return fmt.Errorf("%w: it needs the project's instance (its home holds the sandbox's known_hosts)", ErrSSHAgent)
 	}
-	n, err := sshagent.Probe(a.Upstream)
+	held, err := sshagent.Probe(a.Upstream)
 	if err != nil {
 		return withHint(fmt.Errorf("%w: no ssh-agent answers on the host (SSH_AUTH_SOCK=%q): %w", ErrSSHAgent, a.Upstream, err),
 			"start one and add your key: eval \"$(ssh-agent)\" && ssh-add")
 	}
-	a.Keys = n
+	a.Keys = len(held)
+	for _, fp := range append(slices.Clone(r.profile.SSHAgentKeys), r.o.SSHAgentKey...) {
+		if !slices.Contains(held, fp) {
+			return withHint(fmt.Errorf("%w: --ssh-agent-key %q: your agent holds no such key", ErrSSHAgent, fp),
+				"name a key by its SHA256 fingerprint as ssh-add -l shows it, or add the key: ssh-add KEYFILE")
+		}
+		if !slices.Contains(a.Identities, fp) {
+			a.Identities = append(a.Identities, fp)
+		}
+	}
 	files := knownHostsFiles(r.h)
 	for _, f := range files {
 		real, err := filepath.EvalSymlinks(f)
@@ -135,7 +176,7 @@ func (r *resolver) sshAgent() error {
 		}
 	}
 	for _, nh := range hosts {
-		name, addr, err := ParseSSHHost(nh.host)
+		name, addr, err := ParseSSHHost(nh.value)
 		if err != nil {
 			return err
 		}
@@ -151,7 +192,7 @@ func (r *resolver) sshAgent() error {
 			if h, p, _ := net.SplitHostPort(addr); p != "22" {
 				scan = "ssh-keyscan -p " + p + " " + h
 			}
-			return withHint(fmt.Errorf("%w: --ssh-agent %s: your known_hosts (%s) has no key for %s", ErrSSHAgent, nh.host, files[0], name),
+			return withHint(fmt.Errorf("%w: --ssh-agent %s: your known_hosts (%s) has no key for %s", ErrSSHAgent, nh.value, files[0], name),
 				"ssh "+name+" once on the host and check the key it shows, or add it: "+scan+" >> ~/.ssh/known_hosts (and compare the fingerprints with the ones the host publishes)")
 		}
 		h := SSHHost{Name: name, Addr: addr, Why: nh.why}

@@ -14,8 +14,9 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// fakeAgent serves an agent holding one key at a socket in dir.
-func fakeAgent(t *testing.T, dir string) string {
+// fakeAgent serves an agent holding one key at a socket in dir; it
+// returns the socket and the key's fingerprint.
+func fakeAgent(t *testing.T, dir string) (string, string) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ring := agent.NewKeyring()
@@ -37,12 +38,13 @@ func fakeAgent(t *testing.T, dir string) string {
 			go func() { _ = agent.ServeAgent(ring, c); c.Close() }()
 		}
 	}()
-	return sock
+	pub, _ := ssh.NewPublicKey(priv.Public())
+	return sock, ssh.FingerprintSHA256(pub)
 }
 
 func TestSSHAgent(t *testing.T) {
 	w := newWorld(t)
-	sock := fakeAgent(t, t.TempDir())
+	sock, fp := fakeAgent(t, t.TempDir())
 	w.host.Environ = append(w.host.Environ, "SSH_AUTH_SOCK="+sock)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	hk, _ := ssh.NewPublicKey(priv.Public())
@@ -50,13 +52,13 @@ func TestSSHAgent(t *testing.T) {
 	o := Options{StateDir: filepath.Join(w.home, ".claudebox")}
 
 	good := o
-	good.SSHAgent, good.SSHAgentSign = []string{"git.test", "GIT.test."}, []string{"git"}
+	good.SSHAgent, good.SSHAgentSign, good.SSHAgentKey = []string{"git.test", "GIT.test."}, []string{"git"}, []string{fp}
 	s, err := Resolve(run(good), w.host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := s.SSHAgent
-	if a == nil || a.Upstream != sock || a.Keys != 1 || len(a.Hosts) != 1 || !slices.Equal(a.Sign, []string{"git"}) {
+	if a == nil || a.Upstream != sock || a.Keys != 1 || len(a.Hosts) != 1 || !slices.Equal(a.Sign, []string{"git"}) || !slices.Equal(a.Identities, []string{fp}) {
 		t.Fatalf("agent %+v", a)
 	}
 	if h := a.Hosts[0]; h.Name != "git.test" || h.Addr != "git.test:22" || len(h.Keys) != 1 || !strings.HasPrefix(h.Fingerprints[0], "SHA256:") {
@@ -83,6 +85,8 @@ func TestSSHAgent(t *testing.T) {
 		{"no agent", Options{SSHAgent: []string{"git.test"}}, noAgent, "no ssh-agent answers"},
 		{"bad host", Options{SSHAgent: []string{"git test"}}, w.host, `--ssh-agent "git test"`},
 		{"wildcard", Options{SSHAgent: []string{"*.test"}}, w.host, `--ssh-agent "*.test"`},
+		{"key not held", Options{SSHAgent: []string{"git.test"}, SSHAgentKey: []string{"SHA256:" + strings.Repeat("A", 43)}}, w.host, "your agent holds no such key"},
+		{"key without host", Options{SSHAgentKey: []string{fp}}, w.host, "--ssh-agent-key without --ssh-agent"},
 		{"bad namespace", Options{SSHAgent: []string{"git.test"}, SSHAgentSign: []string{"file"}}, w.host, `--ssh-agent-sign "file"`},
 		{"known_hosts writable inside", Options{SSHAgent: []string{"git.test"}, RW: []string{filepath.Join(w.home, ".ssh")}}, w.host, "is writable in the sandbox"},
 	} {
@@ -112,5 +116,31 @@ func TestParseSSHHost(t *testing.T) {
 		if _, _, err := ParseSSHHost(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestGitCredentials(t *testing.T) {
+	w := newWorld(t)
+	bin := filepath.Join(w.proj, "bin")
+	mustMkdir(t, bin)
+	w.host.Environ = append(w.host.Environ, "PATH="+bin+":/usr/bin:"+filepath.Join(w.home, ".local/bin"))
+	s, err := Resolve(run(Options{GitCredential: []string{"git.test", "git.test:443", "Other.test:8443"}}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.GitCredentials
+	if g == nil || len(g.Hosts) != 2 || g.Hosts[0].Host != "git.test" || g.Hosts[1].Host != "other.test:8443" {
+		t.Fatalf("%+v", g)
+	}
+	// The project's bin/ is the sandbox's to write: the host's helpers
+	// are never looked up there.
+	if strings.Contains(g.Path, bin) || !strings.Contains(g.Path, "/usr/bin") {
+		t.Fatalf("helpers' PATH %q", g.Path)
+	}
+	if !slices.Contains(s.Env, "GIT_CONFIG_KEY_0=credential.helper") || !slices.Contains(s.Env, "GIT_CONFIG_VALUE_0=/.claudebox/claudebox _git-credential "+GitCredentialSocket) {
+		t.Fatalf("env %q", s.Env)
+	}
+	if _, err := Resolve(run(Options{GitCredential: []string{"*.test"}}), w.host); err == nil || Hint(err) == "" {
+		t.Fatalf("*.test: %v", err)
 	}
 }

@@ -393,13 +393,13 @@ func checkSSHAgent(h launch.Host) Result {
 			sock = v
 		}
 	}
-	n, err := sshagent.Probe(sock)
+	keys, err := sshagent.Probe(sock)
 	if err != nil {
 		r.Status, r.Detail = Warn, "your agent does not answer ("+err.Error()+"): --ssh-agent HOST would refuse to launch"
 		r.Fix = "eval \"$(ssh-agent)\" && ssh-add"
 		return r
 	}
 	r.Status = Pass
-	r.Detail = fmt.Sprintf("your agent answers with %d key(s); forwarded to a sandbox only with --ssh-agent HOST, for logins to HOST", n)
+	r.Detail = fmt.Sprintf("your agent answers with %d key(s); forwarded to a sandbox only with --ssh-agent HOST, for logins to HOST", len(keys))
 	return r
 }

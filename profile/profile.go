@@ -49,9 +49,13 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
-	// SSHAgent and SSHAgentSign are as --ssh-agent and --ssh-agent-sign.
+	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
+	// --ssh-agent-sign and --ssh-agent-key.
 	SSHAgent     []string `json:"sshAgent"`
 	SSHAgentSign []string `json:"sshAgentSign"`
+	SSHAgentKeys []string `json:"sshAgentKeys"`
+	// GitCredentials is as --git-credential.
+	GitCredentials []string `json:"gitCredentials"`
 }
 
 type fileMount struct {
@@ -122,6 +126,8 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
 	out.SSHAgent = append(slices.Clone(base.SSHAgent), p.SSHAgent...)
 	out.SSHAgentSign = append(slices.Clone(base.SSHAgentSign), p.SSHAgentSign...)
+	out.SSHAgentKeys = append(slices.Clone(base.SSHAgentKeys), p.SSHAgentKeys...)
+	out.GitCredentials = append(slices.Clone(base.GitCredentials), p.GitCredentials...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -226,6 +232,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.SSHAgentSign = append(p.SSHAgentSign, ns)
 	}
+	for i, k := range f.SSHAgentKeys {
+		if !launch.IsKeyFingerprint(k) {
+			return nil, "", bad(fmt.Sprintf("sshAgentKeys[%d]", i), "%q: use a SHA256 fingerprint as ssh-add -l shows it", k)
+		}
+		p.SSHAgentKeys = append(p.SSHAgentKeys, k)
+	}
+	for i, h := range f.GitCredentials {
+		if _, err := launch.ParseGitHost(h); err != nil {
+			return nil, "", bad(fmt.Sprintf("gitCredentials[%d]", i), "%q: use HOST or HOST:PORT, the host of the HTTPS remote", h)
+		}
+		p.GitCredentials = append(p.GitCredentials, h)
+	}
 	return p, f.Extends, nil
 }
 
@@ -261,7 +279,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sshAgent, sshAgentSign"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -109,6 +109,8 @@ func TestInvalid(t *testing.T) {
 		{"bad extends", `{"extends": "../x"}`, "extends"},
 		{"bad sshAgent", `{"sshAgent": ["*.example.com"]}`, `sshAgent[0]: "*.example.com"`},
 		{"bad sshAgentSign", `{"sshAgentSign": ["file"]}`, `sshAgentSign[0]: "file"`},
+		{"bad sshAgentKeys", `{"sshAgentKeys": ["MD5:ab"]}`, `sshAgentKeys[0]: "MD5:ab"`},
+		{"bad gitCredentials", `{"gitCredentials": ["https://x.test"]}`, `gitCredentials[0]`},
 	} {
 		f.write(t, "bad", c.content)
 		_, err := Load(f.dir, "bad", f.home)

@@ -32,10 +32,10 @@ type ExportOptions struct {
 // config.json run on the host at runc run.
 func Export(o ExportOptions) error {
 	s := o.Spec
-	if s.SSHAgent != nil {
+	if s.SSHAgent != nil || s.GitCredentials != nil {
 		return &launch.HintError{
-			Err:  fmt.Errorf("export-bundle: --ssh-agent cannot be exported: its proxy runs in claudebox's launcher, which plain runc does not start"),
-			Hint: "export without --ssh-agent, or launch with claudebox itself",
+			Err:  fmt.Errorf("export-bundle: --ssh-agent and --git-credential cannot be exported: they are served by claudebox's launcher, which plain runc does not start"),
+			Hint: "export without them, or launch with claudebox itself",
 		}
 	}
 	if s.Network.Tier == launch.TierAllowlist {

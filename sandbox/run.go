@@ -98,12 +98,12 @@ func Run(c Config) (status int, err error) {
 	if p.seccomp, err = writeLaunchFiles(c.Spec, ld); err != nil {
 		return 0, err
 	}
-	agent, err := startAgent(c.Spec, ld)
+	fwd, err := startForwarders(c.Spec, ld)
 	if err != nil {
 		return 0, err
 	}
 	defer func() {
-		if sum := agent.close(); sum != "" {
+		if sum := fwd.close(); sum != "" {
 			fmt.Fprintf(c.Stderr, "claudebox: %s\n", sum)
 		}
 	}()

@@ -88,24 +88,28 @@ func MarshalKey(k ssh.PublicKey) string {
 	return strings.TrimSuffix(string(ssh.MarshalAuthorizedKey(k)), "\n")
 }
 
-// Probe asks the agent at socket for its identities and returns how many
-// it holds: an error means no agent answers there.
-func Probe(socket string) (int, error) {
+// Probe asks the agent at socket for its identities and returns their
+// fingerprints: an error means no agent answers there.
+func Probe(socket string) ([]string, error) {
 	if socket == "" {
-		return 0, errors.New("SSH_AUTH_SOCK is not set")
+		return nil, errors.New("SSH_AUTH_SOCK is not set")
 	}
 	up, err := net.DialTimeout("unix", socket, 2*time.Second)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer up.Close()
 	resp, err := roundTripWithin(up, []byte{msgRequestIdentities}, 5*time.Second)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	ids, err := parseIdentities(resp)
 	if err != nil {
-		return 0, fmt.Errorf("not an ssh-agent's answer: %w", err)
+		return nil, fmt.Errorf("not an ssh-agent's answer: %w", err)
 	}
-	return len(ids), nil
+	fps := make([]string, len(ids))
+	for i, id := range ids {
+		fps[i] = Fingerprint(id.blob)
+	}
+	return fps, nil
 }

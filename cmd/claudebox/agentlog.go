@@ -16,12 +16,13 @@ func newAgentLogCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "agent-log",
-		Short: "Show what the sandbox's ssh-agent signed and refused in this project's last session",
+		Short: "Show what the sandbox's ssh-agent signed and git credentials it got in this project's last session",
 		Long: `Show the decisions of the ssh-agent that --ssh-agent gave the last session of
 this project (the current directory's, or --project DIR): each key list,
 each session binding (the host and its key's fingerprint), each signature
-allowed or refused and why. The log lives in the project's instance, which
-the sandbox never sees.`,
+allowed or refused and why; and each git credential request
+(--git-credential), answered or refused, without the secret. The log
+lives in the project's instance, which the sandbox never sees.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, found, err := readSessionLog(project, state.LastAgentLog)
@@ -30,7 +31,7 @@ the sandbox never sees.`,
 			}
 			out := cmd.OutOrStdout()
 			if !found {
-				fmt.Fprintln(out, "no --ssh-agent session in this project yet")
+				fmt.Fprintln(out, "no --ssh-agent or --git-credential session in this project yet")
 				return nil
 			}
 			if asJSON {

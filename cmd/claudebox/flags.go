@@ -25,6 +25,8 @@ type launchFlags struct {
 	asJSON       bool
 	sshAgent     []string
 	sshAgentSign []string
+	gitCred      []string
+	sshAgentKey  []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +45,8 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
 	fs.StringArrayVar(&f.sshAgent, "ssh-agent", nil, "give the sandbox an ssh-agent that signs logins to `HOST[:PORT]` only, with the keys in your own agent, checked against your known_hosts (repeatable), e.g. --ssh-agent github.com")
 	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
+	fs.StringArrayVar(&f.sshAgentKey, "ssh-agent-key", nil, "with --ssh-agent, list and use only the key of `FINGERPRINT` (SHA256:..., as ssh-add -l shows it; repeatable); default all your agent holds")
+	fs.StringArrayVar(&f.gitCred, "git-credential", nil, "answer git's credential requests for https://`HOST[:PORT]` with your own git credential helpers' login, which then enters the sandbox (repeatable)")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -88,6 +92,9 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 
 		SSHAgent:     f.sshAgent,
 		SSHAgentSign: f.sshAgentSign,
+		SSHAgentKey:  f.sshAgentKey,
+
+		GitCredential: f.gitCred,
 	}, nil
 }
 

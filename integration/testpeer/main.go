@@ -9,7 +9,8 @@
 //	    NAME" for each query; answer on a unix socket; answer TLS (a
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
-//	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend);
+//	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend; the
+//	    repositories named push*.git ask for GitUser and GitPassword);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
 //	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
@@ -147,7 +148,7 @@ func serve(args []string) error {
 				return err
 			}
 			backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
-			go http.Serve(l, backend)
+			go http.Serve(l, gitLogin(backend))
 		case "-messages":
 			i++
 			l, err := net.Listen("tcp", args[i])
@@ -526,4 +527,25 @@ func openMany(args []string) error {
 		c.Close()
 	}
 	return nil
+}
+
+// The login the git server asks for on its push*.git repositories.
+const (
+	GitUser     = "pusher"
+	GitPassword = "push-secret-7f3a"
+)
+
+// gitLogin asks for GitUser's login (HTTP Basic) on the repositories
+// named push*.git, and serves the rest as they are.
+func gitLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/push") {
+			if u, p, ok := r.BasicAuth(); !ok || u != GitUser || p != GitPassword {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git.test"`)
+				http.Error(w, "login needed", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -33,6 +33,9 @@ const (
 	// down when the container ends.
 	NetHook   = "_net-hook"
 	NetKeeper = "_net-keeper"
+	// GitCredential is git's credential helper inside a sandbox launched
+	// with --git-credential (package gitcred).
+	GitCredential = "_git-credential"
 )
 
 // Environment the helpers are started with.
