@@ -188,8 +188,8 @@ func (s *Server) fill(host, user string) (map[string]string, error) {
 }
 
 // Parse reads git's credential format: key=value lines (git-credential(1)).
-// A key is lower case letters, digits, _ and []; a value holds no NUL. A
-// blank line ends it.
+// A key is lower case letters, digits, _ and []; a value holds no NUL and
+// no carriage return. A blank line ends it.
 func Parse(b []byte) (map[string]string, error) {
 	f := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -200,7 +200,7 @@ func Parse(b []byte) (map[string]string, error) {
 			break
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789_[]") != "" || strings.ContainsRune(v, 0) {
+		if !ok || k == "" || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789_[]") != "" || strings.ContainsAny(v, "\x00\r") {
 			return nil, errors.New("not git's credential format")
 		}
 		f[k] = v

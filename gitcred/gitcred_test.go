@@ -93,3 +93,25 @@ func TestParse(t *testing.T) {
 		t.Errorf("format %q", got)
 	}
 }
+
+// FuzzParse: what a sandbox sends parses without panicking, and what
+// parses writes back to the same fields.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("protocol=https\nhost=git.test\nusername=u\n\n"))
+	f.Add([]byte("capability[]=authtype\nwwwauth[]=Basic realm=x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Parse(b)
+		if err != nil {
+			return
+		}
+		again, err := Parse(Format(m))
+		if err != nil || len(again) != len(m) {
+			t.Fatalf("%q: %v %v", b, again, err)
+		}
+		for k, v := range m {
+			if again[k] != v {
+				t.Fatalf("%q: %s=%q became %q", b, k, v, again[k])
+			}
+		}
+	})
+}
