@@ -295,3 +295,50 @@ func startPostgres(t *testing.T) string {
 	t.Fatal("PostgreSQL did not start")
 	return ""
 }
+
+// TestProgramsKeepWorking: with /run the sandbox's own and the host's
+// sockets out of reach, everyday programs still work in each tier, and
+// the real Claude Code completes a session (against the scripted Messages
+// API: in none, one the command serves itself on loopback).
+func TestProgramsKeepWorking(t *testing.T) {
+	needSuite(t)
+	claude := realClaude(t)
+	resetClaudeState(t)
+	u := testUser
+	hostZone, err := exec.Command("date", "+%Z %z").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `set -e
+		getent passwd ` + u.name + ` | cut -d: -f1
+		id -un
+		echo "zone: $(date '+%Z %z')"
+		git init -q repo && git -C repo -c user.name=u -c user.email=u@e commit -q --allow-empty -m one && echo git-ok
+		npm --version >/dev/null && echo npm-ok
+		python3 -m venv venv && venv/bin/python -c 'print("venv-ok")'
+		rm -rf repo venv`
+	for _, tier := range []string{"none", "inet", "full"} {
+		t.Run(tier, func(t *testing.T) {
+			proj := worldProject(t, u)
+			in := invocation{as: u, dir: proj, env: []string{"PATH=" + filepath.Dir(claude) + ":/usr/bin:/bin"}}
+			r := in.inWorld(t, "run", "-q", "--network", tier, "--", "sh", "-c", script)
+			mustExit(t, r, 0)
+			mustContain(t, r, u.name+"\n"+u.name+"\n", "zone: "+strings.TrimSpace(string(hostZone)), "git-ok", "npm-ok", "venv-ok")
+
+			api := "http://api.test:8080"
+			serve := ""
+			if tier == "none" {
+				api, serve = "http://127.0.0.1:8089", "./testpeer serve -messages 127.0.0.1:8089 >/dev/null & sleep 0.5; "
+			}
+			r = in.inWorld(t, "run", "-q", "--network", tier,
+				"--env", "ANTHROPIC_BASE_URL="+api, "--env", "ANTHROPIC_API_KEY="+apiKey,
+				"--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "--", "sh", "-c",
+				serve+`timeout 60 claude -p "Write the file, please" --dangerously-skip-permissions`)
+			mustExit(t, r, 0)
+			mustContain(t, r, "ALL-DONE-7")
+			if b, err := os.ReadFile(filepath.Join(proj, "from-claude.txt")); err != nil || strings.TrimSpace(string(b)) != "made-by-claude" {
+				t.Errorf("the tool Claude ran did not write the project: %q %v\n%s", b, err, r)
+			}
+		})
+	}
+}
