@@ -97,7 +97,7 @@ type AttachOptions struct {
 // which only a process inside that user namespace can administer. libcni
 // and the plugins therefore run in a helper, this binary re-executed
 // (registry.CNI), that joins the user namespace before the Go runtime
-// starts (cmd/claudebox/userns_join.go) and stays in the host's network
+// starts (holder_join.c) and stays in the host's network
 // namespace, as libcni wants.
 type Attachment struct {
 	AttachOptions

@@ -35,7 +35,7 @@ func main() {
 	// A multi-call binary: the sandbox's pid 1, the CNI helper and the
 	// egress CNI plugin are this binary too. pid1, _ns-hold and (with
 	// _CLAUDEBOX_USERNS) _userns-exec never get here: C constructors run
-	// them before the Go runtime starts (internal/pid1, userns_join.go).
+	// them before the Go runtime starts (internal/pid1, network/holder_join.c).
 	if filepath.Base(os.Args[0]) == netconf.EgressType {
 		egress.Main()
 		return
