@@ -10,6 +10,7 @@ import (
 
 	"github.com/claudebox/claudebox/internal/egress"
 	_ "github.com/claudebox/claudebox/internal/pid1" // the sandbox's pid 1: a C constructor
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
@@ -78,12 +79,12 @@ func execute(args []string) int {
 		return int(st)
 	}
 	if cf, ok := errors.AsType[*checkFailed](err); ok {
-		fmt.Fprintf(os.Stderr, "claudebox: %v\n", cf)
+		fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(cf.Error()))
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "claudebox: %v\n", err)
+	fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(err.Error()))
 	if hint := launch.Hint(err); hint != "" {
-		fmt.Fprintf(os.Stderr, "  hint: %s\n", hint)
+		fmt.Fprintf(os.Stderr, "  hint: %s\n", printable.Lines(hint))
 	}
 	return registry.ExitFailure
 }
