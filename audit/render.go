@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
 )
 
@@ -21,7 +22,7 @@ const Risky = "!"
 func Render(w io.Writer, s *launch.Spec) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(mark, key, value, note string) {
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, value, note)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, printable.String(value), printable.String(note))
 	}
 	row("", "project", s.Project, "")
 	if s.Profile != "" {
@@ -125,7 +126,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 		return err
 	}
 	for _, n := range s.Notes {
-		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, n); err != nil {
+		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, printable.String(n)); err != nil {
 			return err
 		}
 	}

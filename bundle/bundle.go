@@ -261,9 +261,9 @@ func Symlinks(s *launch.Spec) map[string]string {
 
 // sysfs shows the network devices of the network namespace of the
 // process that mounts it; only the namespace's owner may. With a network
-// namespace of its own (none, inet) the sandbox gets a sysfs of its own:
-// its lo and tap0, not the host's interfaces and their addresses, and none
-// of the host's cgroup mounts. full, in the host's namespace, binds the
+// namespace of its own (none, allowlist, inet) the sandbox gets a sysfs of
+// its own: its lo (and tap0 under slirp4netns), not the host's interfaces
+// and their addresses, and none of the host's cgroup mounts. full, in the host's namespace, binds the
 // host's, read-only.
 func sysfs(t launch.Tier) specs.Mount {
 	if t == launch.TierFull {

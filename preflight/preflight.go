@@ -213,9 +213,10 @@ func probeSandbox(o Options) []Result {
 		add("network none", Fail, "interfaces: "+strings.Join(ifs, " "), "report this")
 	}
 
-	// A connection to the uplink's gateway (10.0.2.2, inside slirp4netns)
-	// must be rejected by the deny rules before it leaves the sandbox: no
-	// packet reaches any network.
+	// A connection to a private address (10.0.2.2, in the deny set) must be
+	// rejected by claudebox-egress inside the sandbox, before it is
+	// redirected to the relay (or, with CLAUDEBOX_UPLINK=slirp4netns,
+	// reaches the uplink's gateway): no packet reaches any network.
 	got, err = run(launch.TierInet, `/.claudebox/claudebox `+registry.Probe+` tcp 10.0.2.2:9`)
 	switch {
 	case err != nil:
