@@ -56,6 +56,7 @@ type file struct {
 	SSHAgentKeys []string `json:"sshAgentKeys"`
 	// GitCredentials is as --git-credential.
 	GitCredentials []string `json:"gitCredentials"`
+	Sockets        []string `json:"sockets"`
 }
 
 type fileMount struct {
@@ -128,6 +129,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.SSHAgentSign = append(slices.Clone(base.SSHAgentSign), p.SSHAgentSign...)
 	out.SSHAgentKeys = append(slices.Clone(base.SSHAgentKeys), p.SSHAgentKeys...)
 	out.GitCredentials = append(slices.Clone(base.GitCredentials), p.GitCredentials...)
+	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -244,6 +246,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.GitCredentials = append(p.GitCredentials, h)
 	}
+	for i, sock := range f.Sockets {
+		field := fmt.Sprintf("sockets[%d]", i)
+		path, err := expand(sock, home)
+		if err != nil {
+			return nil, "", bad(field, "%v", err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, "", bad(field, "%s does not exist", path)
+		}
+		p.Sockets = append(p.Sockets, real)
+	}
 	return p, f.Extends, nil
 }
 
@@ -279,7 +293,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }
