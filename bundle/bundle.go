@@ -166,6 +166,13 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		for _, sock := range s.Sockets.Shown {
 			args = append(args, "--unix-allow="+sock.Path)
 		}
+		// The launcher's own sockets, bound outside the domain too.
+		if s.SSHAgent != nil {
+			args = append(args, "--unix-allow="+launch.SSHAgentSocket)
+		}
+		if s.GitCredentials != nil {
+			args = append(args, "--unix-allow="+launch.GitCredentialSocket)
+		}
 	}
 	if s.SubGID != 0 {
 		args = append(args, "--drop-groups")

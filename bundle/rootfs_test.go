@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/claudebox/claudebox/launch"
@@ -90,5 +91,27 @@ func TestSSHAgentSocket(t *testing.T) {
 	}
 	if plain := mustBuild(t, cases["instance"], LayoutFor(cases["instance"], Places{Dir: "/rt/cb-1", Seccomp: "x"})); slices.ContainsFunc(plain.Mounts, func(m specs.Mount) bool { return m.Destination == launch.SSHAgentSocket }) {
 		t.Fatal("an ssh-agent mount without --ssh-agent")
+	}
+}
+
+// TestOwnSocketsGranted: where Landlock denies host sockets
+// (resolve-unix), pid1 grants the launcher's own sockets, which are bound
+// from outside the sandbox's domain.
+func TestOwnSocketsGranted(t *testing.T) {
+	s := *cases["instance"]
+	s.Sockets = launch.Sockets{Mechanism: launch.SocketsLandlock}
+	s.Scoped = true
+	s.SSHAgent = &launch.SSHAgent{}
+	s.GitCredentials = &launch.GitCredentials{}
+	oci := mustBuild(t, &s, LayoutFor(&s, Places{Dir: "/rt/cb-1", Seccomp: "x"}))
+	for _, want := range []string{"--unix-allow=" + launch.SSHAgentSocket, "--unix-allow=" + launch.GitCredentialSocket} {
+		if !slices.Contains(oci.Process.Args, want) {
+			t.Errorf("pid1's arguments lack %s: %q", want, oci.Process.Args)
+		}
+	}
+	s.SSHAgent, s.GitCredentials = nil, nil
+	oci = mustBuild(t, &s, LayoutFor(&s, Places{Dir: "/rt/cb-1", Seccomp: "x"}))
+	if slices.ContainsFunc(oci.Process.Args, func(a string) bool { return strings.HasPrefix(a, "--unix-allow=/.claudebox/") }) {
+		t.Errorf("own sockets granted without them: %q", oci.Process.Args)
 	}
 }

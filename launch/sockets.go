@@ -52,7 +52,8 @@ const NixDaemonSocket = "/nix/var/nix/daemon-socket/socket"
 const maxHiddenSockets = 4096
 
 // maxShownSockets bounds the sockets shown on purpose: pid1 grants each to
-// Landlock from its arguments, and holds that many (internal/pid1).
+// Landlock from its arguments, and holds that many (internal/pid1), and
+// claudebox's own two (the ssh-agent's, git's credentials).
 const maxShownSockets = 64
 
 // Socket is a host socket, or a directory of them, shown on purpose.
