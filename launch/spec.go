@@ -113,6 +113,11 @@ type Spec struct {
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
 	Notes []string `json:"notes,omitempty"`
+	// Publish are the sandbox ports the launcher makes reachable on the
+	// host (--publish and the profile's); in the full tier they need
+	// nothing (the sandbox shares the host's network) and only the plan
+	// shows them.
+	Publish []Publish `json:"publish,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -127,6 +132,7 @@ type Profile struct {
 	Network     Tier     `json:"network,omitempty"`
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
+	Publish     []string `json:"publish,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 }
 

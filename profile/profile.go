@@ -1,7 +1,7 @@
 // Package profile loads named profiles, ~/.claudebox/profiles/NAME.json: a
 // description, environment entries (as --env), mounts (ro, rw or hide), a
-// network tier and --allow-net entries, optionally extending another
-// profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
+// network tier, --allow-net entries and published ports, optionally
+// extending another profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
 // mode, a relative or missing path is an error that names the file, the
 // field (with line and column for syntax errors) and what is allowed.
 package profile
@@ -49,6 +49,7 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	Publish     []string    `json:"publish"`
 }
 
 type fileMount struct {
@@ -117,6 +118,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.Publish = append(slices.Clone(base.Publish), p.Publish...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -209,6 +211,12 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, pub := range f.Publish {
+		if _, err := launch.ParsePublish(pub); err != nil {
+			return nil, "", bad(fmt.Sprintf("publish[%d]", i), "%q: use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. \"5173\" or \"8080:80\"", pub)
+		}
+		p.Publish = append(p.Publish, pub)
+	}
 	return p, f.Extends, nil
 }
 
@@ -244,7 +252,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, publish"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

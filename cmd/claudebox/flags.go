@@ -23,6 +23,9 @@ type launchFlags struct {
 	dryRun       bool
 	seccomp      string
 	asJSON       bool
+
+	// --publish
+	publish []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +42,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a sandbox port on the host: `[HOST_ADDR:]HOST_PORT[:SANDBOX_PORT]`, e.g. -p 5173 for http://localhost:5173 (repeatable; the host's loopback unless HOST_ADDR names an address); full needs none")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -80,6 +84,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		Network:    f.network,
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
+		Publish:    f.publish,
 		StateDir:   filepath.Join(home, stateDirName),
 	}, nil
 }

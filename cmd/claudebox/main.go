@@ -53,6 +53,8 @@ func main() {
 			os.Exit(network.HookMain())
 		case registry.NetKeeper:
 			os.Exit(network.KeeperMain(os.Args[2:]))
+		case registry.Publish:
+			os.Exit(network.PublishHelperMain())
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)

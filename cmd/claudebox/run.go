@@ -10,6 +10,7 @@ import (
 
 	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/sandbox"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -55,6 +56,13 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 	if err := sandbox.CheckUserNS(); err != nil {
 		return err
 	}
+	// The published ports are bound first: a port that cannot be is
+	// refused before the plan, and nothing starts.
+	pub, err := listenPublish(spec, f.quiet)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
 	if !f.quiet {
 		fmt.Fprintln(os.Stderr, "claudebox: launch plan")
 		if err := audit.Render(os.Stderr, spec); err != nil {
@@ -65,11 +73,25 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 			return exitStatus(1)
 		}
 	}
-	status, err := sandbox.Run(sandbox.Config{Spec: spec, Launcher: exe})
+	status, err := sandbox.Run(sandbox.Config{Spec: spec, Launcher: exe, Publish: pub})
 	if err != nil {
 		return err
 	}
 	return exitStatus(status)
+}
+
+// listenPublish binds the host side of the launch's published ports; nil
+// for none, and in the full tier, where the sandbox's servers listen on
+// the host themselves. Unless quiet, the launch says when each is served.
+func listenPublish(spec *launch.Spec, quiet bool) (*network.Publisher, error) {
+	if len(spec.Publish) == 0 || spec.Network.Tier == launch.TierFull {
+		return nil, nil
+	}
+	var notify io.Writer = os.Stderr
+	if quiet {
+		notify = nil
+	}
+	return network.Listen(spec.Publish, notify)
 }
 
 // dryRun prints the plan, or with asJSON the OCI configuration a launch

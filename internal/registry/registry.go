@@ -33,6 +33,9 @@ const (
 	// down when the container ends.
 	NetHook   = "_net-hook"
 	NetKeeper = "_net-keeper"
+	// Publish makes --publish's sockets in the sandbox's network
+	// namespace, from its user namespace (joined before Go starts).
+	Publish = "_publish"
 )
 
 // Environment the helpers are started with.
