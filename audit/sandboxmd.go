@@ -76,6 +76,18 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 			p("The host's abstract unix sockets (X11, session buses) are reachable: this kernel cannot scope them. Do not use them.")
 		}
 	}
+	if len(s.Publish) > 0 && s.Network.Tier == launch.TierFull {
+		p("")
+		p("A server you start listens on the host's own network: the user's browser reaches port N at http://localhost:N.")
+	}
+	if len(s.Publish) > 0 && s.Network.Tier != launch.TierFull {
+		p("")
+		p("Published ports: the user's browser on the host reaches a server you run on these ports (bind it to 127.0.0.1, 0.0.0.0, :: or ::1; any works). When you start one, tell the user the host URL:")
+		for _, pub := range s.Publish {
+			p("- port %d here is %s on the host.", pub.SandboxPort, pub.URL())
+		}
+		p("No other port is reachable from the host. If the user needs another, ask them to relaunch with `claudebox --publish HOST_PORT[:SANDBOX_PORT]`.")
+	}
 	p("")
 	p("## Environment")
 	p("The environment is cleared but for a short allowlist; tokens such as GITHUB_TOKEN or AWS keys are not present unless the user passed them.")

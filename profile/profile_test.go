@@ -34,7 +34,7 @@ func (f fixture) write(t *testing.T, name, content string) {
 const example = `{"description": "db work", "env": ["PGHOST=localhost", "EDITOR"],
  "mounts": [{"source": "~/datasets", "mode": "ro"}, {"source": "~/proj/.env", "mode": "hide"},
             {"source": "~/proj", "target": "/work", "mode": "rw"}],
- "network": "inet", "allowNet": ["192.168.1.10:5432"]}`
+ "network": "inet", "allowNet": ["192.168.1.10:5432"], "publish": ["5173", "8080:80"]}`
 
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
@@ -50,6 +50,7 @@ func TestLoad(t *testing.T) {
 			{Path: filepath.Join(f.home, "proj"), Target: "/work", Mode: launch.ReadWrite, Why: "profile db"},
 		},
 		Hide: []string{filepath.Join(f.home, "proj/.env")}, Network: launch.TierInet, AllowNet: []string{"192.168.1.10:5432"},
+		Publish: []string{"5173", "8080:80"},
 	}
 	if !equal(p, want) {
 		t.Errorf("got  %+v\nwant %+v", p, want)
@@ -59,7 +60,7 @@ func TestLoad(t *testing.T) {
 func equal(a, b *launch.Profile) bool {
 	return a.Name == b.Name && a.Description == b.Description && slices.Equal(a.Env, b.Env) &&
 		slices.Equal(a.Mounts, b.Mounts) && slices.Equal(a.Hide, b.Hide) && a.Network == b.Network &&
-		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Extends, b.Extends)
+		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Publish, b.Publish) && slices.Equal(a.Extends, b.Extends)
 }
 
 func TestExtends(t *testing.T) {
@@ -105,6 +106,7 @@ func TestInvalid(t *testing.T) {
 		{"hide with target", `{"mounts": [{"source": "~/datasets", "target": "/x", "mode": "hide"}]}`, "a hidden path has no target"},
 		{"bad env", `{"env": ["1A=x"]}`, `env[0]: "1A=x"`},
 		{"bad allowNet", `{"network": "inet", "allowNet": ["lan.local"]}`, `allowNet[0]: "lan.local"`},
+		{"bad publish", `{"publish": ["5173", ":8080"]}`, `publish[1]: ":8080"`},
 		{"two values", `{} {}`, "more than one JSON value"},
 		{"bad extends", `{"extends": "../x"}`, "extends"},
 	} {
