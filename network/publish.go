@@ -2,7 +2,6 @@ package network
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/claudebox/claudebox/internal/registry"
@@ -56,6 +54,7 @@ type Publisher struct {
 	connSet                 // the connections passed in
 	said      sync.Mutex
 	announced map[int]bool // publish index -> said once
+	prefer6   sync.Map     // sandbox port -> true when ::1 reached it last
 }
 
 type publishListener struct {
@@ -250,40 +249,50 @@ func (p *Publisher) pass(in *net.TCPConn, pl publishListener) {
 }
 
 // dialInside connects to port on the sandbox's loopback: 127.0.0.1, which
-// servers on 0.0.0.0 and :: accept too, else ::1.
+// servers on 0.0.0.0 and :: accept too, else ::1. The family that reached
+// the port last is tried first: a server on ::1 alone costs one refused
+// attempt, not one per connection.
 func (p *Publisher) dialInside(port uint16) (*net.TCPConn, error) {
-	c, err := p.dialFamily(unix.AF_INET, port)
+	first, second := unix.AF_INET, unix.AF_INET6
+	if v6, _ := p.prefer6.Load(port); v6 == true {
+		first, second = second, first
+	}
+	c, err := p.dialFamily(first, port)
 	if err == nil {
 		return c, nil
 	}
-	if c6, err6 := p.dialFamily(unix.AF_INET6, port); err6 == nil {
-		return c6, nil
+	if c2, err2 := p.dialFamily(second, port); err2 == nil {
+		p.prefer6.Store(port, second == unix.AF_INET6)
+		return c2, nil
 	}
 	return nil, err
 }
 
 // dialFamily connects a socket the helper made in the sandbox's network
-// namespace. Go's dialer makes a socket of its own; Control, which runs
-// before the connect, puts the helper's in its place (dup3 onto the same
-// descriptor), so Go's connect, timeout and poller serve it unchanged.
+// namespace. The connect blocks (bounded by SO_SNDTIMEO): on loopback it
+// is done within the call, which spares a wake-up of the poller per
+// connection.
 func (p *Publisher) dialFamily(family int, port uint16) (*net.TCPConn, error) {
 	fd, err := p.helper.socket(family)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
-	network, addr := "tcp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port)
+	f := os.NewFile(uintptr(fd), "publish")
+	defer f.Close()
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}
 	if family == unix.AF_INET6 {
-		network, addr = "tcp6", netip.AddrPortFrom(netip.IPv6Loopback(), port)
+		sa = &unix.SockaddrInet6{Port: int(port), Addr: netip.IPv6Loopback().As16()}
 	}
-	d := net.Dialer{Timeout: 10 * time.Second, ControlContext: func(_ context.Context, _, _ string, rc syscall.RawConn) error {
-		var derr error
-		if err := rc.Control(func(s uintptr) { derr = unix.Dup3(fd, int(s), unix.O_CLOEXEC) }); err != nil {
-			return err
-		}
-		return derr
-	}}
-	c, err := d.Dial(network, addr.String())
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &unix.Timeval{Sec: 10}); err != nil {
+		return nil, err
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	c, err := net.FileConn(f) // a non-blocking duplicate, on Go's poller
 	if err != nil {
 		return nil, err
 	}
@@ -370,11 +379,15 @@ func listeningPorts(r io.Reader) map[uint16]bool {
 }
 
 // publishHelper is the process that makes sockets in the sandbox's
-// network namespace (PublishHelperMain).
+// network namespace (PublishHelperMain). A socket of each family is asked
+// for ahead of need, so that a connection does not wait for the helper.
 type publishHelper struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	conn *net.UnixConn
+	cmd   *exec.Cmd
+	mu    sync.Mutex // one request at a time
+	conn  *net.UnixConn
+	ready map[int]chan int // family -> a socket made ahead; closed when the helper fails
+	done  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // startPublishHelper starts the helper in the namespaces given.
@@ -401,12 +414,51 @@ func startPublishHelper(launcher string, userns, netns *os.File) (*publishHelper
 		_ = cmd.Wait()
 		return nil, err
 	}
-	return &publishHelper{cmd: cmd, conn: fc.(*net.UnixConn)}, nil
+	h := &publishHelper{cmd: cmd, conn: fc.(*net.UnixConn), done: make(chan struct{}),
+		ready: map[int]chan int{unix.AF_INET: make(chan int), unix.AF_INET6: make(chan int)}}
+	// The first socket, made now, says the helper works.
+	fd, err := h.request(unix.AF_INET)
+	if err != nil {
+		h.close()
+		return nil, err
+	}
+	unix.Close(fd)
+	for family := range h.ready {
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); h.makeAhead(family) }()
+	}
+	return h, nil
 }
 
-// socket asks the helper for a TCP socket of family (AF_INET, AF_INET6)
-// in the sandbox's network namespace; the caller closes it.
+// makeAhead keeps a socket of family ready until the helper closes.
+func (h *publishHelper) makeAhead(family int) {
+	defer close(h.ready[family])
+	for {
+		fd, err := h.request(family)
+		if err != nil {
+			return
+		}
+		select {
+		case h.ready[family] <- fd:
+		case <-h.done:
+			unix.Close(fd)
+			return
+		}
+	}
+}
+
+// socket is a TCP socket of family (AF_INET, AF_INET6) in the sandbox's
+// network namespace; the caller closes it.
 func (h *publishHelper) socket(family int) (int, error) {
+	fd, ok := <-h.ready[family]
+	if !ok {
+		return -1, errors.New("the publish helper ended")
+	}
+	return fd, nil
+}
+
+// request asks the helper for a socket of family.
+func (h *publishHelper) request(family int) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	req := byte('4')
@@ -441,7 +493,9 @@ func (h *publishHelper) close() {
 	if h == nil {
 		return
 	}
-	h.conn.Close()
+	close(h.done) // a socket made ahead is closed
+	h.conn.Close() // a request under way fails
+	h.wg.Wait()
 	_ = h.cmd.Wait()
 }
 
