@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -88,10 +89,24 @@ func listenPublish(spec *launch.Spec, quiet bool) (*network.Publisher, error) {
 		return nil, nil
 	}
 	var notify io.Writer = os.Stderr
-	if quiet {
+	switch {
+	case quiet:
 		notify = nil
+	case spec.TTY:
+		notify = rawLines{os.Stderr} // the terminal is in raw mode then
 	}
 	return network.Listen(spec.Publish, notify)
+}
+
+// rawLines ends lines with CR LF, for a terminal in raw mode (the
+// sandbox's pty is attached to it).
+type rawLines struct{ w io.Writer }
+
+func (r rawLines) Write(b []byte) (int, error) {
+	if _, err := r.w.Write(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // dryRun prints the plan, or with asJSON the OCI configuration a launch
