@@ -493,7 +493,7 @@ func (h *publishHelper) close() {
 	if h == nil {
 		return
 	}
-	close(h.done) // a socket made ahead is closed
+	close(h.done)  // a socket made ahead is closed
 	h.conn.Close() // a request under way fails
 	h.wg.Wait()
 	_ = h.cmd.Wait()

@@ -34,7 +34,7 @@ func httpLatency(args []string) error {
 	}
 	n, err := strconv.Atoi(args[1])
 	if err != nil || n < 1 {
-		return fmt.Errorf("N %q", args[1])
+		return fmt.Errorf("bad count %q", args[1])
 	}
 	keep := len(args) > 2 && args[2] == "keepalive"
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: !keep, Proxy: nil}, Timeout: 10 * time.Second}
