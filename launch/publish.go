@@ -69,7 +69,7 @@ func (p Publish) Addrs() []netip.Addr {
 }
 
 const publishUsage = "give [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. --publish 5173 (http://localhost:5173), --publish 8080:80, " +
-	"--publish 192.168.1.5:8080 (reachable from the LAN) or --publish '[::1]:8080'"
+	"--publish 192.168.1.5:8080 (reachable from the LAN) or --publish '[::1]:8080'; claude's own -p goes after --: claudebox -- -p PROMPT"
 
 // ParsePublish reads [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT]. HOST_ADDR is an
 // IP address (IPv6 in brackets) or localhost; without it the publish

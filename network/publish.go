@@ -360,8 +360,16 @@ func (p *Publisher) watch(dir *os.File) {
 // tcpListen is the state column's LISTEN in /proc/net/tcp.
 const tcpListen = "0A"
 
+// reachedAddrs are the local addresses, as /proc/net/tcp{,6} writes them,
+// of a listener that dialInside reaches: 127.0.0.1, 0.0.0.0, ::1, ::.
+var reachedAddrs = map[string]bool{
+	"0100007F": true, "00000000": true,
+	"00000000000000000000000001000000": true, "00000000000000000000000000000000": true,
+}
+
 // listeningPorts are the local ports of the LISTEN sockets in a
-// /proc/net/tcp{,6} table.
+// /proc/net/tcp{,6} table that the publish reaches (not, say, the relay's
+// DNS stub on 127.0.0.53).
 func listeningPorts(r io.Reader) map[uint16]bool {
 	out := map[uint16]bool{}
 	sc := bufio.NewScanner(r)
@@ -370,8 +378,8 @@ func listeningPorts(r io.Reader) map[uint16]bool {
 		if len(f) < 4 || f[3] != tcpListen {
 			continue
 		}
-		_, port, ok := strings.Cut(f[1], ":")
-		if n, err := strconv.ParseUint(port, 16, 16); ok && err == nil {
+		addr, port, ok := strings.Cut(f[1], ":")
+		if n, err := strconv.ParseUint(port, 16, 16); ok && err == nil && reachedAddrs[addr] {
 			out[uint16(n)] = true
 		}
 	}
