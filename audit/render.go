@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
 )
 
@@ -22,7 +23,7 @@ const Risky = "!"
 func Render(w io.Writer, s *launch.Spec) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(mark, key, value, note string) {
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, value, note)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, printable.String(value), printable.String(note))
 	}
 	row("", "project", s.Project, "")
 	if s.Profile != "" {
@@ -105,6 +106,15 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, h := range s.Hidden {
 		row("", label(&first, "hidden"), h, "")
 	}
+	first = true
+	for _, sock := range s.Sockets.Shown {
+		mark, note := Risky, sock.Why+": a host service the sandbox can talk to"
+		if sock.Why == "nix daemon" {
+			mark, note = "", "the Nix daemon: builds as its own users"
+		}
+		row(mark, label(&first, "socket"), sock.Path, note)
+	}
+	row("", label(&first, "socket"), "every other host socket", socketsText(s))
 	fmt.Fprintln(tw, "\t\t")
 
 	first = true
@@ -121,7 +131,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 		return err
 	}
 	for _, n := range s.Notes {
-		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, n); err != nil {
+		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, printable.String(n)); err != nil {
 			return err
 		}
 	}
@@ -147,6 +157,18 @@ func publishRow(t launch.Tier, p launch.Publish) (mark, value, note string) {
 		mark, note = Risky, fmt.Sprintf("-> sandbox :%d, on %s: other machines (the LAN) reach it", p.SandboxPort, p.Addr)
 	}
 	return mark, p.URL(), note
+}
+
+// socketsText says how the host's other unix sockets are out of reach.
+func socketsText(s *launch.Spec) string {
+	text := fmt.Sprintf("hidden: %d found at launch", len(s.Sockets.Hidden))
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		text = "denied by Landlock (resolve-unix)"
+	}
+	if s.Run != nil {
+		text = "/run is the sandbox's own; " + text
+	}
+	return text
 }
 
 func pad(mark string) string {

@@ -13,7 +13,7 @@ test_mode=false
 case ${1:-} in
 --test | --bench)
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd nftables shellcheck curl python3 nodejs chromium)
+	packages+=(runc uidmap bsdutils passwd nftables shellcheck screen nscd postgresql curl python3 nodejs chromium)
 	[[ $1 == --bench ]] && packages+=(bubblewrap hyperfine iperf3 time)
 	;;
 esac

@@ -49,6 +49,7 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	Sockets     []string    `json:"sockets"`
 	Publish     []string    `json:"publish"`
 }
 
@@ -118,6 +119,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
 	out.Publish = append(slices.Clone(base.Publish), p.Publish...)
 	if out.Network == "" {
 		out.Network = base.Network
@@ -211,6 +213,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, sock := range f.Sockets {
+		field := fmt.Sprintf("sockets[%d]", i)
+		path, err := expand(sock, home)
+		if err != nil {
+			return nil, "", bad(field, "%v", err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, "", bad(field, "%s does not exist", path)
+		}
+		p.Sockets = append(p.Sockets, real)
+	}
 	for i, pub := range f.Publish {
 		if _, err := launch.ParsePublish(pub); err != nil {
 			return nil, "", bad(fmt.Sprintf("publish[%d]", i), "%q: use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. \"5173\" or \"8080:80\"", pub)
@@ -252,7 +266,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, publish"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, publish"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }
