@@ -84,6 +84,7 @@ var spec = &launch.Spec{
 	Auth:     launch.AuthAPIKey,
 	Network: launch.Network{Tier: launch.TierInet, Source: "--network",
 		Allow: []launch.Allow{{Prefix: netip.MustParsePrefix("192.168.1.10/32"), Port: 5432}}},
+	Publish: []launch.Publish{{HostPort: 5173, SandboxPort: 5173}, {Addr: netip.MustParseAddr("192.168.1.5"), HostPort: 8080, SandboxPort: 80}},
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -110,7 +111,7 @@ func TestRender(t *testing.T) {
 	if strings.Contains(out, strings.Repeat("q", 20)) {
 		t.Fatal("the audit shows a secret whole")
 	}
-	for _, risky := range []string{"/data/shared", "sk-a…", "allow-net"} {
+	for _, risky := range []string{"/data/shared", "sk-a…", "allow-net", "http://192.168.1.5:8080"} {
 		line := lineWith(out, risky)
 		if !strings.HasPrefix(line, Risky) {
 			t.Errorf("%s is not marked risky: %q", risky, line)
@@ -118,6 +119,9 @@ func TestRender(t *testing.T) {
 	}
 	if line := lineWith(out, "network"); strings.HasPrefix(line, Risky) {
 		t.Errorf("inet is not risky: %q", line)
+	}
+	if line := lineWith(out, "http://localhost:5173"); strings.HasPrefix(line, Risky) || !strings.Contains(line, "127.0.0.1 and ::1") {
+		t.Errorf("a loopback publish: %q", line)
 	}
 	golden(t, "audit.txt", b.Bytes())
 }
@@ -215,6 +219,26 @@ func TestGitCredentialShown(t *testing.T) {
 	}
 	if md := string(RenderSandboxMD(s)); !strings.Contains(md, "`https://git.example.com`") {
 		t.Errorf("SANDBOX.md:\n%s", md)
+	}
+}
+
+// In the full tier a publish is not an error and not served: the plan
+// says it is not needed.
+func TestRenderPublishFull(t *testing.T) {
+	full := *spec
+	full.Network = launch.Network{Tier: launch.TierFull, Source: "default"}
+	var b bytes.Buffer
+	if err := Render(&b, &full); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"5173", "192.168.1.5:8080:80"} {
+		line := lineWith(b.String(), " "+p+" ")
+		if !strings.Contains(line, "not needed in full") || strings.HasPrefix(line, Risky) {
+			t.Errorf("publish %s in full: %q", p, line)
+		}
+	}
+	if md := string(RenderSandboxMD(&full)); strings.Contains(md, "Published ports") || !strings.Contains(md, "http://localhost:N") {
+		t.Errorf("SANDBOX.md in full says:\n%s", md)
 	}
 }
 

@@ -17,7 +17,8 @@ const Risky = "!"
 // tier came from, auth, command, mounts grouped read-write / read-only /
 // hidden, and every environment variable with secrets masked. Risky items
 // (read-write outside the project, secrets passed in, the full network,
-// allowed private addresses) carry a "!", and so do the spec's notes,
+// allowed private addresses, a port published beyond the host's loopback)
+// carry a "!", and so do the spec's notes,
 // printed last.
 func Render(w io.Writer, s *launch.Spec) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -51,6 +52,10 @@ func Render(w io.Writer, s *launch.Spec) error {
 	}
 	for _, a := range s.Network.Allow {
 		row(Risky, "allow-net", a.String(), "private destination let through")
+	}
+	for _, p := range s.Publish {
+		mark, value, note := publishRow(s.Network.Tier, p)
+		row(mark, "publish", value, note)
 	}
 	if len(s.KeptGroups) > 0 {
 		row(Risky, "groups", strings.Join(s.KeptGroups, ", "), "yours, kept: without newgidmap and a range in /etc/subgid they cannot be dropped")
@@ -163,6 +168,27 @@ func renderSSHAgent(row func(mark, key, value, note string), a *launch.SSHAgent)
 	for _, ns := range a.Sign {
 		row(Risky, "ssh-agent", "sign "+ns, "SSHSIG signatures in namespace "+ns+" (signed commits), as you")
 	}
+}
+
+// publishRow is the plan's row for a published port: its URL, and a "!"
+// when it listens beyond the host's loopback. In the full tier the
+// sandbox's servers listen on the host themselves: nothing is published.
+func publishRow(t launch.Tier, p launch.Publish) (mark, value, note string) {
+	if t == launch.TierFull {
+		note = "not needed in full: the sandbox's servers listen on the host's network themselves"
+		if p.HostPort != p.SandboxPort {
+			note += fmt.Sprintf(" (at :%d, not remapped to :%d)", p.SandboxPort, p.HostPort)
+		}
+		return "", p.String(), note
+	}
+	note = fmt.Sprintf("-> sandbox :%d, the host's loopback only", p.SandboxPort)
+	switch {
+	case !p.Addr.IsValid():
+		note = fmt.Sprintf("-> sandbox :%d, on 127.0.0.1 and ::1 only", p.SandboxPort)
+	case p.Exposed():
+		mark, note = Risky, fmt.Sprintf("-> sandbox :%d, on %s: other machines (the LAN) reach it", p.SandboxPort, p.Addr)
+	}
+	return mark, p.URL(), note
 }
 
 // socketsText says how the host's other unix sockets are out of reach.

@@ -101,6 +101,18 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		p("## Git over HTTPS")
 		p("git's credential helper asks the user's own credential helpers for %s only, so `git push` and `git fetch` there need no token from you. Other hosts get no login from it; ask the user to relaunch with `claudebox --git-credential HOST` if you need one.", codeList(names))
 	}
+	if len(s.Publish) > 0 && s.Network.Tier == launch.TierFull {
+		p("")
+		p("A server you start listens on the host's own network: the user's browser reaches port N at http://localhost:N.")
+	}
+	if len(s.Publish) > 0 && s.Network.Tier != launch.TierFull {
+		p("")
+		p("Published ports: the user's browser on the host reaches a server you run on these ports (bind it to 127.0.0.1, 0.0.0.0, :: or ::1; any works). When you start one, tell the user the host URL:")
+		for _, pub := range s.Publish {
+			p("- port %d here is %s on the host.", pub.SandboxPort, pub.URL())
+		}
+		p("No other port is reachable from the host. If the user needs another, ask them to relaunch with `claudebox --publish HOST_PORT[:SANDBOX_PORT]`.")
+	}
 	p("")
 	p("## Host services")
 	p("The host's own services (databases, Docker, D-Bus, ssh-agent, screen or tmux sessions, name caches) are not reachable through their unix sockets, in any network tier: `/run` is this sandbox's own, and the host's sockets elsewhere are %s. Connecting to one fails (\"No such file or directory\" or \"Connection refused\"). Sockets you create yourself (in the project, `$HOME`, `/tmp`, `$XDG_RUNTIME_DIR`) work.", socketsWord(s))

@@ -38,6 +38,8 @@ type Options struct {
 	// Profile is applied under the flags: its env and mounts come first,
 	// its tier below --network and CLAUDEBOX_NETWORK. nil for none.
 	Profile *Profile
+	// Publish holds --publish entries: [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT].
+	Publish []string
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
@@ -70,6 +72,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	for _, step := range []func() error{
 		r.network,
+		r.publish,
 		r.environment,
 		r.hostRoot,
 		r.git,
@@ -145,6 +148,12 @@ func newResolver(o Options, h Host) (*resolver, error) {
 func (r *resolver) network() (err error) {
 	r.s.Network, err = resolveNetwork(r.o.Network, r.h.Environ, r.profile, append(slices.Clone(r.profile.AllowNet), r.o.AllowNet...),
 		append(slices.Clone(r.profile.AllowHosts), r.o.AllowHost...))
+	return err
+}
+
+// publish: the sandbox ports published on the host, the profile's first.
+func (r *resolver) publish() (err error) {
+	r.s.Publish, err = resolvePublish(append(slices.Clone(r.profile.Publish), r.o.Publish...))
 	return err
 }
 

@@ -125,6 +125,11 @@ type Spec struct {
 	// GitCredentials lends the sandbox's git the host's HTTPS logins for
 	// the named hosts (--git-credential); nil for none.
 	GitCredentials *GitCredentials `json:"gitCredentials,omitempty"`
+	// Publish are the sandbox ports the launcher makes reachable on the
+	// host (--publish and the profile's); in the full tier they need
+	// nothing (the sandbox shares the host's network) and only the plan
+	// shows them.
+	Publish []Publish `json:"publish,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -140,6 +145,7 @@ type Profile struct {
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Sockets     []string `json:"sockets,omitempty"`
+	Publish     []string `json:"publish,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
 	// --ssh-agent-sign and --ssh-agent-key.

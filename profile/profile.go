@@ -1,7 +1,7 @@
 // Package profile loads named profiles, ~/.claudebox/profiles/NAME.json: a
 // description, environment entries (as --env), mounts (ro, rw or hide), a
-// network tier and --allow-net entries, optionally extending another
-// profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
+// network tier, --allow-net entries and published ports, optionally
+// extending another profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
 // mode, a relative or missing path is an error that names the file, the
 // field (with line and column for syntax errors) and what is allowed.
 package profile
@@ -57,6 +57,7 @@ type file struct {
 	// GitCredentials is as --git-credential.
 	GitCredentials []string `json:"gitCredentials"`
 	Sockets        []string `json:"sockets"`
+	Publish        []string `json:"publish"`
 }
 
 type fileMount struct {
@@ -130,6 +131,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.SSHAgentKeys = append(slices.Clone(base.SSHAgentKeys), p.SSHAgentKeys...)
 	out.GitCredentials = append(slices.Clone(base.GitCredentials), p.GitCredentials...)
 	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
+	out.Publish = append(slices.Clone(base.Publish), p.Publish...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -258,6 +260,12 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.Sockets = append(p.Sockets, real)
 	}
+	for i, pub := range f.Publish {
+		if _, err := launch.ParsePublish(pub); err != nil {
+			return nil, "", bad(fmt.Sprintf("publish[%d]", i), "%q: use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. \"5173\" or \"8080:80\"", pub)
+		}
+		p.Publish = append(p.Publish, pub)
+	}
 	return p, f.Extends, nil
 }
 
@@ -293,7 +301,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, publish, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -34,7 +34,7 @@ func (f fixture) write(t *testing.T, name, content string) {
 const example = `{"description": "db work", "env": ["PGHOST=localhost", "EDITOR"],
  "mounts": [{"source": "~/datasets", "mode": "ro"}, {"source": "~/proj/.env", "mode": "hide"},
             {"source": "~/proj", "target": "/work", "mode": "rw"}],
- "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"]}`
+ "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"], "publish": ["5173", "8080:80"]}`
 
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
@@ -51,6 +51,7 @@ func TestLoad(t *testing.T) {
 		},
 		Hide: []string{filepath.Join(f.home, "proj/.env")}, Network: launch.TierInet, AllowNet: []string{"192.168.1.10:5432"},
 		Sockets: []string{filepath.Join(f.home, "datasets")},
+		Publish: []string{"5173", "8080:80"},
 	}
 	if !equal(p, want) {
 		t.Errorf("got  %+v\nwant %+v", p, want)
@@ -60,7 +61,7 @@ func TestLoad(t *testing.T) {
 func equal(a, b *launch.Profile) bool {
 	return a.Name == b.Name && a.Description == b.Description && slices.Equal(a.Env, b.Env) &&
 		slices.Equal(a.Mounts, b.Mounts) && slices.Equal(a.Hide, b.Hide) && a.Network == b.Network &&
-		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Extends, b.Extends)
+		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Publish, b.Publish) && slices.Equal(a.Extends, b.Extends)
 }
 
 func TestExtends(t *testing.T) {
@@ -106,6 +107,7 @@ func TestInvalid(t *testing.T) {
 		{"hide with target", `{"mounts": [{"source": "~/datasets", "target": "/x", "mode": "hide"}]}`, "a hidden path has no target"},
 		{"bad env", `{"env": ["1A=x"]}`, `env[0]: "1A=x"`},
 		{"bad allowNet", `{"network": "inet", "allowNet": ["lan.local"]}`, `allowNet[0]: "lan.local"`},
+		{"bad publish", `{"publish": ["5173", ":8080"]}`, `publish[1]: ":8080"`},
 		{"two values", `{} {}`, "more than one JSON value"},
 		{"relative socket", `{"sockets": ["run/x"]}`, `sockets[0]: "run/x" is relative`},
 		{"missing socket", `{"sockets": ["~/nope.sock"]}`, "sockets[0]: "},

@@ -44,6 +44,12 @@ func Export(o ExportOptions) error {
 			Hint: "export with --network none or inet, or launch the allowlist tier with claudebox itself",
 		}
 	}
+	if len(s.Publish) > 0 && s.Network.Tier != launch.TierFull {
+		return &launch.HintError{
+			Err:  fmt.Errorf("export-bundle: --publish %s cannot be exported: claudebox's launcher listens on the host and passes the connections in, and plain runc does not start it", s.Publish[0]),
+			Hint: "export without --publish (or its profile's publish), or launch with claudebox itself to publish; in --network full the sandbox's servers are on the host already",
+		}
+	}
 	if tree, ok := s.WritableTree(canonical(o.Dir)); ok {
 		return &launch.HintError{
 			Err:  fmt.Errorf("export-bundle %s: it is inside %s, which the sandbox can write: its claudebox and config.json run on the host at runc run", o.Dir, tree),

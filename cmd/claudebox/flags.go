@@ -28,6 +28,9 @@ type launchFlags struct {
 	sshAgentSign []string
 	gitCred      []string
 	sshAgentKey  []string
+
+	// --publish
+	publish []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -49,6 +52,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
 	fs.StringArrayVar(&f.sshAgentKey, "ssh-agent-key", nil, "with --ssh-agent, list and use only the key of `FINGERPRINT` (SHA256:..., as ssh-add -l shows it; repeatable); default all your agent holds")
 	fs.StringArrayVar(&f.gitCred, "git-credential", nil, "answer git's credential requests for https://`HOST[:PORT]` with your own git credential helpers' login, which then enters the sandbox (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a sandbox port on the host: `[HOST_ADDR:]HOST_PORT[:SANDBOX_PORT]`, e.g. -p 5173 for http://localhost:5173 (repeatable; the host's loopback unless HOST_ADDR names an address); full needs none")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -91,6 +95,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
 		Sockets:    f.sockets,
+		Publish:    f.publish,
 		StateDir:   filepath.Join(home, stateDirName),
 
 		SSHAgent:     f.sshAgent,

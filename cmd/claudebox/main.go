@@ -57,6 +57,8 @@ func main() {
 			os.Exit(network.KeeperMain(os.Args[2:]))
 		case registry.GitCredential:
 			os.Exit(gitcred.HelperMain(os.Args[2:]))
+		case registry.Publish:
+			os.Exit(network.PublishHelperMain())
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)

@@ -23,6 +23,11 @@
 //	testpeer open ADDR:PORT N SECONDS
 //	    open N connections (reading each greeting), print "open N", hold
 //	    them for SECONDS.
+//	testpeer http-serve ADDR:PORT
+//	    serve a small HTTP answer ("ok") to every GET; print "ready".
+//	testpeer http-latency URL N [keepalive]
+//	    GET URL N times in turn, each on a new connection unless keepalive;
+//	    print the median in microseconds.
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
@@ -96,6 +101,10 @@ func main() {
 		err = openMany(os.Args[2:])
 	case "agent-probe":
 		err = agentProbe(os.Args[2:])
+	case "http-serve":
+		err = httpServe(os.Args[2:])
+	case "http-latency":
+		err = httpLatency(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}

@@ -39,6 +39,9 @@ const (
 	// GitCredential is git's credential helper inside a sandbox launched
 	// with --git-credential (package gitcred).
 	GitCredential = "_git-credential"
+	// Publish makes --publish's sockets in the sandbox's network
+	// namespace, from its user namespace (joined before Go starts).
+	Publish = "_publish"
 )
 
 // Environment the helpers are started with.

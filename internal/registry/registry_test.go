@@ -31,6 +31,7 @@ func TestHeaderMatches(t *testing.T) {
 		"CLAUDEBOX_VERB_NET_HOOK":       strconv.Quote(NetHook),
 		"CLAUDEBOX_VERB_NET_KEEPER":     strconv.Quote(NetKeeper),
 		"CLAUDEBOX_VERB_GIT_CREDENTIAL": strconv.Quote(GitCredential),
+		"CLAUDEBOX_VERB_PUBLISH":        strconv.Quote(Publish),
 		"CLAUDEBOX_ENV_USERNS":          strconv.Quote(EnvUserns),
 		"CLAUDEBOX_ENV_RESOLV_CONF":     strconv.Quote(EnvResolvConf),
 		"CLAUDEBOX_ENV_RELAY":           strconv.Quote(EnvRelay),
