@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what claudebox needs to build and run on Debian/Ubuntu, and with
 # --test what its tests need (runc for the export test, util-linux's script
-# for the TTY test, shellcheck for make lint, the non-root test user).
+# for the TTY test, bubblewrap run inside a sandbox by the escape suite, the
+# linter shellcheck for make lint, the non-root test user).
 # Installs only what is missing.
 set -euo pipefail
 
@@ -12,8 +13,8 @@ test_mode=false
 case ${1:-} in
 --test | --bench)
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd nftables shellcheck)
-	[[ $1 == --bench ]] && packages+=(bubblewrap hyperfine iperf3 time)
+	packages+=(runc uidmap bsdutils passwd nftables shellcheck bubblewrap)
+	[[ $1 == --bench ]] && packages+=(hyperfine iperf3 time)
 	;;
 esac
 
