@@ -65,8 +65,10 @@ test:
 	$(MAKE) lint unit fuzz deb integration
 
 # With the build's tags, so that what only they compile is tested too.
+# Through hack/check-skips.sh, as every suite CI runs: with CI=true a
+# skipped test fails the run.
 unit:
-	$(GO) test -tags '$(TAGS)' -count=1 $(UNIT_PKGS)
+	set -o pipefail; $(GO) test -v -tags '$(TAGS)' -count=1 $(UNIT_PKGS) 2>&1 | hack/check-skips.sh
 
 # Bounded runs of the fuzz targets of every parser of user input:
 # profiles, --env, --network, --allow-net, meta.json; and of what a sandbox
@@ -74,10 +76,12 @@ unit:
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile
-	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch
-	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state
-	$(GO) test -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network
+	set -o pipefail; { \
+		$(GO) test -v -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network; \
+	} 2>&1 | hack/check-skips.sh
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
