@@ -87,12 +87,15 @@ integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
 	CLAUDEBOX_BIN=$(abspath $(BIN)) CLAUDEBOX_REAL_CLAUDE=$$real_claude $(GO) test -count=1 -p 1 -v ./integration/... 2>&1 | hack/check-skips.sh
 
-# Launch time against bwrap and runc, memory, gc, throughput:
-# bench/results.md. Needs root (runs as the test user).
+# Launch time against bwrap and runc, memory, gc, throughput, and which
+# targets were met: bench/results.md, whose lines are the README's figures.
+# BASE=REV (make bench BASE=REV) also times REV's launches, built in a
+# temporary worktree, interleaved with this build's. BENCH_RUNS: hyperfine
+# runs per row (30). Needs root (runs as the test user).
 bench:
 	hack/install-deps.sh --bench
 	$(MAKE) build
-	hack/bench.sh
+	BASE='$(BASE)' hack/bench.sh
 
 # A mutation run over the security predicates (hack/mutate.sh, gremlins):
 # a surviving mutant is a predicate no unit test pins down. Not run by CI.
