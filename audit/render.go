@@ -101,6 +101,15 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, h := range s.Hidden {
 		row("", label(&first, "hidden"), h, "")
 	}
+	first = true
+	for _, sock := range s.Sockets.Shown {
+		mark, note := Risky, sock.Why+": a host service the sandbox can talk to"
+		if sock.Why == "nix daemon" {
+			mark, note = "", "the Nix daemon: builds as its own users"
+		}
+		row(mark, label(&first, "socket"), sock.Path, note)
+	}
+	row("", label(&first, "socket"), "every other host socket", socketsText(s))
 	fmt.Fprintln(tw, "\t\t")
 
 	first = true
@@ -122,6 +131,18 @@ func Render(w io.Writer, s *launch.Spec) error {
 		}
 	}
 	return nil
+}
+
+// socketsText says how the host's other unix sockets are out of reach.
+func socketsText(s *launch.Spec) string {
+	text := fmt.Sprintf("hidden: %d found at launch", len(s.Sockets.Hidden))
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		text = "denied by Landlock (resolve-unix)"
+	}
+	if s.Run != nil {
+		text = "/run is the sandbox's own; " + text
+	}
+	return text
 }
 
 func pad(mark string) string {

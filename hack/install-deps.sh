@@ -13,7 +13,7 @@ test_mode=false
 case ${1:-} in
 --test | --bench)
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd nftables shellcheck bubblewrap)
+	packages+=(runc uidmap bsdutils passwd nftables shellcheck screen nscd postgresql bubblewrap)
 	[[ $1 == --bench ]] && packages+=(hyperfine iperf3 time)
 	;;
 esac

@@ -49,6 +49,7 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	Sockets     []string    `json:"sockets"`
 }
 
 type fileMount struct {
@@ -117,6 +118,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -209,6 +211,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, sock := range f.Sockets {
+		field := fmt.Sprintf("sockets[%d]", i)
+		path, err := expand(sock, home)
+		if err != nil {
+			return nil, "", bad(field, "%v", err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, "", bad(field, "%s does not exist", path)
+		}
+		p.Sockets = append(p.Sockets, real)
+	}
 	return p, f.Extends, nil
 }
 
@@ -244,7 +258,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }
