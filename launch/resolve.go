@@ -304,6 +304,10 @@ func (r *resolver) sockets() (err error) {
 		}
 		named = append(named, Socket{Path: path, Why: "--socket"})
 	}
-	r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, r.s.Mounts)
+	instanceHome := ""
+	if r.s.Instance != nil {
+		instanceHome = r.s.Instance.HomeDir()
+	}
+	r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, instanceHome, r.s.Mounts)
 	return err
 }

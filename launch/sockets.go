@@ -2,6 +2,7 @@ package launch
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -122,7 +123,7 @@ func hostPath(root, p string) string {
 // resolveSockets decides how host sockets are kept out of reach, and
 // checks the ones shown on purpose (--socket, the profile's): each must be
 // a socket or a directory.
-func resolveSockets(h Host, named []Socket, run *RunView, home string, mounts []Mount) (Sockets, error) {
+func resolveSockets(h Host, named []Socket, run *RunView, home, instanceHome string, mounts []Mount) (Sockets, error) {
 	s := Sockets{Mechanism: SocketsHidden}
 	if h.LandlockABI >= ResolveUnixABI {
 		s.Mechanism = SocketsLandlock
@@ -154,26 +155,30 @@ func resolveSockets(h Host, named []Socket, run *RunView, home string, mounts []
 		if slices.ContainsFunc(s.Shown, func(o Socket) bool { return Within(p, o.Path) }) {
 			continue
 		}
-		for _, at := range visibleAt(p, run != nil, home, mounts) {
+		for _, at := range visibleAt(p, run != nil, home, instanceHome, mounts) {
 			if !slices.Contains(s.Hidden, at) {
 				s.Hidden = append(s.Hidden, at)
 			}
 		}
 	}
 	if len(s.Hidden) > maxHiddenSockets {
-		return s, withHint(fmt.Errorf("the host has %d listening unix sockets outside /run, more than the %d claudebox hides one by one", len(s.Hidden), maxHiddenSockets),
-			"run on a kernel with Landlock ABI 9 (Linux 7.1), which denies them all by construction, or stop the daemons that hold them")
+		return s, withHint(fmt.Errorf("%d unix sockets are bound where the sandbox would see them, more than the %d claudebox hides one by one", len(s.Hidden), maxHiddenSockets),
+			"run on a kernel with Landlock ABI 9 (Linux 7.1), which denies them all by construction, or stop what holds them (another session of this project?)")
 	}
 	return s, nil
 }
 
 // visibleAt lists where the host path p shows inside the sandbox: at its
-// own path, unless a place of the sandbox's own covers it (ownPlace); and
-// wherever a mount shows it.
-func visibleAt(p string, ownRun bool, home string, mounts []Mount) []string {
+// own path, unless a place of the sandbox's own covers it (ownPlace); in
+// $HOME when it lies in the instance's home ("" for none), which is
+// bound there; and wherever a mount shows it.
+func visibleAt(p string, ownRun bool, home, instanceHome string, mounts []Mount) []string {
 	var at []string
 	if !ownPlace(p, ownRun, home) {
 		at = append(at, p)
+	}
+	if instanceHome != "" && Within(p, instanceHome) {
+		at = append(at, filepath.Join(home, strings.TrimPrefix(p, instanceHome)))
 	}
 	for _, m := range mounts {
 		if Within(p, m.Path) {
@@ -223,9 +228,19 @@ func HostSockets(root string) ([]string, error) {
 	if len(pids) == 0 {
 		return nil, fmt.Errorf("listing the host's unix sockets: no /proc/PID/net/unix under %s", root)
 	}
+	// Directories resolved once each: a sandbox can bind (and unlink) many
+	// sockets through long chains of links, and every launch reads them.
+	dirs := map[string]string{}
 	canon := func(p string) (string, bool) {
-		dir, err := filepath.EvalSymlinks(filepath.Join(root, filepath.Dir(p)))
-		if err != nil {
+		parent := filepath.Join(root, filepath.Dir(p))
+		dir, ok := dirs[parent]
+		if !ok {
+			dir, _ = filepath.EvalSymlinks(parent)
+			if len(dirs) < 1<<16 {
+				dirs[parent] = dir
+			}
+		}
+		if dir == "" {
 			return "", false
 		}
 		real := filepath.Join(dir, filepath.Base(p))
@@ -285,31 +300,75 @@ func netNamespaces(procfd int, names []string) []string {
 }
 
 // parseUnixSockets reads one /proc/net/unix and appends to out the paths
-// (last column) that are absolute, as canon places them, each once.
+// that are absolute, as canon places them, each once. A line is
+// "ADDR: REFCOUNT PROTOCOL FLAGS TYPE ST INODE[ PATH]", the numbers of
+// fixed width but the inode (%5lu); the path is the rest of the line,
+// bytes as bound, unescaped: so it is taken whole (spaces, tabs, a
+// trailing space or carriage return included), and a line that does not
+// start an entry continues the path before it (a newline in the name).
 func parseUnixSockets(r io.Reader, out []string, canon func(string) (string, bool)) ([]string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var path string
+	named := false
+	flush := func() {
+		if named && strings.HasPrefix(path, "/") {
+			if real, ok := canon(filepath.Clean(path)); ok && !slices.Contains(out, real) {
+				out = append(out, real)
+			}
+		}
+		named = false
+	}
 	first := true
-	for sc.Scan() {
-		if first { // the header
-			first = false
-			continue
+	for {
+		line, err := br.ReadString('\n')
+		if len(line) > 0 {
+			line = strings.TrimSuffix(line, "\n")
+			switch p, ok, isEntry := unixEntryPath(line); {
+			case first: // the header
+				first = false
+			case isEntry:
+				flush()
+				path, named = p, ok
+			case named:
+				path += "\n" + line
+			}
 		}
-		fields := strings.Fields(sc.Text())
-		// Num RefCount Protocol Flags Type St Inode [Path]
-		if len(fields) < 8 {
-			continue
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		p := strings.Join(fields[7:], " ")
-		if !strings.HasPrefix(p, "/") {
-			continue // abstract (@...), unnamed, or relative
-		}
-		if real, ok := canon(filepath.Clean(p)); ok && !slices.Contains(out, real) {
-			out = append(out, real)
+		if err != nil {
+			return nil, fmt.Errorf("listing the host's unix sockets: %w", err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("listing the host's unix sockets: %w", err)
-	}
+	flush()
 	return out, nil
+}
+
+// unixEntryPath parses one line of /proc/net/unix: whether it starts an
+// entry, and its path when it has one.
+func unixEntryPath(line string) (path string, named, entry bool) {
+	addr, rest, ok := strings.Cut(line, ": ")
+	if !ok || addr == "" || strings.Trim(addr, "0123456789abcdefABCDEF") != "" {
+		return "", false, false
+	}
+	// "%08X %08X %08X %04X %02X " then the inode, "%5lu".
+	const fixed = 9 + 9 + 9 + 5 + 3
+	if len(rest) < fixed {
+		return "", false, false
+	}
+	i := fixed
+	for i < len(rest) && rest[i] == ' ' {
+		i++
+	}
+	start := i
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == start {
+		return "", false, false
+	}
+	if i < len(rest) && rest[i] == ' ' {
+		return rest[i+1:], true, true
+	}
+	return "", false, i == len(rest)
 }

@@ -12,23 +12,29 @@ import (
 )
 
 func TestParseUnixSockets(t *testing.T) {
-	const procNetUnix = `Num       RefCount Protocol Flags    Type St Inode Path
-0000000000000000: 00000002 00000000 00010000 0001 01 20500 /run/systemd/journal/stdout
-0000000000000000: 00000002 00000000 00010000 0001 01 20501 @/tmp/.X11-unix/X0
-0000000000000000: 00000003 00000000 00000000 0001 03 20502
-0000000000000000: 00000002 00000000 00010000 0001 01 20503 relative.sock
-0000000000000000: 00000002 00000000 00010000 0001 01 20504 /srv/with space.sock
-0000000000000000: 00000002 00000000 00010000 0001 01 20505 /run/systemd/journal/stdout
-0000000000000000: 00000002 00000000 00010000 0001 01 20506 /srv/a/../gone.sock
-`
+	// As the kernel prints them: the path raw, a newline in it included.
+	const procNetUnix = "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20500 /run/systemd/journal/stdout\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20501 @/tmp/.X11-unix/X0\n" +
+		"0000000000000000: 00000003 00000000 00000000 0001 03 20502\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01   503 relative.sock\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20504 /srv/two  spaces.sock\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20505 /run/systemd/journal/stdout\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20506 /srv/a/../gone.sock\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20507 /srv/trailing.sock \n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20508 /srv/tab\tx.sock\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20509 /srv/nl\nx.sock\n" +
+		"0000000000000000: 00000002 00000000 00010000 0001 01 20510 /srv/cr.sock\r\n" +
+		"ffff8a3c01234500: 00000002 00000000 00010000 0001 01 123456789 /srv/long-inode.sock\n"
 	canon := func(p string) (string, bool) { return p, !strings.Contains(p, "gone") }
 	got, err := parseUnixSockets(strings.NewReader(procNetUnix), []string{"/already"}, canon)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/already", "/run/systemd/journal/stdout", "/srv/with space.sock"}
+	want := []string{"/already", "/run/systemd/journal/stdout", "/srv/two  spaces.sock", "/srv/trailing.sock ",
+		"/srv/tab\tx.sock", "/srv/nl\nx.sock", "/srv/cr.sock\r", "/srv/long-inode.sock"}
 	if !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q (no abstract, unnamed, relative, duplicate or gone socket)", got, want)
+		t.Errorf("got  %q,\nwant %q (no abstract, unnamed, relative, duplicate or gone socket; names whole)", got, want)
 	}
 }
 
@@ -48,9 +54,18 @@ func TestHostSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	odd := filepath.Join(dir, "two  spaces\tand\nnewline.sock ")
+	lo, err := net.Listen("unix", odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
 	got, err := HostSockets("/")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Contains(got, odd) {
+		t.Errorf("the socket %q, named with blanks and a newline as the kernel prints them, is not in %q", odd, got)
 	}
 	if !slices.Contains(got, filepath.Join(dir, "d.sock")) {
 		t.Errorf("the socket listening at %s (through a link) is not in %q", filepath.Join(dir, "d.sock"), got)
@@ -109,6 +124,7 @@ func TestResolveSockets(t *testing.T) {
 	}
 	listen(filepath.Join(root, NixDaemonSocket))
 	listen(filepath.Join(root, "pg/.s.PGSQL.5432"))
+	instHome := filepath.Join(root, "state/instances/app/home")
 	mounts := []Mount{
 		{Path: proj, Mode: ReadWrite, Why: "project"},
 		{Path: data, Target: "/mnt/data", Mode: ReadOnly, Why: "profile"},
@@ -121,10 +137,11 @@ func TestResolveSockets(t *testing.T) {
 		"/tmp/.X11-unix/X0",              // the sandbox's own /tmp
 		filepath.Join(data, "d.sock"),    // shown by a mount elsewhere
 		filepath.Join(root, "pg/.s.PGSQL.5432"),
+		filepath.Join(instHome, "in-home.sock"), // the instance's home, shown as $HOME
 	}}
 	named := []Socket{{Path: filepath.Join(root, "pg"), Why: "--socket"}}
 
-	s, err := resolveSockets(h, named, &RunView{}, home, mounts)
+	s, err := resolveSockets(h, named, &RunView{}, home, instHome, mounts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +154,13 @@ func TestResolveSockets(t *testing.T) {
 	}
 	// (The test's root is under /tmp, the sandbox's own: so d.sock shows
 	// only where its mount puts it.)
-	wantHidden := []string{"/srv/daemon.sock", filepath.Join(proj, "host.sock"), "/mnt/data/d.sock"}
+	wantHidden := []string{"/srv/daemon.sock", filepath.Join(proj, "host.sock"), "/mnt/data/d.sock", filepath.Join(home, "in-home.sock")}
 	if !slices.Equal(s.Hidden, wantHidden) {
 		t.Errorf("hidden %q,\nwant %q", s.Hidden, wantHidden)
 	}
 
 	// Without a /run of its own, the host's sockets there are hidden too.
-	s, _ = resolveSockets(h, named, nil, home, mounts)
+	s, _ = resolveSockets(h, named, nil, home, instHome, mounts)
 	if !slices.Contains(s.Hidden, "/run/screen/S-ada/1.work") {
 		t.Errorf("no /run of the sandbox's own, yet /run's socket is not hidden: %q", s.Hidden)
 	}
@@ -151,7 +168,7 @@ func TestResolveSockets(t *testing.T) {
 	// With Landlock's resolve-unix, nothing is hidden one by one: the
 	// kernel denies all but the shown.
 	h.LandlockABI = ResolveUnixABI
-	s, err = resolveSockets(h, named, &RunView{}, home, mounts)
+	s, err = resolveSockets(h, named, &RunView{}, home, instHome, mounts)
 	if err != nil || s.Mechanism != SocketsLandlock || len(s.Hidden) != 0 || !slices.Equal(s.Shown, wantShown) {
 		t.Errorf("ABI 9: %+v, %v", s, err)
 	}
@@ -159,7 +176,7 @@ func TestResolveSockets(t *testing.T) {
 	// A shown path must be a socket or a directory.
 	writeFile(t, filepath.Join(data, "file"), "x", 0o644)
 	for _, bad := range []string{filepath.Join(data, "file"), filepath.Join(data, "missing")} {
-		_, err := resolveSockets(h, []Socket{{Path: bad, Why: "--socket"}}, nil, home, mounts)
+		_, err := resolveSockets(h, []Socket{{Path: bad, Why: "--socket"}}, nil, home, instHome, mounts)
 		if !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "--socket") || Hint(err) == "" {
 			t.Errorf("--socket %s: want a bad-path error naming the flag, with a hint; got %v", bad, err)
 		}
@@ -170,13 +187,13 @@ func TestResolveSockets(t *testing.T) {
 		mustMkdir(t, d)
 		many = append(many, Socket{Path: d, Why: "--socket"})
 	}
-	if _, err := resolveSockets(h, many[:maxShownSockets-1], nil, home, mounts); err != nil {
+	if _, err := resolveSockets(h, many[:maxShownSockets-1], nil, home, instHome, mounts); err != nil {
 		t.Errorf("%d shown sockets (and the Nix daemon's): %v", maxShownSockets-1, err)
 	}
-	if _, err := resolveSockets(h, many, nil, home, mounts); !errors.Is(err, ErrBadPath) {
+	if _, err := resolveSockets(h, many, nil, home, instHome, mounts); !errors.Is(err, ErrBadPath) {
 		t.Errorf("more than %d shown sockets: want an error, got %v", maxShownSockets, err)
 	}
-	if _, err := resolveSockets(h, slices.Repeat(named, maxShownSockets+1), nil, home, mounts); err != nil {
+	if _, err := resolveSockets(h, slices.Repeat(named, maxShownSockets+1), nil, home, instHome, mounts); err != nil {
 		t.Errorf("the same socket named many times is one: %v", err)
 	}
 }

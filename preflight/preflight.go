@@ -378,7 +378,14 @@ func checkHostSockets(tmp, proj string, host *launch.Host, runFull func(script, 
 		}
 	}
 	p := "/.claudebox/claudebox " + registry.Probe + " unix "
-	got, err := runFull("for s in "+paths["project"]+" "+paths["run"]+" "+paths["shown"]+"; do printf '%s ' $s; "+p+"$s; done", paths["shown"])
+	var script strings.Builder
+	for _, what := range []string{"project", "run", "shown"} {
+		if q := paths[what]; q != "" {
+			q = "'" + strings.ReplaceAll(q, "'", `'\''`) + "'"
+			fmt.Fprintf(&script, "printf '%%s ' %s; %s%s\n", q, p, q)
+		}
+	}
+	got, err := runFull(script.String(), paths["shown"])
 	if err != nil {
 		return res(Fail, err.Error(), launch.Hint(err))
 	}

@@ -62,6 +62,10 @@ struct cb_landlock_ruleset_attr {
 // LANDLOCK_ACCESS_FS_RESOLVE_UNIX (ABI 9, Linux 7.1): connect(2) and
 // sendmsg(2) to a pathname unix socket bound outside the domain.
 #define CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX (1ULL << 16)
+// LANDLOCK_ACCESS_FS_REFER (ABI 2): a domain that handles any filesystem
+// right denies renaming and linking across directories (EXDEV) unless it
+// handles REFER and grants it.
+#define CB_LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
 #define CB_LANDLOCK_RULE_PATH_BENEATH 1
 struct cb_landlock_path_beneath_attr {
 	__u64 allowed_access;
@@ -259,6 +263,17 @@ static void load_tty_filter(void) {
 		fail(CLAUDEBOX_EXIT_FAILURE, "loading the terminal filter: %s", strerror(errno));
 }
 
+// allow_beneath grants access beneath path in the ruleset, or fails.
+static void allow_beneath(int ruleset, const char *path, __u64 access, const char *what) {
+	struct cb_landlock_path_beneath_attr rule = {.allowed_access = access};
+	rule.parent_fd = open(path, O_PATH | O_CLOEXEC);
+	if (rule.parent_fd < 0)
+		fail(CLAUDEBOX_EXIT_FAILURE, "%s %s: %s", what, path, strerror(errno));
+	if (syscall(__NR_landlock_add_rule, ruleset, CB_LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
+		fail(CLAUDEBOX_EXIT_FAILURE, "%s %s (Landlock): %s", what, path, strerror(errno));
+	close(rule.parent_fd);
+}
+
 // scope confines pid1, and so everything it starts, to a Landlock domain
 // of its own with no network rules and only scopes: abstract unix sockets
 // made outside the domain (the host's X11, session buses, tool daemons,
@@ -273,20 +288,18 @@ static void scope(const struct options *o) {
 	struct cb_landlock_ruleset_attr attr = {
 	    .scoped = CB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | CB_LANDLOCK_SCOPE_SIGNAL,
 	};
+	// Handling RESOLVE_UNIX makes the domain a filesystem one, which
+	// would refuse every rename and link across directories: REFER is
+	// handled too, and granted everywhere.
 	if (o->resolve_unix)
-		attr.handled_access_fs = CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX;
+		attr.handled_access_fs = CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX | CB_LANDLOCK_ACCESS_FS_REFER;
 	int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
 	if (fd < 0)
 		fail(CLAUDEBOX_EXIT_FAILURE, "scoping sockets and signals (Landlock ABI %d): %s", o->resolve_unix ? 9 : 6, strerror(errno));
-	for (int i = 0; i < o->n_unix_allow; i++) {
-		struct cb_landlock_path_beneath_attr rule = {.allowed_access = CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX};
-		rule.parent_fd = open(o->unix_allow[i], O_PATH | O_CLOEXEC);
-		if (rule.parent_fd < 0)
-			fail(CLAUDEBOX_EXIT_FAILURE, "the socket shown on purpose %s: %s", o->unix_allow[i], strerror(errno));
-		if (syscall(__NR_landlock_add_rule, fd, CB_LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
-			fail(CLAUDEBOX_EXIT_FAILURE, "allowing the socket %s (Landlock): %s", o->unix_allow[i], strerror(errno));
-		close(rule.parent_fd);
-	}
+	if (o->resolve_unix)
+		allow_beneath(fd, "/", CB_LANDLOCK_ACCESS_FS_REFER, "allowing renames beneath");
+	for (int i = 0; i < o->n_unix_allow; i++)
+		allow_beneath(fd, o->unix_allow[i], CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX, "the socket shown on purpose");
 	if (syscall(__NR_landlock_restrict_self, fd, 0) < 0)
 		fail(CLAUDEBOX_EXIT_FAILURE, "scoping sockets and signals: landlock_restrict_self: %s", strerror(errno));
 	close(fd);
