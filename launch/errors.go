@@ -9,6 +9,7 @@ var (
 	ErrBadEnv     = errors.New("bad --env")
 	ErrNoClaude   = errors.New("claude not found")
 	ErrBadNetwork = errors.New("bad network")
+	ErrBadMCP     = errors.New("bad --mcp")
 )
 
 // HintError is an error the user can fix; Hint says how.

@@ -33,6 +33,10 @@ type Mount struct {
 	// Unprotects marks a read-write mount the user asked for that covers a
 	// protected path: the sandbox can plant what the host runs there.
 	Unprotects bool `json:"unprotects,omitempty"`
+	// Setup marks a part of the user's own Claude Code setup (~/.claude's
+	// commands, agents, ...; what their links lead to; a hook's script),
+	// checked to be no secret location when resolved.
+	Setup bool `json:"setup,omitempty"`
 }
 
 // Dest is where the mount appears inside the sandbox.
@@ -113,6 +117,10 @@ type Spec struct {
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
 	Notes []string `json:"notes,omitempty"`
+	// Setup is what of the user's Claude Code setup comes along (the
+	// parts of ~/.claude shown, the settings, the MCP servers named); nil
+	// without an instance.
+	Setup *Setup `json:"setup,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -128,6 +136,9 @@ type Profile struct {
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
+	// MCP names user-scope MCP servers of ~/.claude.json to carry in, as
+	// --mcp does.
+	MCP []string `json:"mcp,omitempty"`
 }
 
 // Writable lists the host trees the sandbox can write: the instance home

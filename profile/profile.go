@@ -49,6 +49,7 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	MCP         []string    `json:"mcp"`
 }
 
 type fileMount struct {
@@ -117,6 +118,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.MCP = append(slices.Clone(base.MCP), p.MCP...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -209,6 +211,12 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, n := range f.MCP {
+		if !launch.ValidMCPName(n) {
+			return nil, "", bad(fmt.Sprintf("mcp[%d]", i), "%q: give the name of an MCP server in your ~/.claude.json (letters, digits, -, _, .)", n)
+		}
+		p.MCP = append(p.MCP, n)
+	}
 	return p, f.Extends, nil
 }
 
@@ -244,7 +252,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, mcp"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -52,7 +52,7 @@ func TestCredentialSync(t *testing.T) {
 	hostFile := launch.CredentialsPath(host)
 	os.WriteFile(hostFile, []byte(login("host-1")), 0o600)
 
-	c, err := StartCredentialSync(host, home)
+	c, err := StartCredentialSync(host, home, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestCredentialSyncNewerWins(t *testing.T) {
 	os.WriteFile(instFile, []byte(login("new")), 0o600)
 	past := time.Now().Add(-time.Hour)
 	os.Chtimes(hostFile, past, past)
-	c, err := StartCredentialSync(host, home)
+	c, err := StartCredentialSync(host, home, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestCredentialSyncHostileCopy(t *testing.T) {
 			}
 			done := make(chan *CredentialSync, 1)
 			go func() {
-				c, err := StartCredentialSync(host, home)
+				c, err := StartCredentialSync(host, home, nil)
 				if err != nil {
 					t.Error(err)
 				}

@@ -23,6 +23,8 @@ type launchFlags struct {
 	dryRun       bool
 	seccomp      string
 	asJSON       bool
+	// mcp: --mcp, the MCP servers carried in.
+	mcp []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +41,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.StringArrayVar(&f.mcp, "mcp", nil, "carry the MCP server `NAME` of your ~/.claude.json (user scope) into the sandbox, with its secrets (repeatable); none comes along unless named")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -81,6 +84,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
 		StateDir:   filepath.Join(home, stateDirName),
+		MCP:        f.mcp,
 	}, nil
 }
 
