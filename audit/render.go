@@ -1,10 +1,8 @@
 package audit
 
 import (
-	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/claudebox/claudebox/launch"
 )
@@ -12,17 +10,21 @@ import (
 // Risky marks an item the user should look at twice.
 const Risky = "!"
 
-// Render writes the launch plan: project, instance, network and where the
-// tier came from, auth, command, mounts grouped read-write / read-only /
+// Render writes the launch plan DefaultWidth columns wide.
+func Render(w io.Writer, s *launch.Spec) error { return RenderWidth(w, s, DefaultWidth) }
+
+// RenderWidth writes the launch plan in width columns: project, instance,
+// network and where the tier came from, auth, command, what of the user's
+// Claude Code setup comes along, mounts grouped read-write / read-only /
 // hidden, and every environment variable with secrets masked. Risky items
 // (read-write outside the project, secrets passed in, the full network,
-// allowed private addresses) carry a "!", and so do the spec's notes,
-// printed last.
-func Render(w io.Writer, s *launch.Spec) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(mark, key, value, note string) {
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, value, note)
-	}
+// allowed private addresses) carry a "!" and come first, with the network
+// tier; the spec's notes, marked too, are printed last. Long values are
+// cut in the middle (--dry-run --json has them whole).
+func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
+	var p plan
+	// row adds a row to the plan; key names its group.
+	row := p.add
 	row("", "project", s.Project, "")
 	if s.Profile != "" {
 		row("", "profile", s.Profile, "")
@@ -41,7 +43,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 	case launch.TierAllowlist:
 		netNote += "; only the hosts below, by name"
 	}
-	row(netMark, "network", string(s.Network.Tier), netNote)
+	p.addFirst(netMark, "network", string(s.Network.Tier), netNote)
 	for _, h := range s.Network.Hosts {
 		row("", "allow-host", h.String(), h.Why)
 	}
@@ -60,9 +62,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 	row("", "auth", authText(s.Auth), "")
 	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
 	row("", "workdir", s.Workdir, "")
+	setupRows(row, s.Setup)
 
-	fmt.Fprintln(tw, "\t\t")
-	first := true
+	p.gap()
 	for _, m := range s.Mounts {
 		if m.Mode != launch.ReadWrite {
 			continue
@@ -77,32 +79,29 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if m.Unprotects {
 			mark, note = Risky, note+", lifts the read-only protection of what a host tool runs there (.git/hooks, .git/config, ...)"
 		}
-		row(mark, label(&first, "read-write"), m.Dest(), note)
+		row(mark, "read-write", m.Dest(), note)
 	}
 	if s.Instance != nil {
-		row("", label(&first, "read-write"), s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
+		row("", "read-write", s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
 	}
-	first = true
 	for _, m := range s.Mounts {
 		if m.Mode == launch.ReadOnly {
 			mark, note := "", m.Why
 			if m.Target != "" {
 				note += ", from " + m.Path
 			}
-			if launch.IsSecretPath(s.Home, m.Path) && m.Target != launch.HostClaudeMDPath(s.Home) {
+			if launch.IsSecretPath(s.Home, m.Path) && !m.Setup && m.Target != launch.HostClaudeMDPath(s.Home) {
 				mark, note = Risky, note+", a secret location"
 			}
-			row(mark, label(&first, "read-only"), m.Dest(), note)
+			row(mark, "read-only", m.Dest(), note)
 		}
 	}
-	row("", label(&first, "read-only"), "everything else on the host", "/usr, /etc, /opt, ...")
-	first = true
+	row("", "read-only", "everything else on the host", "/usr, /etc, /opt, ...")
 	for _, h := range s.Hidden {
-		row("", label(&first, "hidden"), h, "")
+		row("", "hidden", h, "")
 	}
-	fmt.Fprintln(tw, "\t\t")
+	p.gap()
 
-	first = true
 	for _, kv := range s.Env {
 		name, value, _ := strings.Cut(kv, "=")
 		shown, masked := Mask(name, value)
@@ -110,33 +109,12 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if masked {
 			mark = Risky
 		}
-		row(mark, label(&first, "env"), name, shown)
+		row(mark, "env", name, shown)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := p.write(w, width); err != nil {
 		return err
 	}
-	for _, n := range s.Notes {
-		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func pad(mark string) string {
-	if mark == "" {
-		return " "
-	}
-	return mark
-}
-
-// label shows a group's name on its first row only.
-func label(first *bool, name string) string {
-	if *first {
-		*first = false
-		return name
-	}
-	return ""
+	return writeNotes(w, s.Notes, width)
 }
 
 func authText(a string) string {
