@@ -150,7 +150,7 @@ func (r *resolver) claudeSetup() error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		s.Notes = append(s.Notes, fmt.Sprintf("~/.claude/settings.json: %v: your settings do not come along", err))
 	}
-	if err := r.mcpServers(set); err != nil {
+	if err := r.mcpServers(set, realClaude); err != nil {
 		return err
 	}
 	s.Setup = set
@@ -292,36 +292,40 @@ func (r *resolver) hookScripts(settings map[string]json.RawMessage, realClaude s
 	}
 	var out []string
 	for _, c := range commands {
-		for _, w := range strings.FieldsFunc(c, func(r rune) bool { return strings.ContainsRune(" \t\n\"'=;|&()<>`", r) }) {
-			p := r.homePath(w)
-			if p == "" {
-				continue
-			}
-			real, err := filepath.EvalSymlinks(p)
-			if err != nil || !Within(real, r.s.Home) || slices.Contains(out, real) || r.shown(real) {
-				continue
-			}
-			fi, err := os.Stat(real)
-			if err != nil || !fi.Mode().IsRegular() || strings.HasPrefix(filepath.Base(real), ".") {
-				continue
-			}
-			script := fi.Mode()&0o111 != 0 || slices.Contains(scriptExts, filepath.Ext(real))
-			if !script {
-				continue
-			}
-			why := ""
-			if !Within(real, realClaude) {
-				why = r.unsafeSource(real, realClaude)
-			} else if _, ok := r.s.WritableTree(real); ok {
-				why = "inside a tree the sandbox can write"
-			}
-			if why != "" {
-				r.s.Notes = append(r.s.Notes, fmt.Sprintf("the hook script %s is %s: not shown", real, why))
-				continue
-			}
-			out = append(out, real)
-			r.s.Mounts = append(r.s.Mounts, Mount{Path: real, Mode: ReadOnly, Why: "a hook in your settings runs it", Setup: true})
+		out = append(out, r.showScripts(c, realClaude, "a hook in your settings runs it", out)...)
+	}
+	return out
+}
+
+// showScripts shows the scripts a command line names under the home (see
+// hookScripts), each read-only at its path, unless already shown (or in
+// seen); it returns those it shows.
+func (r *resolver) showScripts(command, realClaude, why string, seen []string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(command, func(r rune) bool { return strings.ContainsRune(" \t\n\"'=;|&()<>`", r) }) {
+		p := r.homePath(w)
+		if p == "" {
+			continue
 		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || !Within(real, r.s.Home) || slices.Contains(seen, real) || slices.Contains(out, real) || r.shown(real) {
+			continue
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.Mode().IsRegular() || strings.HasPrefix(filepath.Base(real), ".") {
+			continue
+		}
+		if fi.Mode()&0o111 == 0 && !slices.Contains(scriptExts, filepath.Ext(real)) {
+			continue
+		}
+		if !Within(real, realClaude) {
+			if bad := r.unsafeSource(real, realClaude); bad != "" {
+				r.s.Notes = append(r.s.Notes, fmt.Sprintf("%s (%s) is %s: not shown", real, why, bad))
+				continue
+			}
+		}
+		out = append(out, real)
+		r.s.Mounts = append(r.s.Mounts, Mount{Path: real, Mode: ReadOnly, Why: why, Setup: true})
 	}
 	return out
 }
@@ -345,9 +349,10 @@ func (r *resolver) homePath(w string) string {
 }
 
 // mcpServers takes from the host's ~/.claude.json the user-scope MCP
-// servers named (--mcp and the profile's mcp) and counts the others, left
+// servers named (--mcp and the profile's mcp), shows the scripts they run
+// from under the home (as hookScripts does), and counts the others, left
 // out. A name that is not there is an error.
-func (r *resolver) mcpServers(set *Setup) error {
+func (r *resolver) mcpServers(set *Setup, realClaude string) error {
 	var named []string
 	for _, n := range append(slices.Clone(r.profile.MCP), r.o.MCP...) {
 		if !slices.Contains(named, n) {
@@ -392,6 +397,13 @@ func (r *resolver) mcpServers(set *Setup) error {
 				"name one of those, or add it on the host: claude mcp add -s user "+n+" ...")
 		}
 		set.MCP = append(set.MCP, MCPServer{Name: n, Config: cfg})
+		var run struct {
+			Command string   `json:"command"`
+			Args    []string `json:"args"`
+		}
+		if json.Unmarshal(cfg, &run) == nil && run.Command != "" {
+			r.showScripts(strings.Join(append([]string{run.Command}, run.Args...), " "), realClaude, "MCP server "+n+" runs it", nil)
+		}
 	}
 	for _, n := range all {
 		if !slices.Contains(named, n) {

@@ -41,7 +41,9 @@ func setupWorld(t *testing.T) *world {
 	writeFile(t, filepath.Join(c, "plugins/installed_plugins.json"), `{"version":2,"plugins":{"p@m":[{"scope":"user"}]}}`, 0o644)
 	writeFile(t, filepath.Join(c, "plugins/known_marketplaces.json"), `{"m":{"installLocation":"`+filepath.Join(w.home, "mkt")+`"}}`, 0o644)
 	writeFile(t, filepath.Join(c, "settings.json"), `{"model":"opus","hooks":{"PreToolUse":[{"matcher":"Bash","hooks":[{"type":"command","command":"~/.claude/hooks/guard.sh --strict"},{"type":"command","command":"cat ~/.claude/.credentials.json ~/notes/plain.txt"}]}]},"statusLine":{"type":"command","command":"python3 \"$HOME/notes/status.py\""}}`, 0o644)
-	writeFile(t, filepath.Join(w.home, ".claude.json"), `{"mcpServers":{"github":{"command":"gh-mcp","env":{"GITHUB_TOKEN":"ghp_abc"}},"notes":{"command":"n"}}}`, 0o600)
+	mustMkdir(t, filepath.Join(w.home, "mcp"))
+	writeFile(t, filepath.Join(w.home, "mcp/server.js"), "//", 0o644)
+	writeFile(t, filepath.Join(w.home, ".claude.json"), `{"mcpServers":{"github":{"command":"node","args":["`+filepath.Join(w.home, "mcp/server.js")+`"],"env":{"GITHUB_TOKEN":"ghp_abc"}},"notes":{"command":"n"}}}`, 0o600)
 	return w
 }
 
@@ -87,6 +89,9 @@ func TestClaudeSetup(t *testing.T) {
 	if len(s.Setup.MCP) != 0 || !slices.Equal(s.Setup.MCPLeftOut, []string{"github", "notes"}) {
 		t.Errorf("MCP %+v, left out %v", s.Setup.MCP, s.Setup.MCPLeftOut)
 	}
+	if _, ok := mountAt(s, filepath.Join(w.home, "mcp/server.js")); ok {
+		t.Error("the script of an MCP server not named is shown")
+	}
 	if string(s.Setup.Settings) == "" || !slices.Equal(s.Setup.Hooks, []string{filepath.Join(c, "hooks/guard.sh"), filepath.Join(w.home, "notes/status.py")}) {
 		t.Errorf("settings %q, hooks %v", s.Setup.Settings, s.Setup.Hooks)
 	}
@@ -104,6 +109,9 @@ func TestClaudeSetup(t *testing.T) {
 	}
 	if len(s.Setup.MCP) != 1 || s.Setup.MCP[0].Name != "github" || !strings.Contains(string(s.Setup.MCP[0].Config), "ghp_abc") || !slices.Equal(s.Setup.MCPLeftOut, []string{"notes"}) {
 		t.Errorf("MCP %+v, left out %v", s.Setup.MCP, s.Setup.MCPLeftOut)
+	}
+	if m, ok := mountAt(s, filepath.Join(w.home, "mcp/server.js")); !ok || m.Mode != ReadOnly {
+		t.Errorf("the named MCP server's script is not shown: %+v", m)
 	}
 
 	_, err = Resolve(run(Options{StateDir: filepath.Join(w.home, ".claudebox"), MCP: []string{"gitlab"}}), w.host)
