@@ -93,8 +93,11 @@ bench:
 # Every finding fails: gofmt, go vet and staticcheck with the build's tags
 # (seccomp_seccomp.go only compiles with them), shellcheck on the scripts.
 # The C (pid1, the constructors) is built with -Wall -Wextra -Werror by its
-# own cgo flags, in vet as in every build.
+# own cgo flags, in vet as in every build. Nothing built is tracked:
+# hack/check-tree.sh fails on a tracked ELF file, or one over 1 MB outside
+# testdata.
 lint:
+	hack/check-tree.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags gendocs ./cmd/claudebox

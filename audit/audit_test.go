@@ -262,3 +262,24 @@ func TestEnsureImports(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderEscapes: a project path with a newline and an escape sequence
+// in it stays on its row of the launch plan, escaped.
+func TestRenderEscapes(t *testing.T) {
+	s := *spec
+	s.Project, s.Workdir = "/home/ada/a\nFAKE ROW\x1b[2J", "/home/ada/a\rb"
+	s.Notes = []string{"note\nfake"}
+	var b bytes.Buffer
+	if err := Render(&b, &s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\r\x1b") || strings.Contains(out, "\nFAKE ROW") {
+		t.Errorf("a control character reached the plan:\n%q", out)
+	}
+	for _, want := range []string{`/home/ada/a\nFAKE ROW\x1b[2J`, `/home/ada/a\rb`, `note: note\nfake`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
+		}
+	}
+}

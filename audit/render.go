@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
 )
 
@@ -20,11 +22,14 @@ func Render(w io.Writer, s *launch.Spec) error { return RenderWidth(w, s, Defaul
 // (read-write outside the project, secrets passed in, the full network,
 // allowed private addresses) carry a "!" and come first, with the network
 // tier; the spec's notes, marked too, are printed last. Long values are
-// cut in the middle (--dry-run --json has them whole).
+// cut in the middle (--dry-run --json has them whole). Control characters
+// in a value or note are escaped (printable).
 func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 	var p plan
 	// row adds a row to the plan; key names its group.
-	row := p.add
+	row := func(mark, key, value, note string) {
+		p.add(mark, key, printable.String(value), printable.String(note))
+	}
 	row("", "project", s.Project, "")
 	if s.Profile != "" {
 		row("", "profile", s.Profile, "")
@@ -100,6 +105,14 @@ func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 	for _, h := range s.Hidden {
 		row("", "hidden", h, "")
 	}
+	for _, sock := range s.Sockets.Shown {
+		mark, note := Risky, sock.Why+": a host service the sandbox can talk to"
+		if sock.Why == "nix daemon" {
+			mark, note = "", "the Nix daemon: builds as its own users"
+		}
+		row(mark, "socket", sock.Path, note)
+	}
+	row("", "socket", "every other host socket", socketsText(s))
 	p.gap()
 
 	for _, kv := range s.Env {
@@ -114,7 +127,23 @@ func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 	if err := p.write(w, width); err != nil {
 		return err
 	}
-	return writeNotes(w, s.Notes, width)
+	notes := make([]string, len(s.Notes))
+	for i, n := range s.Notes {
+		notes[i] = printable.String(n)
+	}
+	return writeNotes(w, notes, width)
+}
+
+// socketsText says how the host's other unix sockets are out of reach.
+func socketsText(s *launch.Spec) string {
+	text := fmt.Sprintf("hidden: %d found at launch", len(s.Sockets.Hidden))
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		text = "denied by Landlock (resolve-unix)"
+	}
+	if s.Run != nil {
+		text = "/run is the sandbox's own; " + text
+	}
+	return text
 }
 
 func authText(a string) string {

@@ -59,7 +59,7 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("## Network: %s", s.Network.Tier)
 	switch s.Network.Tier {
 	case launch.TierNone:
-		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work. Unix sockets on the filesystem still work.")
+		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work.")
 	case launch.TierInet:
 		p("The internet is reachable over TCP (DNS works), but not the user's LAN, private or Tailscale addresses (10/8, 172.16/12, 192.168/16, 100.64/10), cloud metadata (169.254/16), the host's own services, or IPv6. Connections to them fail at once (\"connection refused\" or \"no route to host\"); UDP other than DNS, and ICMP (ping), do not leave the sandbox. This is intended, do not try to work around it.")
 		for _, a := range s.Network.Allow {
@@ -80,6 +80,16 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		}
 	}
 	p("")
+	p("## Host services")
+	p("The host's own services (databases, Docker, D-Bus, ssh-agent, screen or tmux sessions, name caches) are not reachable through their unix sockets, in any network tier: `/run` is this sandbox's own, and the host's sockets elsewhere are %s. Connecting to one fails (\"No such file or directory\" or \"Connection refused\"). Sockets you create yourself (in the project, `$HOME`, `/tmp`, `$XDG_RUNTIME_DIR`) work.", socketsWord(s))
+	if len(s.Sockets.Shown) > 0 {
+		p("The user shows these on purpose:")
+		for _, sock := range s.Sockets.Shown {
+			p("- `%s` (%s)", sock.Path, sock.Why)
+		}
+	}
+	p("If the task needs a host service, ask the user to relaunch with `claudebox --socket PATH` (e.g. `--socket /run/postgresql`).")
+	p("")
 	p("## Environment")
 	p("The environment is cleared but for a short allowlist; tokens such as GITHUB_TOKEN or AWS keys are not present unless the user passed them.")
 	p("")
@@ -99,6 +109,13 @@ func mcpNamed(s *launch.Spec) string {
 		return "; here: " + codeList(names)
 	}
 	return "; here: none"
+}
+
+func socketsWord(s *launch.Spec) string {
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		return "denied by the kernel (Landlock)"
+	}
+	return "hidden"
 }
 
 func codeList(paths []string) string {

@@ -141,6 +141,12 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	if s.Scoped {
 		args = append(args, "--scope")
 	}
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		args = append(args, "--resolve-unix")
+		for _, sock := range s.Sockets.Shown {
+			args = append(args, "--unix-allow="+sock.Path)
+		}
+	}
 	if s.SubGID != 0 {
 		args = append(args, "--drop-groups")
 	}
@@ -184,7 +190,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 			Namespaces:    namespaces(s),
 			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.UID), Size: 1}},
 			GIDMappings:   gidMappings(s),
-			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
+			MaskedPaths:   slices.Concat(defaultMasked, s.Hidden, s.Sockets.Hidden),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
 		},
 	}, nil
@@ -255,9 +261,9 @@ func Symlinks(s *launch.Spec) map[string]string {
 
 // sysfs shows the network devices of the network namespace of the
 // process that mounts it; only the namespace's owner may. With a network
-// namespace of its own (none, inet) the sandbox gets a sysfs of its own:
-// its lo and tap0, not the host's interfaces and their addresses, and none
-// of the host's cgroup mounts. full, in the host's namespace, binds the
+// namespace of its own (none, allowlist, inet) the sandbox gets a sysfs of
+// its own: its lo (and tap0 under slirp4netns), not the host's interfaces
+// and their addresses, and none of the host's cgroup mounts. full, in the host's namespace, binds the
 // host's, read-only.
 func sysfs(t launch.Tier) specs.Mount {
 	if t == launch.TierFull {
@@ -285,6 +291,9 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		}
 		p := "/" + e.Name
 		m := specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind}
+		if p == "/run" && s.Run != nil {
+			m = specs.Mount{Destination: p, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "mode=755", "size=65536k"}}
+		}
 		if filepath.IsAbs(l.Rootfs) && launch.Within(l.Rootfs, p) {
 			ms = append([]specs.Mount{m}, ms...)
 		} else {
@@ -313,6 +322,19 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		over = append(over, specs.Mount{Destination: s.Home, Type: "bind", Source: s.Instance.HomeDir(), Options: rwBind})
 	case s.Home != "/":
 		over = append(over, tmpfs(s.Home, "700"))
+	}
+	if s.Run != nil {
+		over = append(over, tmpfs(s.Run.RuntimeDir, "700"))
+		for _, p := range s.Run.Keep {
+			over = append(over, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
+		}
+	}
+	// A socket shown on purpose is bound where the sandbox has a place of
+	// its own (/run, the home, /tmp); elsewhere it is simply not hidden.
+	for _, sock := range s.Sockets.Shown {
+		if s.Bound(sock.Path) {
+			over = append(over, specs.Mount{Destination: sock.Path, Type: "bind", Source: sock.Path, Options: roBind})
+		}
 	}
 	for _, m := range s.Mounts {
 		opts := rwBind

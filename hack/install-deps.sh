@@ -12,7 +12,7 @@ test_mode=false
 case ${1:-} in
 --test | --bench)
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd nftables shellcheck)
+	packages+=(runc uidmap bsdutils passwd nftables shellcheck screen nscd postgresql)
 	[[ $1 == --bench ]] && packages+=(bubblewrap hyperfine iperf3 time)
 	;;
 esac

@@ -30,6 +30,9 @@ type Options struct {
 	Network   string
 	AllowNet  []string
 	AllowHost []string
+	// Sockets holds --socket entries: host unix sockets, or directories
+	// of them, shown on purpose.
+	Sockets []string
 	// NoSeccomp turns the seccomp filter off.
 	NoSeccomp bool
 	// Profile is applied under the flags: its env and mounts come first,
@@ -65,6 +68,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		r.command,
 		r.homeMounts,
 		r.hidden,
+		r.sockets,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -148,6 +152,9 @@ func (r *resolver) environment() (err error) {
 func (r *resolver) hostRoot() (err error) {
 	if r.s.HostRoot, err = readHostRoot(r.h.Root); err != nil {
 		return err
+	}
+	if r.s.Run = resolveRun(r.h.Root, r.s.UID); r.s.Run != nil {
+		r.s.Env = setEnv(r.s.Env, "XDG_RUNTIME_DIR", r.s.Run.RuntimeDir)
 	}
 	r.s.Scratch = []string{"/tmp"}
 	if fi, err := os.Stat(filepath.Join(r.h.Root, "var/tmp")); err == nil && fi.IsDir() {
@@ -262,4 +269,23 @@ func (r *resolver) hidden() error {
 	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
 	s.Hidden = append(defaultHidden(r.h, s.Mounts), r.hide...)
 	return nil
+}
+
+// sockets: which host unix sockets stay in reach: the Nix daemon's and
+// those named with --socket or by the profile; the rest are denied by
+// Landlock or hidden.
+func (r *resolver) sockets() (err error) {
+	var named []Socket
+	for _, p := range r.profile.Sockets {
+		named = append(named, Socket{Path: p, Why: "profile"})
+	}
+	for _, p := range r.o.Sockets {
+		path, err := existingPath("--socket", p, r.cwd)
+		if err != nil {
+			return err
+		}
+		named = append(named, Socket{Path: path, Why: "--socket"})
+	}
+	r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, r.s.Mounts)
+	return err
 }

@@ -113,6 +113,12 @@ type Spec struct {
 	Profile string `json:"profile,omitempty"`
 	// TTY is true when the command gets its own pseudo-terminal.
 	TTY bool `json:"tty"`
+	// Run is the sandbox's /run: an empty tmpfs with a few host entries
+	// back; nil when the host has no /run directory.
+	Run *RunView `json:"run,omitempty"`
+	// Sockets says which host unix sockets the sandbox can reach: none but
+	// those shown on purpose.
+	Sockets Sockets `json:"sockets"`
 	// Notes are what the user should know about how the launch was
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
@@ -135,6 +141,7 @@ type Profile struct {
 	Network     Tier     `json:"network,omitempty"`
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
+	Sockets     []string `json:"sockets,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 	// MCP names user-scope MCP servers of ~/.claude.json to carry in, as
 	// --mcp does.

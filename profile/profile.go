@@ -50,6 +50,7 @@ type file struct {
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
 	MCP         []string    `json:"mcp"`
+	Sockets     []string    `json:"sockets"`
 }
 
 type fileMount struct {
@@ -119,6 +120,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
 	out.MCP = append(slices.Clone(base.MCP), p.MCP...)
+	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -217,6 +219,18 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.MCP = append(p.MCP, n)
 	}
+	for i, sock := range f.Sockets {
+		field := fmt.Sprintf("sockets[%d]", i)
+		path, err := expand(sock, home)
+		if err != nil {
+			return nil, "", bad(field, "%v", err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, "", bad(field, "%s does not exist", path)
+		}
+		p.Sockets = append(p.Sockets, real)
+	}
 	return p, f.Extends, nil
 }
 
@@ -252,7 +266,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, mcp"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, mcp"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -34,7 +34,7 @@ func (f fixture) write(t *testing.T, name, content string) {
 const example = `{"description": "db work", "env": ["PGHOST=localhost", "EDITOR"],
  "mounts": [{"source": "~/datasets", "mode": "ro"}, {"source": "~/proj/.env", "mode": "hide"},
             {"source": "~/proj", "target": "/work", "mode": "rw"}],
- "network": "inet", "allowNet": ["192.168.1.10:5432"]}`
+ "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"]}`
 
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
@@ -50,6 +50,7 @@ func TestLoad(t *testing.T) {
 			{Path: filepath.Join(f.home, "proj"), Target: "/work", Mode: launch.ReadWrite, Why: "profile db"},
 		},
 		Hide: []string{filepath.Join(f.home, "proj/.env")}, Network: launch.TierInet, AllowNet: []string{"192.168.1.10:5432"},
+		Sockets: []string{filepath.Join(f.home, "datasets")},
 	}
 	if !equal(p, want) {
 		t.Errorf("got  %+v\nwant %+v", p, want)
@@ -59,7 +60,7 @@ func TestLoad(t *testing.T) {
 func equal(a, b *launch.Profile) bool {
 	return a.Name == b.Name && a.Description == b.Description && slices.Equal(a.Env, b.Env) &&
 		slices.Equal(a.Mounts, b.Mounts) && slices.Equal(a.Hide, b.Hide) && a.Network == b.Network &&
-		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Extends, b.Extends)
+		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Extends, b.Extends)
 }
 
 func TestExtends(t *testing.T) {
@@ -106,6 +107,8 @@ func TestInvalid(t *testing.T) {
 		{"bad env", `{"env": ["1A=x"]}`, `env[0]: "1A=x"`},
 		{"bad allowNet", `{"network": "inet", "allowNet": ["lan.local"]}`, `allowNet[0]: "lan.local"`},
 		{"two values", `{} {}`, "more than one JSON value"},
+		{"relative socket", `{"sockets": ["run/x"]}`, `sockets[0]: "run/x" is relative`},
+		{"missing socket", `{"sockets": ["~/nope.sock"]}`, "sockets[0]: "},
 		{"bad extends", `{"extends": "../x"}`, "extends"},
 	} {
 		f.write(t, "bad", c.content)

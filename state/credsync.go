@@ -49,6 +49,10 @@ type CredentialSync struct {
 	last []byte // the login both held after the last sync (compact)
 	stop chan struct{}
 	done sync.WaitGroup
+	// ticks, when not nil, replaces the SyncInterval ticker, and each
+	// sync it starts is acknowledged on synced: a test steps the loop.
+	ticks  <-chan time.Time
+	synced chan<- struct{}
 }
 
 // StartCredentialSync carries the credentials in (CarryCredentials: the
@@ -57,10 +61,16 @@ type CredentialSync struct {
 // Code's credentials (a link, a FIFO, too large, another shape) is moved
 // aside first, with a note in home.Notes. Stop it when the sandbox exits.
 func StartCredentialSync(hostHome string, home *Home, mcp []string) (*CredentialSync, error) {
+	return startCredentialSync(hostHome, home, mcp, nil, nil)
+}
+
+func startCredentialSync(hostHome string, home *Home, mcp []string, ticks <-chan time.Time, synced chan<- struct{}) (*CredentialSync, error) {
 	c := &CredentialSync{
-		host: launch.CredentialsPath(hostHome),
-		home: home,
-		stop: make(chan struct{}),
+		host:   launch.CredentialsPath(hostHome),
+		home:   home,
+		stop:   make(chan struct{}),
+		ticks:  ticks,
+		synced: synced,
 	}
 	if err := os.MkdirAll(filepath.Dir(c.host), 0o700); err != nil {
 		return nil, err
@@ -89,14 +99,21 @@ func (c *CredentialSync) Stop() {
 
 func (c *CredentialSync) loop() {
 	defer c.done.Done()
-	tick := time.NewTicker(SyncInterval)
-	defer tick.Stop()
+	ticks := c.ticks
+	if ticks == nil {
+		tick := time.NewTicker(SyncInterval)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-tick.C:
+		case <-ticks:
 			c.sync()
+			if c.synced != nil {
+				c.synced <- struct{}{}
+			}
 		}
 	}
 }

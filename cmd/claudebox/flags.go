@@ -19,6 +19,7 @@ type launchFlags struct {
 	network      string
 	allowNet     []string
 	allowHost    []string
+	sockets      []string
 	yes, quiet   bool
 	dryRun       bool
 	seccomp      string
@@ -37,6 +38,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), allowlist (only --allow-host names and Claude's own), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.StringArrayVar(&f.allowHost, "allow-host", nil, "with --network allowlist, let `PATTERN[:PORT]` through: a host name or *.DOMAIN, ports 443 and 80 unless given (repeatable)")
+	fs.StringArrayVar(&f.sockets, "socket", nil, "show the host's unix socket `PATH`, or a directory of sockets, on purpose (repeatable), e.g. /run/postgresql; every other host socket is out of reach")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
@@ -83,6 +85,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		Network:    f.network,
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
+		Sockets:    f.sockets,
 		StateDir:   filepath.Join(home, stateDirName),
 		MCP:        f.mcp,
 	}, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/claudebox/claudebox/internal/egress"
 	_ "github.com/claudebox/claudebox/internal/pid1" // the sandbox's pid 1: a C constructor
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
@@ -35,7 +36,7 @@ func main() {
 	// A multi-call binary: the sandbox's pid 1, the CNI helper and the
 	// egress CNI plugin are this binary too. pid1, _ns-hold and (with
 	// _CLAUDEBOX_USERNS) _userns-exec never get here: C constructors run
-	// them before the Go runtime starts (internal/pid1, userns_join.go).
+	// them before the Go runtime starts (internal/pid1, network/holder_join.c).
 	if filepath.Base(os.Args[0]) == netconf.EgressType {
 		egress.Main()
 		return
@@ -78,12 +79,12 @@ func execute(args []string) int {
 		return int(st)
 	}
 	if cf, ok := errors.AsType[*checkFailed](err); ok {
-		fmt.Fprintf(os.Stderr, "claudebox: %v\n", cf)
+		fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(cf.Error()))
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "claudebox: %v\n", err)
+	fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(err.Error()))
 	if hint := launch.Hint(err); hint != "" {
-		fmt.Fprintf(os.Stderr, "  hint: %s\n", hint)
+		fmt.Fprintf(os.Stderr, "  hint: %s\n", printable.Lines(hint))
 	}
 	return registry.ExitFailure
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/state"
@@ -85,7 +86,8 @@ sees.`,
 	return cmd
 }
 
-// str shows a JSON value of the log ("" for none).
+// str shows a JSON value of the log ("" for none), escaped: a name comes
+// from the sandbox.
 func str(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -93,5 +95,5 @@ func str(v any) string {
 	case float64:
 		return fmt.Sprint(int64(v))
 	}
-	return fmt.Sprint(v)
+	return printable.String(fmt.Sprint(v))
 }

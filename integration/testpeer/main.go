@@ -405,6 +405,9 @@ func try(target string) (string, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(3 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
+	if network == "unix" && errors.Is(err, os.ErrDeadlineExceeded) {
+		return "connected, no greeting", nil // a daemon that waits to be asked (nscd)
+	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return "", err
 	}
