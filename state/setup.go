@@ -50,8 +50,9 @@ func (home *Home) prepareSetup(s *launch.Spec) error {
 func (home *Home) layerSettings(inst *launch.Instance, host []byte) error {
 	basePath := filepath.Join(inst.Dir, settingsBaseName)
 	var base map[string]json.RawMessage
-	if b, _, err := safefs.ReadTrusted(basePath, maxSettings); err == nil {
-		_ = json.Unmarshal(b, &base)
+	oldBase, _, err := safefs.ReadTrusted(basePath, maxSettings)
+	if err == nil {
+		_ = json.Unmarshal(oldBase, &base)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -61,7 +62,7 @@ func (home *Home) layerSettings(inst *launch.Instance, host []byte) error {
 			return err
 		}
 	}
-	err := home.Update(SettingsFile, maxSettings, func(old []byte) []byte {
+	err = home.Update(SettingsFile, maxSettings, func(old []byte) []byte {
 		var own map[string]json.RawMessage
 		if old != nil && json.Unmarshal(old, &own) != nil {
 			own = nil // not JSON: no change of the instance's is known
@@ -83,8 +84,8 @@ func (home *Home) layerSettings(inst *launch.Instance, host []byte) error {
 		hostObj = map[string]json.RawMessage{}
 	}
 	b, err := json.Marshal(hostObj)
-	if err != nil {
-		return err
+	if err != nil || bytes.Equal(b, oldBase) {
+		return err // unchanged: no write (it fsyncs)
 	}
 	return WriteFileAtomic(basePath, b, 0o600)
 }
