@@ -132,7 +132,7 @@ func (r *resolver) claudeSetup() error {
 		s.Mounts = append(s.Mounts, m)
 		n := 1
 		if part.dir {
-			n = r.followLinks(part.name, p, real, realClaude)
+			n = r.followLinks(part.name, real, realClaude)
 		}
 		if part.name == "plugins" {
 			n = r.plugins(real, realClaude)
@@ -185,7 +185,7 @@ func (r *resolver) unsafeSource(real, realClaude string) string {
 // that is elsewhere under the home (a skill kept in another repository):
 // the link then resolves inside too. It returns how many entries the part
 // holds.
-func (r *resolver) followLinks(name, p, real, realClaude string) int {
+func (r *resolver) followLinks(name, real, realClaude string) int {
 	entries, err := os.ReadDir(real)
 	if err != nil {
 		return 0
