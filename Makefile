@@ -69,15 +69,19 @@ unit:
 	$(GO) test -tags '$(TAGS)' -count=1 $(UNIT_PKGS)
 
 # Bounded runs of the fuzz targets of every parser of user input:
-# profiles, --env, --network, --allow-net, meta.json; and of what a sandbox
-# sends the relay (a connection's first bytes, DNS queries). Bounded by a count of
+# profiles, --env, --network, --allow-net, --publish, meta.json; and of what a sandbox
+# sends the relay (a connection's first bytes, DNS queries), the ssh-agent
+# proxy (agent messages) and the git credential server. Bounded by a count of
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile
 	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch
+	$(GO) test -run='^$$' -fuzz=FuzzParsePublish -fuzztime=200000x ./launch
 	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state
 	$(GO) test -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network
+	$(GO) test -run='^$$' -fuzz=FuzzMessage -fuzztime=200000x ./sshagent
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./gitcred
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \

@@ -29,7 +29,7 @@ const (
 	Hostname = "claudebox"
 	// LauncherPath is where the claudebox binary appears inside the
 	// sandbox, read-only, to serve as pid 1.
-	LauncherPath = "/.claudebox/claudebox"
+	LauncherPath = launch.LauncherInside
 )
 
 // Layout says where the bundle's host-side pieces are.
@@ -54,6 +54,13 @@ type Layout struct {
 	// inet tier under plain runc (exports of inet only; a launch attaches
 	// it itself). "" for no hook.
 	NetHook string
+	// SSHAgent is the socket of the launch's ssh-agent proxy, shown at
+	// launch.SSHAgentSocket (launches with --ssh-agent only).
+	SSHAgent string
+	// GitCredential is the socket of the launch's git credential server,
+	// shown at launch.GitCredentialSocket (launches with
+	// --git-credential only).
+	GitCredential string
 }
 
 // Places say where a bundle's files are, for LayoutFor: Dir holds the
@@ -78,6 +85,12 @@ func LayoutFor(s *launch.Spec, p Places) Layout {
 		l.ResolvConf = filepath.Join(p.Dir, ResolvConfName)
 		l.NetHook = p.NetHook
 	}
+	if s.SSHAgent != nil {
+		l.SSHAgent = filepath.Join(p.Dir, SSHAgentName)
+	}
+	if s.GitCredentials != nil {
+		l.GitCredential = filepath.Join(p.Dir, GitCredentialName)
+	}
 	return l
 }
 
@@ -96,6 +109,13 @@ const (
 
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
+
+// SSHAgentName is the ssh-agent proxy's socket in a launch directory,
+// GitCredentialName the git credential server's.
+const (
+	SSHAgentName      = "ssh-agent.sock"
+	GitCredentialName = "git-credential.sock"
+)
 
 // WriteResolvConf writes the inet tier's resolv.conf: the resolvers the
 // deny rules let through. Rootless that is the uplink's DNS forwarder
@@ -145,6 +165,13 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 		args = append(args, "--resolve-unix")
 		for _, sock := range s.Sockets.Shown {
 			args = append(args, "--unix-allow="+sock.Path)
+		}
+		// The launcher's own sockets, bound outside the domain too.
+		if s.SSHAgent != nil {
+			args = append(args, "--unix-allow="+launch.SSHAgentSocket)
+		}
+		if s.GitCredentials != nil {
+			args = append(args, "--unix-allow="+launch.GitCredentialSocket)
 		}
 	}
 	if s.SubGID != 0 {
@@ -353,6 +380,12 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	if l.ResolvConf != "" {
 		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
 			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
+	for _, sock := range []struct{ src, dst string }{{l.SSHAgent, launch.SSHAgentSocket}, {l.GitCredential, launch.GitCredentialSocket}} {
+		if sock.src != "" {
+			ms = append(ms, specs.Mount{Destination: sock.dst, Type: "bind", Source: sock.src,
+				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		}
 	}
 	return append(ms, specs.Mount{
 		Destination: LauncherPath, Type: "bind", Source: l.Launcher,

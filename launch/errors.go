@@ -10,6 +10,8 @@ var (
 	ErrNoClaude   = errors.New("claude not found")
 	ErrBadNetwork = errors.New("bad network")
 	ErrBadMCP     = errors.New("bad --mcp")
+	// ErrBadGitCredential: a --git-credential that is not a host.
+	ErrBadGitCredential = errors.New("bad --git-credential")
 )
 
 // HintError is an error the user can fix; Hint says how.

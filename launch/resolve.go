@@ -38,12 +38,25 @@ type Options struct {
 	// Profile is applied under the flags: its env and mounts come first,
 	// its tier below --network and CLAUDEBOX_NETWORK. nil for none.
 	Profile *Profile
+	// Publish holds --publish entries: [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT].
+	Publish []string
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
 	// MCP names user-scope MCP servers of the host's ~/.claude.json to
 	// carry into the instance (--mcp); the profile's come first.
 	MCP []string
+	// SSHAgent are the hosts (HOST or HOST:PORT) whose logins the
+	// sandbox's agent signs (--ssh-agent); SSHAgentSign the SSHSIG
+	// namespaces it signs in (--ssh-agent-sign).
+	SSHAgent     []string
+	SSHAgentSign []string
+	// SSHAgentKey are the fingerprints of the only keys it lists and uses
+	// (--ssh-agent-key); all when empty.
+	SSHAgentKey []string
+	// GitCredential are the hosts (HOST or HOST:PORT) whose HTTPS logins
+	// the host's credential helpers lend the sandbox's git.
+	GitCredential []string
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -53,7 +66,8 @@ type Options struct {
 // kernel's scope), then the network, the environment and login, the host
 // root, the project's git and instance, the mounts the user asked for and
 // what stays protected, the command, what it finds under the home (tools,
-// the user's instructions), and last what is hidden.
+// the user's instructions), what is hidden, and last the ssh-agent and
+// git's credentials.
 func Resolve(o Options, h Host) (*Spec, error) {
 	r, err := newResolver(o, h)
 	if err != nil {
@@ -61,6 +75,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	for _, step := range []func() error{
 		r.network,
+		r.publish,
 		r.environment,
 		r.hostRoot,
 		r.git,
@@ -69,6 +84,8 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		r.homeMounts,
 		r.hidden,
 		r.sockets,
+		r.sshAgent,
+		r.gitCredentials,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -134,6 +151,12 @@ func newResolver(o Options, h Host) (*resolver, error) {
 func (r *resolver) network() (err error) {
 	r.s.Network, err = resolveNetwork(r.o.Network, r.h.Environ, r.profile, append(slices.Clone(r.profile.AllowNet), r.o.AllowNet...),
 		append(slices.Clone(r.profile.AllowHosts), r.o.AllowHost...))
+	return err
+}
+
+// publish: the sandbox ports published on the host, the profile's first.
+func (r *resolver) publish() (err error) {
+	r.s.Publish, err = resolvePublish(append(slices.Clone(r.profile.Publish), r.o.Publish...))
 	return err
 }
 

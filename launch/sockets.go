@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +52,8 @@ const NixDaemonSocket = "/nix/var/nix/daemon-socket/socket"
 const maxHiddenSockets = 4096
 
 // maxShownSockets bounds the sockets shown on purpose: pid1 grants each to
-// Landlock from its arguments, and holds that many (internal/pid1).
+// Landlock from its arguments, and holds that many (internal/pid1), and
+// claudebox's own two (the ssh-agent's, git's credentials).
 const maxShownSockets = 64
 
 // Socket is a host socket, or a directory of them, shown on purpose.
@@ -206,9 +210,18 @@ func (s *Spec) Bound(p string) bool { return ownPlace(p, s.Run != nil, s.Home) }
 // process's working directory or root cannot be placed and is left out
 // (SECURITY.md).
 func HostSockets(root string) ([]string, error) {
-	procs, err := os.ReadDir(filepath.Join(root, "proc"))
+	proc, err := os.Open(filepath.Join(root, "proc"))
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's unix sockets: %w", err)
+	}
+	defer proc.Close()
+	names, err := proc.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's unix sockets: %w", err)
+	}
+	pids := netNamespaces(int(proc.Fd()), names)
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("listing the host's unix sockets: no /proc/PID/net/unix under %s", root)
 	}
 	canon := func(p string) (string, bool) {
 		dir, err := filepath.EvalSymlinks(filepath.Join(root, filepath.Dir(p)))
@@ -219,19 +232,9 @@ func HostSockets(root string) ([]string, error) {
 		fi, err := os.Lstat(real)
 		return hostPath(root, real), err == nil && fi.Mode()&fs.ModeSocket != 0
 	}
-	seen := map[uint64]bool{}
 	var out []string
-	for _, e := range procs {
-		if e.Name()[0] < '1' || e.Name()[0] > '9' {
-			continue
-		}
-		path := filepath.Join(root, "proc", e.Name(), "net/unix")
-		var st unix.Stat_t
-		if unix.Stat(path, &st) != nil || seen[st.Ino] {
-			continue // gone, or a namespace already read
-		}
-		seen[st.Ino] = true
-		f, err := os.Open(path)
+	for _, pid := range pids {
+		f, err := os.Open(filepath.Join(root, "proc", pid, "net/unix"))
 		if err != nil {
 			continue // gone since
 		}
@@ -241,11 +244,44 @@ func HostSockets(root string) ([]string, error) {
 			return nil, err
 		}
 	}
-	if len(seen) == 0 {
-		return nil, fmt.Errorf("listing the host's unix sockets: no /proc/PID/net/unix under %s", root)
-	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// netNamespaces returns one process (of names, the entries of the /proc
+// open at procfd) in each network namespace: the inode of
+// /proc/PID/net/unix names the namespace. A lookup each, under /proc, is
+// the scan's cost (about 10 µs), so it is spread over the CPUs.
+func netNamespaces(procfd int, names []string) []string {
+	workers := min(runtime.NumCPU(), 4)
+	var (
+		mu   sync.Mutex
+		seen = map[uint64]string{}
+		wg   sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(names); i += workers {
+				n := names[i]
+				if n[0] < '1' || n[0] > '9' {
+					continue
+				}
+				var st unix.Stat_t
+				if unix.Fstatat(procfd, n+"/net/unix", &st, 0) != nil {
+					continue // gone
+				}
+				mu.Lock()
+				if _, ok := seen[st.Ino]; !ok {
+					seen[st.Ino] = n
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	pids := slices.Collect(maps.Values(seen))
+	slices.Sort(pids)
+	return pids
 }
 
 // parseUnixSockets reads one /proc/net/unix and appends to out the paths

@@ -127,6 +127,17 @@ type Spec struct {
 	// parts of ~/.claude shown, the settings, the MCP servers named); nil
 	// without an instance.
 	Setup *Setup `json:"setup,omitempty"`
+	// SSHAgent is the agent the sandbox gets (SSH_AUTH_SOCK inside), which
+	// signs logins to the named hosts only; nil for none.
+	SSHAgent *SSHAgent `json:"sshAgent,omitempty"`
+	// GitCredentials lends the sandbox's git the host's HTTPS logins for
+	// the named hosts (--git-credential); nil for none.
+	GitCredentials *GitCredentials `json:"gitCredentials,omitempty"`
+	// Publish are the sandbox ports the launcher makes reachable on the
+	// host (--publish and the profile's); in the full tier they need
+	// nothing (the sandbox shares the host's network) and only the plan
+	// shows them.
+	Publish []Publish `json:"publish,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -142,10 +153,18 @@ type Profile struct {
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
 	Sockets     []string `json:"sockets,omitempty"`
+	Publish     []string `json:"publish,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
 	// MCP names user-scope MCP servers of ~/.claude.json to carry in, as
 	// --mcp does.
 	MCP []string `json:"mcp,omitempty"`
+	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
+	// --ssh-agent-sign and --ssh-agent-key.
+	SSHAgent     []string `json:"sshAgent,omitempty"`
+	SSHAgentSign []string `json:"sshAgentSign,omitempty"`
+	SSHAgentKeys []string `json:"sshAgentKeys,omitempty"`
+	// GitCredentials is as --git-credential.
+	GitCredentials []string `json:"gitCredentials,omitempty"`
 }
 
 // Writable lists the host trees the sandbox can write: the instance home

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -102,13 +101,10 @@ type relayDriver struct {
 	allow     []launch.Allow
 	upstreams []string   // the host's resolvers, host:53
 	list      *allowlist // the allowlist tier's; nil for inet
-	// slots bound what a sandbox can make the launcher hold at once:
-	// relayed connections, and DNS queries in flight.
-	relaying, queries chan struct{}
-	mu                sync.Mutex
-	conns             map[net.Conn]struct{} // open relayed connections
-	closed            bool
-	wg                sync.WaitGroup
+	// connSet bounds the relayed connections a sandbox can make the
+	// launcher hold at once; queries bounds the DNS queries in flight.
+	connSet
+	queries chan struct{}
 }
 
 // Prepare: the CNI list's egress plugin gives the namespace its address
@@ -155,17 +151,12 @@ const (
 
 // Up serves the sockets until Down.
 func (d *relayDriver) Up(*Attachment) error {
-	d.conns = map[net.Conn]struct{}{}
-	d.relaying, d.queries = make(chan struct{}, maxRelayed), make(chan struct{}, maxInFlight)
+	d.init(maxRelayed)
+	d.queries = make(chan struct{}, maxInFlight)
 	d.serve(func() { d.acceptLoop(d.sockets.TCP, d.relayTCP) })
 	d.serve(func() { d.acceptLoop(d.sockets.DNSTCP, d.relayDNSTCP) })
 	d.serve(d.dnsLoop)
 	return nil
-}
-
-func (d *relayDriver) serve(f func()) {
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); f() }()
 }
 
 // Down closes the sockets and every relayed connection.
@@ -173,12 +164,7 @@ func (d *relayDriver) Down(*Attachment) {
 	if d.sockets == nil {
 		return
 	}
-	d.mu.Lock()
-	d.closed = true
-	for c := range d.conns {
-		c.Close()
-	}
-	d.mu.Unlock()
+	d.closeAll()
 	d.sockets.Close()
 }
 
@@ -187,45 +173,6 @@ func (d *relayDriver) Settle() {
 	d.wg.Wait()
 	if d.list != nil {
 		d.list.log.close()
-	}
-}
-
-// track keeps c for Down; false when the relay is closing.
-func (d *relayDriver) track(c net.Conn) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return false
-	}
-	d.conns[c] = struct{}{}
-	return true
-}
-
-func (d *relayDriver) untrack(c net.Conn) {
-	d.mu.Lock()
-	delete(d.conns, c)
-	d.mu.Unlock()
-	c.Close()
-}
-
-func (d *relayDriver) acceptLoop(l *net.TCPListener, relay func(*net.TCPConn)) {
-	for {
-		c, err := l.AcceptTCP()
-		if err != nil {
-			return // closed by Down
-		}
-		select {
-		case d.relaying <- struct{}{}:
-		default:
-			c.SetLinger(0) // too many at once: a reset
-			c.Close()
-			continue
-		}
-		if !d.track(c) {
-			c.Close()
-			return
-		}
-		d.serve(func() { defer func() { d.untrack(c); <-d.relaying }(); relay(c) })
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/sandbox"
+	"github.com/claudebox/claudebox/sshagent"
 	"github.com/claudebox/claudebox/state"
 )
 
@@ -102,6 +103,8 @@ func Run(o Options) []Result {
 	} else {
 		add("/dev/net/tun", Pass, "usable", "")
 	}
+
+	out = append(out, checkSSHAgent(o.Host))
 
 	if !userns {
 		add("sandbox probes", Fail, "skipped: no user namespaces", "fix the user namespace check first")
@@ -470,4 +473,25 @@ func ProbeMain(args []string) int {
 	}
 	fmt.Println("ok")
 	return 0
+}
+
+// checkSSHAgent says whether --ssh-agent can forward: the host's agent
+// answers, with how many keys. Nothing is forwarded unless a launch asks.
+func checkSSHAgent(h launch.Host) Result {
+	r := Result{Name: "ssh-agent"}
+	sock := ""
+	for _, kv := range h.Environ {
+		if v, ok := strings.CutPrefix(kv, "SSH_AUTH_SOCK="); ok {
+			sock = v
+		}
+	}
+	keys, err := sshagent.Probe(sock)
+	if err != nil {
+		r.Status, r.Detail = Warn, "your agent does not answer ("+err.Error()+"): --ssh-agent HOST would refuse to launch"
+		r.Fix = "eval \"$(ssh-agent)\" && ssh-add"
+		return r
+	}
+	r.Status = Pass
+	r.Detail = fmt.Sprintf("your agent answers with %d key(s); forwarded to a sandbox only with --ssh-agent HOST, for logins to HOST", len(keys))
+	return r
 }

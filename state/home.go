@@ -136,8 +136,9 @@ func (h *Home) writeCredentials(b []byte) error {
 // the parts of the user's Claude Code setup), SANDBOX.md rendered from
 // this launch's spec, a CLAUDE.md that imports it (and the user's own
 // CLAUDE.md, when shown) exactly once, keeping the user's edits; the
-// user's settings layered under the instance's, and the MCP servers named
-// in its ~/.claude.json.
+// user's settings layered under the instance's, the MCP servers named in
+// its ~/.claude.json, and with --ssh-agent the named hosts' keys in
+// ~/.ssh/known_hosts.
 func (home *Home) Prepare(s *launch.Spec) error {
 	for _, m := range s.Mounts {
 		dst := m.Dest()
@@ -160,6 +161,11 @@ func (home *Home) Prepare(s *launch.Spec) error {
 	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
 	if err := home.Update(ClaudeMDFile, MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
 		return fmt.Errorf("CLAUDE.md: %w", err)
+	}
+	if s.SSHAgent != nil && len(s.SSHAgent.Hosts) > 0 {
+		if err := home.writeKnownHosts(s.SSHAgent); err != nil {
+			return fmt.Errorf("~/%s: %w", KnownHostsFile, err)
+		}
 	}
 	return home.prepareSetup(s)
 }

@@ -24,7 +24,15 @@ type launchFlags struct {
 	dryRun       bool
 	seccomp      string
 	asJSON       bool
-	// mcp: --mcp, the MCP servers carried in.
+	sshAgent     []string
+	sshAgentSign []string
+	gitCred      []string
+	sshAgentKey  []string
+
+	// --publish
+	publish []string
+
+	// --mcp: the MCP servers carried in.
 	mcp []string
 }
 
@@ -44,6 +52,11 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
 	fs.StringArrayVar(&f.mcp, "mcp", nil, "carry the MCP server `NAME` of your ~/.claude.json (user scope) into the sandbox, with its secrets (repeatable); none comes along unless named")
+	fs.StringArrayVar(&f.sshAgent, "ssh-agent", nil, "give the sandbox an ssh-agent that signs logins to `HOST[:PORT]` only, with the keys in your own agent, checked against your known_hosts (repeatable), e.g. --ssh-agent github.com")
+	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
+	fs.StringArrayVar(&f.sshAgentKey, "ssh-agent-key", nil, "with --ssh-agent, list and use only the key of `FINGERPRINT` (SHA256:..., as ssh-add -l shows it; repeatable); default all your agent holds")
+	fs.StringArrayVar(&f.gitCred, "git-credential", nil, "answer git's credential requests for https://`HOST[:PORT]` with your own git credential helpers' login, which then enters the sandbox (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a sandbox port on the host: `[HOST_ADDR:]HOST_PORT[:SANDBOX_PORT]`, e.g. -p 5173 for http://localhost:5173 (repeatable; the host's loopback unless HOST_ADDR names an address); full needs none")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -86,8 +99,15 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
 		Sockets:    f.sockets,
+		Publish:    f.publish,
 		StateDir:   filepath.Join(home, stateDirName),
 		MCP:        f.mcp,
+
+		SSHAgent:     f.sshAgent,
+		SSHAgentSign: f.sshAgentSign,
+		SSHAgentKey:  f.sshAgentKey,
+
+		GitCredential: f.gitCred,
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/claudebox/claudebox/gitcred"
 	"github.com/claudebox/claudebox/internal/egress"
 	_ "github.com/claudebox/claudebox/internal/pid1" // the sandbox's pid 1: a C constructor
 	"github.com/claudebox/claudebox/internal/printable"
@@ -54,6 +55,10 @@ func main() {
 			os.Exit(network.HookMain())
 		case registry.NetKeeper:
 			os.Exit(network.KeeperMain(os.Args[2:]))
+		case registry.GitCredential:
+			os.Exit(gitcred.HelperMain(os.Args[2:]))
+		case registry.Publish:
+			os.Exit(network.PublishHelperMain())
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -33,43 +34,17 @@ why. The log lives in the project's instance, which the sandbox never
 sees.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := stateDir()
+			entries, found, err := readSessionLog(project, state.LastNetLog)
 			if err != nil {
 				return err
 			}
-			host, err := launch.CurrentHost()
-			if err != nil {
-				return err
-			}
-			spec, err := launch.Resolve(launch.Options{Project: project, Command: []string{"true"}, StateDir: dir}, host)
-			if err != nil {
-				return err
-			}
-			path := state.LastNetLog(spec.Instance)
-			if path == "" {
+			if !found {
 				fmt.Fprintln(cmd.OutOrStdout(), "no allowlist session in this project yet")
 				return nil
 			}
-			b, _, err := safefs.ReadTrusted(path, maxNetLog)
-			if err != nil {
-				return err
-			}
-			var entries []map[string]any
-			sc := bufio.NewScanner(bytes.NewReader(b))
-			for sc.Scan() {
-				var e map[string]any
-				if json.Unmarshal(sc.Bytes(), &e) == nil {
-					entries = append(entries, e)
-				}
-			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if entries == nil {
-					entries = []map[string]any{}
-				}
-				return enc.Encode(entries)
+				return printJSONEntries(out, entries)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tKIND\tNAME\tADDRESS\tPORT\tVERDICT\tBYTES\tWHY")
@@ -84,6 +59,50 @@ sees.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&project, "project", "", "the project `DIR` (default: the current directory's)")
 	return cmd
+}
+
+// readSessionLog reads the newest session log of the project's instance
+// (last names it), one JSON object a line; found is false when there is
+// none.
+func readSessionLog(project string, last func(*launch.Instance) string) (entries []map[string]any, found bool, err error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, false, err
+	}
+	host, err := launch.CurrentHost()
+	if err != nil {
+		return nil, false, err
+	}
+	spec, err := launch.Resolve(launch.Options{Project: project, Command: []string{"true"}, StateDir: dir}, host)
+	if err != nil {
+		return nil, false, err
+	}
+	path := last(spec.Instance)
+	if path == "" {
+		return nil, false, nil
+	}
+	b, _, err := safefs.ReadTrusted(path, maxNetLog)
+	if err != nil {
+		return nil, false, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		var e map[string]any
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			entries = append(entries, e)
+		}
+	}
+	return entries, true, nil
+}
+
+// printJSONEntries prints a log's entries as one JSON array.
+func printJSONEntries(out io.Writer, entries []map[string]any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if entries == nil {
+		entries = []map[string]any{}
+	}
+	return enc.Encode(entries)
 }
 
 // str shows a JSON value of the log ("" for none), escaped: a name comes

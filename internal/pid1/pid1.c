@@ -67,7 +67,9 @@ struct cb_landlock_path_beneath_attr {
 	__u64 allowed_access;
 	__s32 parent_fd;
 } __attribute__((packed));
-#define MAX_UNIX_ALLOW 64
+// The sockets shown on purpose (launch's maxShownSockets, 64) and
+// claudebox's own: the ssh-agent's and git's credential socket.
+#define MAX_UNIX_ALLOW 66
 
 extern char **environ;
 

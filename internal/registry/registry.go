@@ -36,6 +36,12 @@ const (
 	// down when the container ends.
 	NetHook   = "_net-hook"
 	NetKeeper = "_net-keeper"
+	// GitCredential is git's credential helper inside a sandbox launched
+	// with --git-credential (package gitcred).
+	GitCredential = "_git-credential"
+	// Publish makes --publish's sockets in the sandbox's network
+	// namespace, from its user namespace (joined before Go starts).
+	Publish = "_publish"
 )
 
 // Environment the helpers are started with.
