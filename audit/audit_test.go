@@ -2,12 +2,16 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/claudebox/claudebox/launch"
 )
@@ -120,10 +124,104 @@ func TestRender(t *testing.T) {
 	if line := lineWith(out, "network"); strings.HasPrefix(line, Risky) {
 		t.Errorf("inet is not risky: %q", line)
 	}
-	if line := lineWith(out, "http://localhost:5173"); strings.HasPrefix(line, Risky) || !strings.Contains(line, "127.0.0.1 and ::1") {
+	var wide bytes.Buffer // a row on one line
+	if err := RenderWidth(&wide, spec, 200); err != nil {
+		t.Fatal(err)
+	}
+	if line := lineWith(wide.String(), "http://localhost:5173"); strings.HasPrefix(line, Risky) || !strings.Contains(line, "127.0.0.1 and ::1") {
 		t.Errorf("a loopback publish: %q", line)
 	}
 	golden(t, "audit.txt", b.Bytes())
+}
+
+// specWithSetup is spec with a Claude Code setup that carries a named MCP
+// server holding a token, and long paths.
+func specWithSetup() *launch.Spec {
+	s := *spec
+	s.Mounts = append(slices.Clone(s.Mounts),
+		launch.Mount{Path: "/home/ada/.claude/commands", Mode: launch.ReadOnly, Why: "your ~/.claude/commands", Setup: true},
+		launch.Mount{Path: "/home/ada/src/github.com/some-organisation/a-rather-long-repository-name/skills/deploy", Mode: launch.ReadOnly, Why: "~/.claude/skills/deploy links here", Setup: true})
+	s.Setup = &launch.Setup{
+		Parts:    []launch.SetupPart{{Name: "commands", Count: 3}, {Name: "skills", Count: 2}, {Name: "keybindings.json", Count: 1}},
+		Settings: json.RawMessage(`{}`),
+		MCP: []launch.MCPServer{
+			{Name: "github", Config: json.RawMessage(`{"command":"github-mcp-server","args":["stdio"],"env":{"GITHUB_PERSONAL_ACCESS_TOKEN":"ghp_` + strings.Repeat("t", 36) + `"}}`)},
+			{Name: "linear", Config: json.RawMessage(`{"type":"http","url":"https://bot:hunter2hunter2@mcp.linear.test/sse?api_key=abcdefabcdefabcdef&x=1","headers":{"Authorization":"Bearer abcdefghijklmnopqrstuvwxyz"}}`)},
+		},
+		MCPLeftOut: []string{"notes", "postgres"},
+	}
+	return &s
+}
+
+// The plan fits 80, 120 and 200 columns: no line longer, none ending in a
+// space; a "!" row and a masked secret are visible in each, no secret
+// whole; the rows to look at come first.
+func TestRenderWidths(t *testing.T) {
+	s := specWithSetup()
+	for _, width := range []int{80, 120, 200} {
+		var b bytes.Buffer
+		if err := RenderWidth(&b, s, width); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if n := utf8.RuneCountInString(l); n > width {
+				t.Errorf("%d columns: line %d has %d: %q", width, i+1, n, l)
+			}
+			if strings.TrimRight(l, " ") != l {
+				t.Errorf("%d columns: line %d ends in a space: %q", width, i+1, l)
+			}
+		}
+		for _, secret := range []string{strings.Repeat("t", 20), "hunter2hunter2", "abcdefabcdefabcdef", "qrstuvwxyz", strings.Repeat("q", 20)} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%d columns: a secret shows whole (%s)", width, secret)
+			}
+		}
+		for _, masked := range []string{"ghp_…(40 chars)", "sk-a…(108 chars)", "Bear…(33 chars)"} {
+			line := lineWith(out, masked)
+			if !strings.HasPrefix(line, Risky) {
+				t.Errorf("%d columns: %s not shown on a risky row: %q", width, masked, line)
+			}
+		}
+		if !strings.Contains(out, "2 left out") || !strings.Contains(out, "commands 3,") {
+			t.Errorf("%d columns: the setup is not summed up:\n%s", width, out)
+		}
+		lines := strings.Split(out, "\n")
+		if !strings.HasPrefix(strings.TrimSpace(lines[0]), "network") {
+			t.Errorf("%d columns: the network does not come first: %q", width, lines[0])
+		}
+		if i, j := strings.Index(out, "! env"), strings.Index(out, " project "); i < 0 || j < i {
+			t.Errorf("%d columns: the risky rows do not come first:\n%s", width, out)
+		}
+		golden(t, fmt.Sprintf("audit-%d.txt", width), b.Bytes())
+	}
+}
+
+func TestShortenAndWrap(t *testing.T) {
+	if got := Shorten("/home/ada/src/project", 11); got != "/home…oject" || utf8.RuneCountInString(got) != 11 {
+		t.Errorf("Shorten: %q", got)
+	}
+	if got := Shorten("short", 10); got != "short" {
+		t.Errorf("Shorten: %q", got)
+	}
+	if got := wrap("one two three four", 9); !slices.Equal(got, []string{"one two", "three", "four"}) {
+		t.Errorf("wrap: %q", got)
+	}
+	if got := wrap("averyveryverylongword x", 9); !slices.Equal(got, []string{"aver…word", "x"}) {
+		t.Errorf("wrap: %q", got)
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://mcp.test/sse", "https://mcp.test/sse"},
+		{"https://user:s3cretpassword123@mcp.test/x", "https://user:s3cr…(17 chars)@mcp.test/x"},
+		{"https://mcp.test/x?token=abc&mode=1", "https://mcp.test/x?token=…(3 chars)&mode=1"},
+	} {
+		if got, _ := MaskURL(c.in); got != c.want {
+			t.Errorf("MaskURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }
 
 func lineWith(out, s string) string {

@@ -5,6 +5,7 @@
 package audit
 
 import (
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,11 +75,68 @@ func Mask(name, value string) (shown string, masked bool) {
 	if !SecretName(name) && !SecretValue(value) {
 		return value, false
 	}
+	return MaskSecret(value), true
+}
+
+// MaskSecret shows a value known to be secret: a short prefix when it is
+// long enough, an ellipsis and the length.
+func MaskSecret(value string) string {
 	n := utf8.RuneCountInString(value)
 	prefix := 4
 	if n < 16 {
 		prefix = 0 // too short to show any of it
 	}
 	r := []rune(value)
-	return string(r[:min(prefix, n)]) + "…(" + strconv.Itoa(n) + " chars)", true
+	return string(r[:min(prefix, n)]) + "…(" + strconv.Itoa(n) + " chars)"
+}
+
+// MaskURL masks the credentials in a URL: its password (or a user given
+// alone), and the values of query parameters whose name or value looks
+// secret. masked says whether any was. A string that is not a URL is
+// masked inline (MaskInline).
+func MaskURL(raw string) (shown string, masked bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		shown = MaskInline(raw)
+		return shown, shown != raw
+	}
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), MaskSecret(pw))
+		} else {
+			u.User = url.User(MaskSecret(u.User.Username()))
+		}
+		masked = true
+	}
+	if u.RawQuery != "" {
+		var parts []string
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			if dv, err := url.QueryUnescape(v); err == nil {
+				v = dv
+			}
+			if shown, m := Mask(k, v); m {
+				kv, masked = k+"="+shown, true
+			}
+			parts = append(parts, kv)
+		}
+		u.RawQuery = ""
+		if masked {
+			return unescapeUserinfo(u.String()) + "?" + strings.Join(parts, "&"), true
+		}
+		return raw, false
+	}
+	if !masked {
+		return raw, false
+	}
+	return unescapeUserinfo(u.String()), true
+}
+
+// unescapeUserinfo shows a masked user info as it was written ("…" and
+// the parentheses escaped by url.URL.String).
+func unescapeUserinfo(s string) string {
+	if d, err := url.PathUnescape(s); err == nil {
+		return d
+	}
+	return s
 }

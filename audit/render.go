@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
@@ -13,17 +12,24 @@ import (
 // Risky marks an item the user should look at twice.
 const Risky = "!"
 
-// Render writes the launch plan: project, instance, network and where the
-// tier came from, auth, command, mounts grouped read-write / read-only /
+// Render writes the launch plan DefaultWidth columns wide.
+func Render(w io.Writer, s *launch.Spec) error { return RenderWidth(w, s, DefaultWidth) }
+
+// RenderWidth writes the launch plan in width columns: project, instance,
+// network and where the tier came from, auth, command, what of the user's
+// Claude Code setup comes along, mounts grouped read-write / read-only /
 // hidden, and every environment variable with secrets masked. Risky items
 // (read-write outside the project, secrets passed in, the full network,
 // allowed private addresses, a port published beyond the host's loopback)
-// carry a "!", and so do the spec's notes,
-// printed last.
-func Render(w io.Writer, s *launch.Spec) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// carry a "!" and come first, with the network tier; the spec's notes,
+// marked too, are printed last. Long values are cut in the middle
+// (--dry-run --json has them whole). Control characters in a value or
+// note are escaped (printable).
+func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
+	var p plan
+	// row adds a row to the plan; key names its group.
 	row := func(mark, key, value, note string) {
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", pad(mark), key, printable.String(value), printable.String(note))
+		p.add(mark, key, printable.String(value), printable.String(note))
 	}
 	row("", "project", s.Project, "")
 	if s.Profile != "" {
@@ -43,7 +49,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 	case launch.TierAllowlist:
 		netNote += "; only the hosts below, by name"
 	}
-	row(netMark, "network", string(s.Network.Tier), netNote)
+	p.addFirst(netMark, "network", string(s.Network.Tier), netNote)
 	for _, h := range s.Network.Hosts {
 		row("", "allow-host", h.String(), h.Why)
 	}
@@ -53,8 +59,8 @@ func Render(w io.Writer, s *launch.Spec) error {
 	for _, a := range s.Network.Allow {
 		row(Risky, "allow-net", a.String(), "private destination let through")
 	}
-	for _, p := range s.Publish {
-		mark, value, note := publishRow(s.Network.Tier, p)
+	for _, pub := range s.Publish {
+		mark, value, note := publishRow(s.Network.Tier, pub)
 		row(mark, "publish", value, note)
 	}
 	if len(s.KeptGroups) > 0 {
@@ -72,9 +78,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 	row("", "auth", authText(s.Auth), "")
 	row("", "command", MaskInline(strings.Join(s.Command, " ")), "")
 	row("", "workdir", s.Workdir, "")
+	setupRows(row, s.Setup)
 
-	fmt.Fprintln(tw, "\t\t")
-	first := true
+	p.gap()
 	for _, m := range s.Mounts {
 		if m.Mode != launch.ReadWrite {
 			continue
@@ -89,41 +95,37 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if m.Unprotects {
 			mark, note = Risky, note+", lifts the read-only protection of what a host tool runs there (.git/hooks, .git/config, ...)"
 		}
-		row(mark, label(&first, "read-write"), m.Dest(), note)
+		row(mark, "read-write", m.Dest(), note)
 	}
 	if s.Instance != nil {
-		row("", label(&first, "read-write"), s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
+		row("", "read-write", s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
 	}
-	first = true
 	for _, m := range s.Mounts {
 		if m.Mode == launch.ReadOnly {
 			mark, note := "", m.Why
 			if m.Target != "" {
 				note += ", from " + m.Path
 			}
-			if launch.IsSecretPath(s.Home, m.Path) && m.Target != launch.HostClaudeMDPath(s.Home) {
+			if launch.IsSecretPath(s.Home, m.Path) && !m.Setup && m.Target != launch.HostClaudeMDPath(s.Home) {
 				mark, note = Risky, note+", a secret location"
 			}
-			row(mark, label(&first, "read-only"), m.Dest(), note)
+			row(mark, "read-only", m.Dest(), note)
 		}
 	}
-	row("", label(&first, "read-only"), "everything else on the host", "/usr, /etc, /opt, ...")
-	first = true
+	row("", "read-only", "everything else on the host", "/usr, /etc, /opt, ...")
 	for _, h := range s.Hidden {
-		row("", label(&first, "hidden"), h, "")
+		row("", "hidden", h, "")
 	}
-	first = true
 	for _, sock := range s.Sockets.Shown {
 		mark, note := Risky, sock.Why+": a host service the sandbox can talk to"
 		if sock.Why == "nix daemon" {
 			mark, note = "", "the Nix daemon: builds as its own users"
 		}
-		row(mark, label(&first, "socket"), sock.Path, note)
+		row(mark, "socket", sock.Path, note)
 	}
-	row("", label(&first, "socket"), "every other host socket", socketsText(s))
-	fmt.Fprintln(tw, "\t\t")
+	row("", "socket", "every other host socket", socketsText(s))
+	p.gap()
 
-	first = true
 	for _, kv := range s.Env {
 		name, value, _ := strings.Cut(kv, "=")
 		shown, masked := Mask(name, value)
@@ -134,17 +136,16 @@ func Render(w io.Writer, s *launch.Spec) error {
 		if masked {
 			mark = Risky
 		}
-		row(mark, label(&first, "env"), name, shown)
+		row(mark, "env", name, shown)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := p.write(w, width); err != nil {
 		return err
 	}
-	for _, n := range s.Notes {
-		if _, err := fmt.Fprintf(w, "%s note: %s\n", Risky, printable.String(n)); err != nil {
-			return err
-		}
+	notes := make([]string, len(s.Notes))
+	for i, n := range s.Notes {
+		notes[i] = printable.String(n)
 	}
-	return nil
+	return writeNotes(w, notes, width)
 }
 
 // renderSSHAgent shows what the sandbox's agent signs with the user's
@@ -201,22 +202,6 @@ func socketsText(s *launch.Spec) string {
 		text = "/run is the sandbox's own; " + text
 	}
 	return text
-}
-
-func pad(mark string) string {
-	if mark == "" {
-		return " "
-	}
-	return mark
-}
-
-// label shows a group's name on its first row only.
-func label(first *bool, name string) string {
-	if *first {
-		*first = false
-		return name
-	}
-	return ""
 }
 
 func authText(a string) string {

@@ -49,6 +49,9 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	if protected {
 		p("- Why some project files are read-only: the user's own tools run them on the host, outside this sandbox (git runs `.git/hooks` and what `.git/config` names in every `git status`). Writing them fails with \"Read-only file system\", or \"Device or resource busy\" for `.git/config`, which git replaces by rename. So `git config`, `git remote add`, `git branch -m` and recording an upstream (`push -u`) fail here; commit, branch, checkout, merge, stash, fetch, pull and push work. Do not work around it: tell the user what needs changing, to do on the host or by relaunching with `claudebox --rw PATH`.")
 	}
+	if s.Setup != nil && len(s.Setup.Parts)+len(s.Setup.Hooks) > 0 {
+		p("- The user's own Claude Code setup (commands, agents, skills, plugins, ... of `~/.claude`) is theirs, shown read-only and current at every launch: changes to it are made on the host. `~/.claude/settings.json` here starts from the user's settings at each launch; what you change in it stays for this project.")
+	}
 	p("- `/tmp` is private to this sandbox and lost when it exits; so is anything written outside the project and `$HOME`.")
 	if len(s.Hidden) > 0 {
 		p("- Hidden (they appear empty): %s. The user's secrets (SSH keys, cloud credentials, tokens) are not available; do not look for them.", codeList(s.Hidden))
@@ -132,8 +135,17 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("- `claudebox --network inet` for internet access;")
 	p("- `claudebox --rw PATH` (or `--ro PATH`) to share another directory;")
 	p("- `claudebox --env NAME` to pass an environment variable;")
+	p("- `claudebox --mcp NAME` to bring one of the user's MCP servers (only those named come in%s);", mcpNamed(s))
 	p("- a profile in `~/.claudebox/profiles/` that packages these.")
 	return b.Bytes()
+}
+
+// mcpNamed says which MCP servers of the user's came in, for SANDBOX.md.
+func mcpNamed(s *launch.Spec) string {
+	if names := s.Setup.MCPNames(); len(names) > 0 {
+		return "; here: " + codeList(names)
+	}
+	return "; here: none"
 }
 
 func socketsWord(s *launch.Spec) string {

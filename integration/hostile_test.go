@@ -48,6 +48,9 @@ var homeTargets = []struct {
 	{".claude/SANDBOX.md", false, false},        // read and written at each launch
 	{".claude/CLAUDE.md", false, false},         // read and written at each launch
 	{".claude/CLAUDE.host.md", false, true},     // mount point of the user's CLAUDE.md
+	{".claude/settings.json", false, false},     // read and written at each launch: the user's settings layered in
+	{".claude/commands", true, true},            // mount point of a part of the user's setup
+	{".claude.json", false, false},              // read and written at each launch: the MCP servers named
 	{".local/bin", true, true},                  // mount point of a tool directory on PATH
 	{".local", true, false},                     // parent of a mount point
 	{".", true, false},                          // the home itself (mode only)
@@ -134,7 +137,8 @@ func hostileHost(t *testing.T) {
 		".claude/CLAUDE.md":           "# the user's own instructions\n",
 		".docker/config.json":         token(secretDocker),
 		"victim/untouched":            victimContent,
-		".claude/settings.json":       "{}\n",
+		".claude/settings.json":       "{\"model\":\"opus\"}\n",
+		".claude/commands/review.md":  "review\n",
 		".config/unrelated/file.conf": "x\n",
 	} {
 		if !filepath.IsAbs(path) {
@@ -198,13 +202,20 @@ func TestHostileInstanceHome(t *testing.T) {
 				in := invocation{as: testUser, dir: proj}
 				mustExit(t, in.run(t, "run", "-q", "-y", "--", "true"), 0) // the instance, as a session leaves it
 				// Planted by a launch that does not mount anything at the
-				// target: without the user's CLAUDE.md and ~/.local/bin.
-				hostMD := filepath.Join(testUser.home, ".claude/CLAUDE.md")
-				os.Rename(hostMD, hostMD+".away")
+				// target: without the user's CLAUDE.md, commands and
+				// ~/.local/bin.
+				for _, p := range []string{".claude/CLAUDE.md", ".claude/commands"} {
+					p = filepath.Join(testUser.home, p)
+					os.Rename(p, p+".away")
+					defer os.Rename(p+".away", p)
+				}
 				planter := in
 				planter.env = []string{"PATH=/usr/bin:/bin"}
 				plantInside(t, planter, `"$HOME/`+target.path+`"`, plant.script)
-				os.Rename(hostMD+".away", hostMD)
+				for _, p := range []string{".claude/CLAUDE.md", ".claude/commands"} {
+					p = filepath.Join(testUser.home, p)
+					os.Rename(p+".away", p)
+				}
 
 				before := hostSnapshot(t)
 				r := checkLaunch(t, in, before, "run", "-y", "--", "sh", "-c", showAll)

@@ -233,6 +233,9 @@ func baseEnv(a *account) []string {
 		"GITHUB_TOKEN=" + githubToken,
 		"AWS_SECRET_ACCESS_KEY=" + awsSecret,
 		"SSH_AUTH_SOCK=/run/user/1/ssh-agent.sock",
+		// A wide plan, so that tests find a phrase of it on one line; its
+		// layout at a terminal's width is tested with COLUMNS set lower.
+		"COLUMNS=400",
 	}
 }
 

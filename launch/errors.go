@@ -9,6 +9,7 @@ var (
 	ErrBadEnv     = errors.New("bad --env")
 	ErrNoClaude   = errors.New("claude not found")
 	ErrBadNetwork = errors.New("bad network")
+	ErrBadMCP     = errors.New("bad --mcp")
 	// ErrBadGitCredential: a --git-credential that is not a host.
 	ErrBadGitCredential = errors.New("bad --git-credential")
 )

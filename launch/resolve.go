@@ -43,6 +43,9 @@ type Options struct {
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
+	// MCP names user-scope MCP servers of the host's ~/.claude.json to
+	// carry into the instance (--mcp); the profile's come first.
+	MCP []string
 	// SSHAgent are the hosts (HOST or HOST:PORT) whose logins the
 	// sandbox's agent signs (--ssh-agent); SSHAgentSign the SSHSIG
 	// namespaces it signs in (--ssh-agent-sign).
@@ -262,8 +265,9 @@ func (r *resolver) command() error {
 }
 
 // homeMounts: what the command finds under the hidden home: the tool
-// directories on PATH, and the user's own CLAUDE.md beside the
-// instance's, which imports it.
+// directories on PATH, the user's own CLAUDE.md beside the instance's,
+// which imports it, and the rest of the user's Claude Code setup
+// (claudeSetup).
 func (r *resolver) homeMounts() error {
 	s := r.s
 	s.Mounts = append(s.Mounts, toolDirs(envValue(r.h.Environ, "PATH"), s.Home, s.Mounts)...)
@@ -271,6 +275,7 @@ func (r *resolver) homeMounts() error {
 		if real, err := filepath.EvalSymlinks(filepath.Join(s.Home, ".claude", "CLAUDE.md")); err == nil {
 			s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(s.Home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
 		}
+		return r.claudeSetup()
 	}
 	return nil
 }

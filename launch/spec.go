@@ -33,6 +33,10 @@ type Mount struct {
 	// Unprotects marks a read-write mount the user asked for that covers a
 	// protected path: the sandbox can plant what the host runs there.
 	Unprotects bool `json:"unprotects,omitempty"`
+	// Setup marks a part of the user's own Claude Code setup (~/.claude's
+	// commands, agents, ...; what their links lead to; a hook's script),
+	// checked to be no secret location when resolved.
+	Setup bool `json:"setup,omitempty"`
 }
 
 // Dest is where the mount appears inside the sandbox.
@@ -119,6 +123,10 @@ type Spec struct {
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
 	Notes []string `json:"notes,omitempty"`
+	// Setup is what of the user's Claude Code setup comes along (the
+	// parts of ~/.claude shown, the settings, the MCP servers named); nil
+	// without an instance.
+	Setup *Setup `json:"setup,omitempty"`
 	// SSHAgent is the agent the sandbox gets (SSH_AUTH_SOCK inside), which
 	// signs logins to the named hosts only; nil for none.
 	SSHAgent *SSHAgent `json:"sshAgent,omitempty"`
@@ -147,6 +155,9 @@ type Profile struct {
 	Sockets     []string `json:"sockets,omitempty"`
 	Publish     []string `json:"publish,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
+	// MCP names user-scope MCP servers of ~/.claude.json to carry in, as
+	// --mcp does.
+	MCP []string `json:"mcp,omitempty"`
 	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
 	// --ssh-agent-sign and --ssh-agent-key.
 	SSHAgent     []string `json:"sshAgent,omitempty"`

@@ -58,6 +58,7 @@ type file struct {
 	GitCredentials []string `json:"gitCredentials"`
 	Sockets        []string `json:"sockets"`
 	Publish        []string `json:"publish"`
+	MCP            []string `json:"mcp"`
 }
 
 type fileMount struct {
@@ -126,6 +127,7 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.MCP = append(slices.Clone(base.MCP), p.MCP...)
 	out.SSHAgent = append(slices.Clone(base.SSHAgent), p.SSHAgent...)
 	out.SSHAgentSign = append(slices.Clone(base.SSHAgentSign), p.SSHAgentSign...)
 	out.SSHAgentKeys = append(slices.Clone(base.SSHAgentKeys), p.SSHAgentKeys...)
@@ -224,6 +226,12 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, n := range f.MCP {
+		if !launch.ValidMCPName(n) {
+			return nil, "", bad(fmt.Sprintf("mcp[%d]", i), "%q: give the name of an MCP server in your ~/.claude.json (letters, digits, -, _, .)", n)
+		}
+		p.MCP = append(p.MCP, n)
+	}
 	for i, h := range f.SSHAgent {
 		if _, _, err := launch.ParseSSHHost(h); err != nil {
 			return nil, "", bad(fmt.Sprintf("sshAgent[%d]", i), "%q: use HOST or HOST:PORT, as you ssh to it", h)
@@ -301,7 +309,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, publish, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, publish, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials, mcp"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -34,7 +34,7 @@ func (f fixture) write(t *testing.T, name, content string) {
 const example = `{"description": "db work", "env": ["PGHOST=localhost", "EDITOR"],
  "mounts": [{"source": "~/datasets", "mode": "ro"}, {"source": "~/proj/.env", "mode": "hide"},
             {"source": "~/proj", "target": "/work", "mode": "rw"}],
- "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"], "publish": ["5173", "8080:80"]}`
+ "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"], "publish": ["5173", "8080:80"], "mcp": ["github"]}`
 
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
@@ -51,7 +51,7 @@ func TestLoad(t *testing.T) {
 		},
 		Hide: []string{filepath.Join(f.home, "proj/.env")}, Network: launch.TierInet, AllowNet: []string{"192.168.1.10:5432"},
 		Sockets: []string{filepath.Join(f.home, "datasets")},
-		Publish: []string{"5173", "8080:80"},
+		Publish: []string{"5173", "8080:80"}, MCP: []string{"github"},
 	}
 	if !equal(p, want) {
 		t.Errorf("got  %+v\nwant %+v", p, want)
@@ -61,20 +61,22 @@ func TestLoad(t *testing.T) {
 func equal(a, b *launch.Profile) bool {
 	return a.Name == b.Name && a.Description == b.Description && slices.Equal(a.Env, b.Env) &&
 		slices.Equal(a.Mounts, b.Mounts) && slices.Equal(a.Hide, b.Hide) && a.Network == b.Network &&
-		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Publish, b.Publish) && slices.Equal(a.Extends, b.Extends)
+		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Publish, b.Publish) && slices.Equal(a.Extends, b.Extends) &&
+		slices.Equal(a.MCP, b.MCP)
 }
 
 func TestExtends(t *testing.T) {
 	f := newFixture(t)
-	f.write(t, "base", `{"description": "base", "env": ["A=1"], "network": "none", "mounts": [{"source": "~/datasets", "mode": "ro"}]}`)
-	f.write(t, "child", `{"extends": "base", "env": ["B=2"]}`)
+	f.write(t, "base", `{"description": "base", "env": ["A=1"], "network": "none", "mounts": [{"source": "~/datasets", "mode": "ro"}], "mcp": ["a"]}`)
+	f.write(t, "child", `{"extends": "base", "env": ["B=2"], "mcp": ["b"]}`)
 	f.write(t, "grandchild", `{"extends": "child", "network": "inet", "description": "gc"}`)
 	p, err := Load(f.dir, "grandchild", f.home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(p.Env, []string{"A=1", "B=2"}) || p.Network != launch.TierInet || p.Description != "gc" ||
-		len(p.Mounts) != 1 || p.Mounts[0].Why != "profile base" || !slices.Equal(p.Extends, []string{"child", "base"}) {
+		len(p.Mounts) != 1 || p.Mounts[0].Why != "profile base" || !slices.Equal(p.Extends, []string{"child", "base"}) ||
+		!slices.Equal(p.MCP, []string{"a", "b"}) {
 		t.Errorf("merged %+v", p)
 	}
 	f.write(t, "a", `{"extends": "b"}`)
@@ -112,6 +114,7 @@ func TestInvalid(t *testing.T) {
 		{"relative socket", `{"sockets": ["run/x"]}`, `sockets[0]: "run/x" is relative`},
 		{"missing socket", `{"sockets": ["~/nope.sock"]}`, "sockets[0]: "},
 		{"bad extends", `{"extends": "../x"}`, "extends"},
+		{"bad mcp name", `{"mcp": ["git hub"]}`, `mcp[0]: "git hub"`},
 		{"bad sshAgent", `{"sshAgent": ["*.example.com"]}`, `sshAgent[0]: "*.example.com"`},
 		{"bad sshAgentSign", `{"sshAgentSign": ["file"]}`, `sshAgentSign[0]: "file"`},
 		{"bad sshAgentKeys", `{"sshAgentKeys": ["MD5:ab"]}`, `sshAgentKeys[0]: "MD5:ab"`},

@@ -53,7 +53,7 @@ func testHome(t *testing.T) (home *Home, hostHome, instFile string) {
 func startStepped(t *testing.T, host string, home *Home) (c *CredentialSync, step func()) {
 	t.Helper()
 	ticks, synced := make(chan time.Time), make(chan struct{})
-	c, err := startCredentialSync(host, home, ticks, synced)
+	c, err := startCredentialSync(host, home, nil, ticks, synced)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestCredentialSyncTicks(t *testing.T) {
 	home, host, instFile := testHome(t)
 	hostFile := launch.CredentialsPath(host)
 	os.WriteFile(hostFile, []byte(login("host")), 0o600)
-	c, err := StartCredentialSync(host, home)
+	c, err := StartCredentialSync(host, home, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestCredentialSyncNewerWins(t *testing.T) {
 	os.WriteFile(instFile, []byte(login("new")), 0o600)
 	past := time.Now().Add(-time.Hour)
 	os.Chtimes(hostFile, past, past)
-	c, err := StartCredentialSync(host, home)
+	c, err := StartCredentialSync(host, home, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestCredentialSyncHostileCopy(t *testing.T) {
 			}
 			done := make(chan *CredentialSync, 1)
 			go func() {
-				c, err := StartCredentialSync(host, home)
+				c, err := StartCredentialSync(host, home, nil)
 				if err != nil {
 					t.Error(err)
 				}

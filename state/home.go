@@ -80,7 +80,7 @@ func (h *Home) MountPoint(rel string, dir bool) error {
 
 // Update replaces the small file rel (at most max bytes) with what update
 // makes of its content (nil when missing), writing only when that
-// differs. A file that cannot be used as it is (a link, a FIFO, a
+// differs; update returning nil leaves the file as it is. A file that cannot be used as it is (a link, a FIFO, a
 // directory, too large, unreadable) is moved aside first, with a note.
 func (h *Home) Update(rel string, max int64, update func(old []byte) []byte) error {
 	old, _, err := h.dir.ReadFile(rel, max)
@@ -91,7 +91,7 @@ func (h *Home) Update(rel string, max int64, update func(old []byte) []byte) err
 		old = nil
 	}
 	data := update(old)
-	if old != nil && bytes.Equal(old, data) {
+	if data == nil || old != nil && bytes.Equal(old, data) {
 		return nil
 	}
 	return h.dir.WriteFile(rel, data, 0o644)
@@ -111,16 +111,16 @@ func (h *Home) moveAside(rel string, why error) error {
 	return nil
 }
 
-// credentials reads the instance's copy of Claude's login, with its
-// modification time; err says why it is not a usable login (nil content
-// and err: missing).
+// credentials reads the instance's credentials file (Claude's login, MCP
+// servers' tokens), with its modification time; err says why it is not
+// one (nil content and err: missing).
 func (h *Home) credentials() ([]byte, time.Time, error) {
 	b, mtime, err := h.dir.ReadFile(CredentialsFile, MaxCredentials)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if !launch.IsCredentials(b) {
-		return nil, time.Time{}, &safefs.Error{Path: h.dir.Name() + "/" + CredentialsFile, Problem: "is not a Claude Code login"}
+	if !isCredFile(b) {
+		return nil, time.Time{}, &safefs.Error{Path: h.dir.Name() + "/" + CredentialsFile, Problem: "is not Claude Code's credentials"}
 	}
 	return b, mtime, nil
 }
@@ -132,10 +132,12 @@ func (h *Home) writeCredentials(b []byte) error {
 
 // Prepare makes the instance home ready for this launch: a real
 // directory or file at each mount point the sandbox's $HOME gets (the
-// project when it lives under the home, tool directories, CLAUDE.host.md),
-// SANDBOX.md rendered from this launch's spec, a CLAUDE.md that imports
-// it (and the user's own CLAUDE.md, when shown) exactly once, keeping the
-// user's edits, and with --ssh-agent the named hosts' keys in
+// project when it lives under the home, tool directories, CLAUDE.host.md,
+// the parts of the user's Claude Code setup), SANDBOX.md rendered from
+// this launch's spec, a CLAUDE.md that imports it (and the user's own
+// CLAUDE.md, when shown) exactly once, keeping the user's edits; the
+// user's settings layered under the instance's, the MCP servers named in
+// its ~/.claude.json, and with --ssh-agent the named hosts' keys in
 // ~/.ssh/known_hosts.
 func (home *Home) Prepare(s *launch.Spec) error {
 	for _, m := range s.Mounts {
@@ -165,7 +167,7 @@ func (home *Home) Prepare(s *launch.Spec) error {
 			return fmt.Errorf("~/%s: %w", KnownHostsFile, err)
 		}
 	}
-	return nil
+	return home.prepareSetup(s)
 }
 
 // insideOther reports whether m is mounted inside another of the launch's

@@ -185,18 +185,14 @@ func create(inst *launch.Instance, hostHome string) error {
 	return err
 }
 
-// seed gives a new instance its home: an empty ~/.claude but for the user's
-// settings, and the host's ~/.claude.json (onboarding, account) with the
-// per-project entries of other projects left out.
+// seed gives a new instance its home: an empty ~/.claude (the user's
+// settings are layered in at each launch, Home.Prepare), and the host's
+// ~/.claude.json (onboarding, account) with the per-project entries of
+// other projects and every MCP server left out.
 func seed(dir, project, hostHome string) error {
 	claude := filepath.Join(dir, homeName, ".claude")
 	if err := os.MkdirAll(claude, 0o700); err != nil {
 		return err
-	}
-	if b, _, err := safefs.ReadTrusted(filepath.Join(hostHome, ".claude", "settings.json"), maxHostState); err == nil && json.Valid(b) {
-		if err := WriteFileAtomic(filepath.Join(claude, "settings.json"), b, 0o600); err != nil {
-			return err
-		}
 	}
 	b, _, err := safefs.ReadTrusted(filepath.Join(hostHome, ".claude.json"), maxHostState)
 	if err != nil {
@@ -209,21 +205,25 @@ func seed(dir, project, hostHome string) error {
 }
 
 // onlyProject drops from a ~/.claude.json the "projects" entries of other
-// projects (their paths, tool permissions and session ids).
+// projects (their paths, tool permissions and session ids), and the MCP
+// servers, of the user scope and of this project's local scope: they come
+// in only when named (launch.Setup.MCP).
 func onlyProject(b []byte, project string) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
 		return nil, err
 	}
+	delete(top, "mcpServers")
 	if raw, ok := top["projects"]; ok {
-		var projects map[string]json.RawMessage
+		var projects map[string]map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &projects); err != nil {
 			return nil, err
 		}
-		for p := range projects {
+		for p, entry := range projects {
 			if p != project && !strings.HasPrefix(p, project+"/") {
 				delete(projects, p)
 			}
+			delete(entry, "mcpServers")
 		}
 		kept, err := json.Marshal(projects)
 		if err != nil {

@@ -24,7 +24,7 @@ func newInstance(t *testing.T, project string) (*launch.Instance, string) {
 func TestOpenSessionSeedsAndRecords(t *testing.T) {
 	host := t.TempDir()
 	os.MkdirAll(filepath.Join(host, ".claude"), 0o700)
-	os.WriteFile(filepath.Join(host, ".claude.json"), []byte(`{"hasCompletedOnboarding":true,"projects":{"/p":{"a":1},"/p/sub":{"b":2},"/other":{"c":3},"/pp":{"d":4}}}`), 0o600)
+	os.WriteFile(filepath.Join(host, ".claude.json"), []byte(`{"hasCompletedOnboarding":true,"mcpServers":{"gh":{"env":{"T":"MCP-SECRET-1"}}},"projects":{"/p":{"a":1,"mcpServers":{"db":{"env":{"T":"MCP-SECRET-2"}}}},"/p/sub":{"b":2},"/other":{"c":3},"/pp":{"d":4}}}`), 0o600)
 	os.WriteFile(filepath.Join(host, ".claude/settings.json"), []byte(`{"theme":"dark"}`), 0o600)
 	os.WriteFile(filepath.Join(host, ".claude/history.jsonl"), []byte("host history"), 0o600)
 	inst, _ := newInstance(t, "/p")
@@ -45,8 +45,12 @@ func TestOpenSessionSeedsAndRecords(t *testing.T) {
 	if len(seeded.Projects) != 2 || seeded.Projects["/p"] == nil || seeded.Projects["/p/sub"] == nil {
 		t.Errorf("other projects' entries must be left out: %s", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(inst.HomeDir(), ".claude/settings.json")); string(b) != `{"theme":"dark"}` {
-		t.Errorf("settings not seeded: %q", b)
+	if strings.Contains(string(b), "MCP-SECRET") || !strings.Contains(string(b), `"a"`) {
+		t.Errorf("MCP servers must be left out of the seed, the project's entry kept: %s", b)
+	}
+	// The settings are layered at each launch (Home.Prepare), not seeded.
+	if _, err := os.Stat(filepath.Join(inst.HomeDir(), ".claude/settings.json")); err == nil {
+		t.Error("settings seeded")
 	}
 	if _, err := os.Stat(filepath.Join(inst.HomeDir(), ".claude/history.jsonl")); err == nil {
 		t.Error("the host's history was copied into the instance")

@@ -31,6 +31,9 @@ type launchFlags struct {
 
 	// --publish
 	publish []string
+
+	// --mcp: the MCP servers carried in.
+	mcp []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -48,6 +51,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.StringArrayVar(&f.mcp, "mcp", nil, "carry the MCP server `NAME` of your ~/.claude.json (user scope) into the sandbox, with its secrets (repeatable); none comes along unless named")
 	fs.StringArrayVar(&f.sshAgent, "ssh-agent", nil, "give the sandbox an ssh-agent that signs logins to `HOST[:PORT]` only, with the keys in your own agent, checked against your known_hosts (repeatable), e.g. --ssh-agent github.com")
 	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
 	fs.StringArrayVar(&f.sshAgentKey, "ssh-agent-key", nil, "with --ssh-agent, list and use only the key of `FINGERPRINT` (SHA256:..., as ssh-add -l shows it; repeatable); default all your agent holds")
@@ -97,6 +101,7 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		Sockets:    f.sockets,
 		Publish:    f.publish,
 		StateDir:   filepath.Join(home, stateDirName),
+		MCP:        f.mcp,
 
 		SSHAgent:     f.sshAgent,
 		SSHAgentSign: f.sshAgentSign,

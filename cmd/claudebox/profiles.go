@@ -115,6 +115,9 @@ func showProfile(out io.Writer, name string, asJSON bool) error {
 	for _, h := range p.Hide {
 		fmt.Fprintf(tw, "mount\thide\t%s\n", printable.String(h))
 	}
+	for _, n := range p.MCP {
+		fmt.Fprintf(tw, "mcp\t%s\t(from your ~/.claude.json)\n", printable.String(n))
+	}
 	return tw.Flush()
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/claudebox/claudebox/audit"
@@ -66,7 +67,7 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 	defer pub.Close()
 	if !f.quiet {
 		fmt.Fprintln(os.Stderr, "claudebox: launch plan")
-		if err := audit.Render(os.Stderr, spec); err != nil {
+		if err := audit.RenderWidth(os.Stderr, spec, planWidth(os.Stderr)); err != nil {
 			return err
 		}
 		if confirmNeeded(f) && !confirm(os.Stdin, os.Stderr) {
@@ -122,11 +123,23 @@ func dryRun(w io.Writer, spec *launch.Spec, exe string, asJSON bool) error {
 		enc.SetIndent("", "\t")
 		return enc.Encode(oci)
 	}
-	if err := audit.Render(w, spec); err != nil {
+	if err := audit.RenderWidth(w, spec, planWidth(os.Stdout)); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "claudebox: dry run, nothing was started or created")
 	return nil
+}
+
+// planWidth is how wide the plan is printed on f: $COLUMNS when set, else
+// the terminal's width, else audit.DefaultWidth.
+func planWidth(f *os.File) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return audit.DefaultWidth
 }
 
 // confirmNeeded: ask only a person, and only when not told not to.
