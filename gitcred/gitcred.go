@@ -7,9 +7,16 @@
 // "erase" go nowhere. The launcher (Server) answers a get for https and a
 // named host by running the host's `git credential fill` with the
 // protocol, the host and the user name only, from a directory of its own
-// (no repository's config is read), with no terminal (no prompt), and
-// passes back the user name and password; any other request gets
-// nothing. Each decision is logged.
+// (no repository's config is read), with no terminal and no askpass
+// program (no prompt, no dialog), and passes back the user name and
+// password; any other request gets nothing. Each decision is logged, its
+// fields cut short.
+//
+// The helpers are the ones the user's configuration names when the launch
+// starts (Listen): the credential.* settings are read then, and the fills
+// read no configuration file at all, only those settings, so nothing the
+// sandbox writes during the session adds a helper. Listen refuses when a
+// file git reads for them lies in a tree the sandbox can write.
 package gitcred
 
 import (
@@ -28,6 +35,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/claudebox/claudebox/internal/sockserve"
 )
@@ -40,6 +48,7 @@ const (
 	readTimeout = 10 * time.Second
 	fillTimeout = 60 * time.Second
 	maxConns    = 8
+	maxField    = 64 // bytes of a logged field (a reason: four times)
 )
 
 // Options are a Server's.
@@ -51,27 +60,36 @@ type Options struct {
 	// host:port off 443).
 	Hosts []string
 	// Git is the host's git; Dir the directory it runs in, which no
-	// repository holds; Env its environment.
+	// repository holds and the sandbox cannot write; Env the user's
+	// environment (git's own variables and SSH_ASKPASS are dropped).
 	Git, Dir string
 	Env      []string
 	// Log receives the decisions, one JSON object a line (nil: none).
 	Log io.Writer
+	// Writable says which tree the sandbox can write holds a canonical
+	// path (ok false: none; a nil func: nothing is writable).
+	Writable func(path string) (tree string, ok bool)
 }
 
 // Server answers the sandbox's credential requests.
 type Server struct {
 	o     Options
+	env   []string // the fills': the settings read at launch
 	srv   *sockserve.Server
 	logMu sync.Mutex
 	ctx   context.Context
 	stop  context.CancelFunc
 }
 
-// Listen starts serving o.Socket.
+// Listen reads the user's credential configuration (a *ConfigError when
+// the sandbox can write a file of it) and starts serving o.Socket.
 func Listen(o Options) (*Server, error) {
-	s := &Server{o: o}
+	env, err := snapshot(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, env: env}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	var err error
 	if s.srv, err = sockserve.Listen(o.Socket, maxConns, s.serve); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("git credential socket: %w", err)
@@ -104,6 +122,9 @@ func (s *Server) log(d Decision) {
 		return
 	}
 	d.Time, d.Event = time.Now().UTC(), "credential"
+	// What the sandbox sent is logged cut short: a flood of long names
+	// fills no disk.
+	d.Kind, d.Host, d.Reason = clip(d.Kind, maxField), clip(d.Host, maxField), clip(d.Reason, 4*maxField)
 	b, err := json.Marshal(d)
 	if err != nil {
 		return
@@ -163,7 +184,7 @@ func (s *Server) fill(host, user string) (map[string]string, error) {
 		in["username"] = user
 	}
 	cmd := exec.CommandContext(ctx, s.o.Git, "credential", "fill")
-	cmd.Dir, cmd.Env = s.o.Dir, s.o.Env
+	cmd.Dir, cmd.Env = s.o.Dir, s.env
 	cmd.Stdin = bytes.NewReader(Format(in))
 	// No terminal: a helper that would ask cannot.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -185,6 +206,19 @@ func (s *Server) fill(host, user string) (map[string]string, error) {
 		return nil, errors.New("no login")
 	}
 	return f, nil
+}
+
+// clip cuts s to at most n bytes (on a character boundary) and says how
+// long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:cut], len(s))
 }
 
 // Parse reads git's credential format: key=value lines (git-credential(1)).

@@ -1,12 +1,12 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/gitcred"
@@ -23,18 +23,7 @@ type forwarders struct {
 	proxy *sshagent.Proxy
 	cred  *gitcred.Server
 	log   *os.File
-}
-
-// lockedWriter lets the two write one log.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	dlog  *decisionLog
 }
 
 // startForwarders serves them on sockets in the launch directory (removed
@@ -61,7 +50,8 @@ func startForwarders(s *launch.Spec, ld *launchDir) (_ *forwarders, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: the ssh-agent and credential log: %w", ErrStart, err)
 		}
-		log = &lockedWriter{w: f.log}
+		f.dlog = &decisionLog{w: f.log, max: maxDecisionLog}
+		log = f.dlog
 	}
 	if s.SSHAgent != nil {
 		pol, err := agentPolicy(s.SSHAgent)
@@ -82,18 +72,25 @@ func startForwarders(s *launch.Spec, ld *launchDir) (_ *forwarders, err error) {
 		for _, h := range g.Hosts {
 			hosts = append(hosts, h.Host)
 		}
-		// The user's helpers, with the user's environment but git's own
-		// variables (which could point it at a repository), in the launch
-		// directory (no repository above it is looked for), never asking.
-		env := []string{"PATH=" + g.Path, "GIT_TERMINAL_PROMPT=0", "GCM_INTERACTIVE=never", "GIT_CEILING_DIRECTORIES=" + filepath.Dir(ld.path)}
+		// The user's helpers, with the user's environment (gitcred drops
+		// git's own variables and askpass programs), in the launch
+		// directory, which no repository holds; their configuration read
+		// now, before the sandbox starts.
+		env := []string{"PATH=" + g.Path}
 		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "GCM_INTERACTIVE=") {
+			if !strings.HasPrefix(kv, "PATH=") {
 				env = append(env, kv)
 			}
 		}
 		if f.cred, err = gitcred.Listen(gitcred.Options{Socket: filepath.Join(ld.path, bundle.GitCredentialName),
-			Hosts: hosts, Git: git, Dir: ld.path, Env: env, Log: log}); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+			Hosts: hosts, Git: git, Dir: ld.path, Env: env, Log: log, Writable: s.WritableTree}); err != nil {
+			if ce, ok := errors.AsType[*gitcred.ConfigError](err); ok {
+				return nil, &launch.HintError{
+					Err:  fmt.Errorf("%w: --git-credential: %w", ErrStart, err),
+					Hint: "move " + ce.Real + " out of the trees the sandbox can write (the project, the --rw mounts, the instance home), or launch without --git-credential",
+				}
+			}
+			return nil, fmt.Errorf("%w: --git-credential: %w", ErrStart, err)
 		}
 	}
 	return f, nil
@@ -127,6 +124,9 @@ func (f *forwarders) close() (summary string) {
 		summary = f.proxy.Summary()
 	}
 	f.cred.Close()
+	if f.dlog != nil {
+		f.dlog.close()
+	}
 	if f.log != nil {
 		f.log.Close()
 	}

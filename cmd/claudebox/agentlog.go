@@ -25,7 +25,7 @@ allowed or refused and why; and each git credential request
 lives in the project's instance, which the sandbox never sees.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, found, err := readSessionLog(project, state.LastAgentLog)
+			entries, found, err := readSessionLog(project, state.LastAgentLog, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

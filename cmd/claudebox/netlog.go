@@ -34,7 +34,7 @@ why. The log lives in the project's instance, which the sandbox never
 sees.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, found, err := readSessionLog(project, state.LastNetLog)
+			entries, found, err := readSessionLog(project, state.LastNetLog, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -63,8 +63,8 @@ sees.`,
 
 // readSessionLog reads the newest session log of the project's instance
 // (last names it), one JSON object a line; found is false when there is
-// none.
-func readSessionLog(project string, last func(*launch.Instance) string) (entries []map[string]any, found bool, err error) {
+// none. warn hears of a log too large to read whole.
+func readSessionLog(project string, last func(*launch.Instance) string, warn io.Writer) (entries []map[string]any, found bool, err error) {
 	dir, err := stateDir()
 	if err != nil {
 		return nil, false, err
@@ -81,18 +81,30 @@ func readSessionLog(project string, last func(*launch.Instance) string) (entries
 	if path == "" {
 		return nil, false, nil
 	}
-	b, _, err := safefs.ReadTrusted(path, maxNetLog)
+	entries, err = readLogFile(path, maxNetLog, warn)
+	return entries, true, err
+}
+
+// readLogFile reads a session log, one JSON object a line; of a log
+// larger than max (written before logs were capped) it reads what the
+// first max bytes hold, and says so on warn.
+func readLogFile(path string, max int64, warn io.Writer) (entries []map[string]any, err error) {
+	b, whole, size, err := safefs.ReadTrustedHead(path, max)
 	if err != nil {
-		return nil, false, err
+		return nil, err
+	}
+	if !whole {
+		fmt.Fprintf(warn, "claudebox: %s is %s: showing what its first %s hold\n", path, safefs.Size(size), safefs.Size(max))
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), len(b)+1)
 	for sc.Scan() {
 		var e map[string]any
 		if json.Unmarshal(sc.Bytes(), &e) == nil {
 			entries = append(entries, e)
 		}
 	}
-	return entries, true, nil
+	return entries, sc.Err()
 }
 
 // printJSONEntries prints a log's entries as one JSON array.

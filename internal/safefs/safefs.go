@@ -294,20 +294,51 @@ func (d *Dir) Kind(rel string) (fs.FileMode, error) {
 // user's own ~/.claude may be one) with the same care as ReadFile: a
 // regular file, opened without blocking, of at most max bytes.
 func ReadTrusted(path string, max int64) ([]byte, time.Time, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	f, _, err := openTrusted(path)
 	if err != nil {
-		return nil, time.Time{}, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, time.Time{}, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, time.Time{}, &Error{Path: path, Problem: problem(st.Mode, unix.S_IFREG)}
-	}
+	defer f.Close()
 	return readBounded(f, path, max)
+}
+
+// ReadTrustedHead is ReadTrusted for a file that may be larger than max:
+// it reads the first max bytes; whole says whether that is all of it, and
+// size is the file's.
+func ReadTrustedHead(path string, max int64) (b []byte, whole bool, size int64, err error) {
+	f, size, err := openTrusted(path)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	defer f.Close()
+	b, err = io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, false, 0, &Error{Path: path, Problem: "cannot be read: " + err.Error(), Err: err}
+	}
+	if int64(len(b)) > max {
+		return b[:max], false, size, nil
+	}
+	return b, true, size, nil
+}
+
+// openTrusted opens the regular file at a trusted path, without blocking,
+// and returns its size.
+func openTrusted(path string) (*os.File, int64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, 0, &Error{Path: path, Problem: problem(st.Mode, unix.S_IFREG)}
+	}
+	return f, st.Size, nil
 }
 
 // readBounded reads an open regular file of at most max bytes.
