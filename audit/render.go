@@ -64,7 +64,7 @@ func Render(w io.Writer, s *launch.Spec) error {
 	fmt.Fprintln(tw, "\t\t")
 	first := true
 	for _, m := range s.Mounts {
-		if m.Mode != launch.ReadWrite {
+		if m.Mode != launch.ReadWrite || m.Pin {
 			continue
 		}
 		mark, note := "", m.Why
@@ -84,10 +84,13 @@ func Render(w io.Writer, s *launch.Spec) error {
 	}
 	first = true
 	for _, m := range s.Mounts {
-		if m.Mode == launch.ReadOnly {
+		if m.Mode == launch.ReadOnly && !m.Pin {
 			mark, note := "", m.Why
 			if m.Target != "" {
 				note += ", from " + m.Path
+			}
+			if m.Placeholder != nil {
+				note += "; missing: made at launch, neutral"
 			}
 			if launch.IsSecretPath(s.Home, m.Path) && m.Target != launch.HostClaudeMDPath(s.Home) {
 				mark, note = Risky, note+", a secret location"
@@ -96,6 +99,9 @@ func Render(w io.Writer, s *launch.Spec) error {
 		}
 	}
 	row("", label(&first, "read-only"), "everything else on the host", "/usr, /etc, /opt, ...")
+	if pins := pinned(s); pins != "" {
+		row("", "pinned", pins, "mount points: cannot be renamed or removed inside, so what is read-only in them stays put")
+	}
 	first = true
 	for _, h := range s.Hidden {
 		row("", label(&first, "hidden"), h, "")
@@ -121,6 +127,22 @@ func Render(w io.Writer, s *launch.Spec) error {
 		}
 	}
 	return nil
+}
+
+// pinned lists the pins (Mount.Pin) on one line, relative to the
+// project where they are in it.
+func pinned(s *launch.Spec) string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Pin {
+			p := m.Dest()
+			if rel, ok := strings.CutPrefix(p, s.Project+"/"); ok {
+				p = rel
+			}
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func pad(mark string) string {
