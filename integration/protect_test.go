@@ -109,6 +109,17 @@ func hostGit(a *account, dir string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// gitProject makes a git repository with one commit, outer/p, owned by
+// the test user; outer holds nothing else.
+func gitProject(t *testing.T) (outer, proj string) {
+	t.Helper()
+	outer = outsideDir(t, testUser)
+	proj = filepath.Join(outer, "p")
+	gitAs(t, testUser, outer, "init", "-q", proj)
+	gitAs(t, testUser, proj, "commit", "-q", "--allow-empty", "-m", "init")
+	return outer, proj
+}
+
 // writeAs writes a file as a (mode 0755 for a hook), making its parents.
 func writeAs(t *testing.T, a *account, path, content string) {
 	t.Helper()
@@ -205,10 +216,7 @@ func TestPinnedProtection(t *testing.T) {
 	for i, a := range pinAttacks {
 		t.Run(a.name, func(t *testing.T) {
 			for _, lifted := range []bool{false, true} {
-				outer := outsideDir(t, testUser)
-				proj := filepath.Join(outer, "p")
-				gitAs(t, testUser, outer, "init", "-q", proj)
-				gitAs(t, testUser, proj, "commit", "-q", "--allow-empty", "-m", "init")
+				outer, proj := gitProject(t)
 				dir := proj
 				if a.layout != nil {
 					dir = a.layout(t, outer, proj)
@@ -249,10 +257,7 @@ func TestPinnedProtection(t *testing.T) {
 func TestProtectionCapFailsClosed(t *testing.T) {
 	needSuite(t)
 	resetClaudeState(t)
-	outer := outsideDir(t, testUser)
-	proj := filepath.Join(outer, "p")
-	gitAs(t, testUser, outer, "init", "-q", proj)
-	gitAs(t, testUser, proj, "commit", "-q", "--allow-empty", "-m", "init")
+	_, proj := gitProject(t)
 	in := invocation{as: testUser, dir: proj}
 	r := in.run(t, "run", "-q", "-y", "--", "sh", "-c", `mkdir -p .git/worktrees && seq -f ".git/worktrees/w%g" 0 4096 | xargs mkdir && echo planted`)
 	mustExit(t, r, 0)
@@ -277,10 +282,7 @@ func TestProtectionCapFailsClosed(t *testing.T) {
 func TestProtectedGitFlowWorktreeSubmodule(t *testing.T) {
 	needSuite(t)
 	resetClaudeState(t)
-	outer := outsideDir(t, testUser)
-	proj := filepath.Join(outer, "p")
-	gitAs(t, testUser, outer, "init", "-q", proj)
-	gitAs(t, testUser, proj, "commit", "-q", "--allow-empty", "-m", "init")
+	outer, proj := gitProject(t)
 	withSubmodule(t, outer, proj)
 	wt := filepath.Join(outer, "wt")
 	gitAs(t, testUser, proj, "worktree", "add", "-q", wt)

@@ -119,9 +119,10 @@ func (p *protector) walk() error {
 	case err == nil && kind == 0:
 		// A linked worktree's or a submodule's link to its git directory.
 		p.add(git, WhyGitLink, nil)
-	case err == nil:
+	case err == nil && kind&fs.ModeSymlink != 0:
 		return p.badKind(git, kind)
 	}
+	// A FIFO or a device at .git: git can make nothing of it.
 	if p.common != "" && p.roots[p.common] != nil {
 		if err := p.gitDir(p.common, p.project, 0); err != nil {
 			return err
