@@ -310,3 +310,29 @@ two
 		}
 	}
 }
+
+// TestProtectedLefthook: a hook lefthook installed makes its
+// configurations (the -local one merged on top too) and script
+// directories read-only, those that exist.
+func TestProtectedLefthook(t *testing.T) {
+	w := gitWorld(t, map[string]string{
+		".git/hooks/pre-commit":   "#!/bin/sh\ncall_lefthook run \"pre-commit\" \"$@\"\n",
+		"lefthook.yml":            "pre-commit: {}",
+		".lefthook-local.yml":     "pre-commit: {}",
+		".lefthook/pre-commit/x":  "",
+		".pre-commit-config.yaml": "no pre-commit hook installed: left writable",
+	})
+	s, err := Resolve(run(Options{}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := protectedOf(t, s, w.proj)
+	for _, p := range []string{"lefthook.yml", ".lefthook-local.yml", ".lefthook"} {
+		if !slices.Contains(got, p) {
+			t.Errorf("%s not protected: %q", p, got)
+		}
+	}
+	if slices.Contains(got, ".pre-commit-config.yaml") {
+		t.Errorf("pre-commit's config protected with no pre-commit hook installed: %q", got)
+	}
+}
