@@ -75,8 +75,9 @@ type protector struct {
 // .claude/settings.json, .mcp.json, .vscode and .idea; .claude is pinned.
 //
 // Everything is looked at through safefs. A protected name that is a
-// link, FIFO or device refuses the launch: the host's tools follow a
-// link, and no mount can keep the sandbox from replacing one. So do more
+// link, FIFO or device refuses the launch (but a FIFO or device at .git,
+// of which git makes nothing): the host's tools follow a link, and no
+// mount can keep the sandbox from replacing one. So do more
 // entries in worktrees/ and modules/ than maxGitEntries, or deeper
 // modules than maxModuleDepth. lifted reports paths a read-write mount
 // the user asked for covers: they are not walked.
@@ -132,7 +133,7 @@ func (p *protector) walk() error {
 	switch kind, err := p.kind(claude); {
 	case err == nil && kind == fs.ModeDir:
 		p.pin(claude)
-	case err == nil:
+	case err == nil && kind&fs.ModeSymlink != 0:
 		return p.badKind(claude, kind)
 	}
 	for _, f := range []struct{ rel, why string }{
