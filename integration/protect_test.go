@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestAgentGitFlow: with .git/hooks and .git/config read-only inside, an
@@ -120,6 +122,33 @@ func gitProject(t *testing.T) (outer, proj string) {
 	return outer, proj
 }
 
+// hostClaude runs the real Claude Code on the host as the test user, in
+// dir, as the user would after the session: `claude -p`, with a home of
+// its own, in a network namespace with nothing in it (the API is
+// unreachable; the session starts, and its SessionStart hooks run,
+// before the first request). It is stopped after a few seconds.
+func hostClaude(t *testing.T, dir string) {
+	t.Helper()
+	claude := realClaude(t)
+	home := outsideDir(t, testUser)
+	cmd := invocation{as: testUser, dir: dir}.command()
+	cmd.Path = claude
+	cmd.Args = []string{"claude", "-p", "hi"}
+	cmd.Env = []string{"HOME=" + home, "CLAUDE_CODE_TMPDIR=" + home, "PATH=" + filepath.Dir(claude) + ":/usr/bin:/bin",
+		"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://127.0.0.1:9", "DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
+	cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	cmd.SysProcAttr.Setpgid = true
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the real Claude Code on the host: %v", err)
+	}
+	stop := time.AfterFunc(5*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop.Stop()
+	err := cmd.Wait()
+	t.Logf("host claude -p in %s: %v\n%s", dir, err, out.String())
+}
+
 // writeAs writes a file as a (mode 0755 for a hook), making its parents.
 func writeAs(t *testing.T, a *account, path, content string) {
 	t.Helper()
@@ -140,8 +169,9 @@ type pinAttack struct {
 	layout func(t *testing.T, outer, proj string) string
 	attack string
 	// judge is what the user does on the host afterwards, in the launch
-	// directory.
-	judge [][]string
+	// directory: git commands, or with claude, the real Claude Code.
+	judge  [][]string
+	claude bool
 }
 
 const fsmon = `printf '[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch MARK; false\n'`
@@ -166,6 +196,12 @@ var pinAttacks = []pinAttack{
 	{name: "rename .git around the binds", attack: `mv .git .git.old || echo rename-refused
 		if [ -d .git.old ]; then mkdir .git && cp -r .git.old/objects .git.old/refs .git.old/HEAD .git/ && ` + fsmon + ` > .git/config; fi`,
 		judge: gitStatus},
+	{name: "rename .claude", layout: func(t *testing.T, outer, proj string) string {
+		writeAs(t, testUser, filepath.Join(proj, ".claude/settings.json"), "{}\n")
+		return proj
+	}, attack: `mv .claude .claude.old || echo rename-refused
+		mkdir -p .claude && printf '{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"touch MARK"}]}]}}' > .claude/settings.json || echo settings-refused`,
+		claude: true},
 	{name: "rename .git/modules/X", layout: withSubmodule, attack: `m=.git/modules/sub
 		mv $m $m.old || echo rename-refused
 		if [ -d $m.old ]; then cp -r $m.old $m && chmod u+w $m/config && ` + fsmon + ` >> $m/config; fi
@@ -232,6 +268,9 @@ func TestPinnedProtection(t *testing.T) {
 				r := invocation{as: testUser, dir: dir}.run(t, append(args, "--", "sh", "-c", script+"\necho attack-ran")...)
 				mustExit(t, r, 0)
 				mustContain(t, r, "attack-ran")
+				if a.claude {
+					hostClaude(t, dir)
+				}
 				for _, j := range a.judge {
 					out, err := hostGit(testUser, dir, j...)
 					t.Logf("lifted=%t: host git %v: %v\n%s", lifted, j, err, out)
