@@ -58,7 +58,8 @@ type protector struct {
 // (Mount.Pin, see pinAncestors).
 //
 // In every git directory found (the project's .git, a linked worktree's
-// shared one, modules/** and worktrees/* in them): config,
+// shared one, modules/** and worktrees/* in them, a submodule's .git in
+// its work tree that .gitmodules lists): config,
 // config.worktree, commondir, hooks/, info/, objects/info/alternates and
 // http-alternates; in worktrees/*: commondir, gitdir, config.worktree,
 // and the .git file of a worktree inside the project; a submodule's .git
@@ -318,7 +319,50 @@ func (p *protector) gitDir(path, worktree string, depth int) error {
 	if err := p.worktrees(path, cfg); err != nil {
 		return err
 	}
-	return p.modules(path, "modules", depth, 0)
+	if err := p.modules(path, "modules", depth, 0); err != nil {
+		return err
+	}
+	return p.inTreeSubmodules(worktree, depth)
+}
+
+// inTreeSubmodules protects the submodules .gitmodules lists in the work
+// tree worktree whose git directory is still in their own work tree (a
+// submodule added from a repository already there, or cloned by an old
+// git): `git status` in the superproject runs their config too.
+func (p *protector) inTreeSubmodules(worktree string, depth int) error {
+	if worktree == "" {
+		return nil
+	}
+	cfg, err := p.config(filepath.Join(worktree, ".gitmodules"))
+	if err != nil || cfg == nil {
+		return err
+	}
+	for _, e := range cfg {
+		if !strings.HasPrefix(e.Key, "submodule.") || !strings.HasSuffix(e.Key, ".path") || !filepath.IsLocal(e.Value) {
+			continue
+		}
+		git := filepath.Join(worktree, e.Value, ".git")
+		k, err := p.kind(git)
+		switch {
+		case err != nil || p.seen[git] || p.lifted(git):
+		case k == fs.ModeDir:
+			if h, err := p.kind(filepath.Join(git, "HEAD")); err != nil || h != 0 {
+				continue
+			}
+			if depth+1 > maxModuleDepth {
+				return p.capError(git, fmt.Sprintf("is a submodule nested deeper than the %d levels claudebox looks at", maxModuleDepth))
+			}
+			p.seen[git] = true
+			if err := p.gitDir(git, filepath.Dir(git), depth+1); err != nil {
+				return err
+			}
+		default:
+			if err := p.existing(git, WhyGitLink); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // config reads and parses a git config file in a tree; nothing for one

@@ -58,6 +58,23 @@ func protectedOf(t *testing.T, s *Spec, proj string) (protected, pins []string) 
 	return protected, pins
 }
 
+// resolveProtected resolves a launch in w and checks that each of want
+// is among its protected paths (as protectedOf lists them).
+func resolveProtected(t *testing.T, w *world, want ...string) (protected, pins []string) {
+	t.Helper()
+	s, err := Resolve(run(Options{}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protected, pins = protectedOf(t, s, w.proj)
+	for _, p := range want {
+		if !slices.Contains(protected, p) {
+			t.Errorf("%s not protected: %q", p, protected)
+		}
+	}
+	return protected, pins
+}
+
 // TestProtected: what a host tool runs is read-only inside, in the
 // project's git directory, its submodules' and worktrees' ones, what its
 // config points at, a hook framework's configuration; what git would read
@@ -231,16 +248,7 @@ func TestProtectedGlobalHooksPath(t *testing.T) {
 	mustMkdir(t, filepath.Join(w.home, ".config/git/hooks"))
 	writeFile(t, filepath.Join(w.home, ".config/git/config"), "[core]\nhooksPath=~/.config/git/hooks\n", 0o644)
 	writeFile(t, filepath.Join(w.home, ".config/git/hooks/pre-commit"), "# pre-commit.com\n", 0o755)
-	s, err := Resolve(run(Options{}), w.host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := protectedOf(t, s, w.proj)
-	for _, p := range []string{"tools/hooks", ".pre-commit-config.yaml"} {
-		if !slices.Contains(got, p) {
-			t.Errorf("%s not protected: %q", p, got)
-		}
-	}
+	resolveProtected(t, w, "tools/hooks", ".pre-commit-config.yaml")
 }
 
 func TestPinAncestors(t *testing.T) {
@@ -311,28 +319,43 @@ two
 	}
 }
 
-// TestProtectedLefthook: a hook lefthook installed makes its
-// configurations (the -local one merged on top too) and script
-// directories read-only, those that exist.
-func TestProtectedLefthook(t *testing.T) {
-	w := gitWorld(t, map[string]string{
-		".git/hooks/pre-commit":   "#!/bin/sh\ncall_lefthook run \"pre-commit\" \"$@\"\n",
-		"lefthook.yml":            "pre-commit: {}",
-		".lefthook-local.yml":     "pre-commit: {}",
-		".lefthook/pre-commit/x":  "",
-		".pre-commit-config.yaml": "no pre-commit hook installed: left writable",
-	})
-	s, err := Resolve(run(Options{}), w.host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := protectedOf(t, s, w.proj)
-	for _, p := range []string{"lefthook.yml", ".lefthook-local.yml", ".lefthook"} {
-		if !slices.Contains(got, p) {
-			t.Errorf("%s not protected: %q", p, got)
-		}
-	}
-	if slices.Contains(got, ".pre-commit-config.yaml") {
-		t.Errorf("pre-commit's config protected with no pre-commit hook installed: %q", got)
+// TestProtectedFound: what else is found to protect. A hook lefthook
+// installed makes its configurations (the -local one merged on top too)
+// and script directories read-only, those that exist, and not another
+// framework's; a submodule whose git directory is in its own work tree
+// (listed in .gitmodules) is a git directory like the rest.
+func TestProtectedFound(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		files           map[string]string
+		want, pins, not []string
+	}{
+		{"lefthook", map[string]string{
+			".git/hooks/pre-commit":   "#!/bin/sh\ncall_lefthook run \"pre-commit\" \"$@\"\n",
+			"lefthook.yml":            "pre-commit: {}",
+			".lefthook-local.yml":     "pre-commit: {}",
+			".lefthook/pre-commit/x":  "",
+			".pre-commit-config.yaml": "no pre-commit hook installed: left writable",
+		}, []string{"lefthook.yml", ".lefthook-local.yml", ".lefthook"}, nil, []string{".pre-commit-config.yaml"}},
+		{"submodule in its work tree", map[string]string{
+			".gitmodules":            "[submodule \"v\"]\n\tpath = vendor/v\n[submodule \"up\"]\n\tpath = ../outside\n",
+			"vendor/v/.git/HEAD":     "ref: refs/heads/main\n",
+			"vendor/v/.git/config":   "[core]\n\thooksPath = .hooks\n",
+			"vendor/v/.hooks/commit": "",
+		}, []string{"vendor/v/.git/config", "vendor/v/.git/hooks+", "vendor/v/.git/commondir+", "vendor/v/.hooks"}, []string{"vendor/v/.git", "vendor"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, pins := resolveProtected(t, gitWorld(t, c.files), c.want...)
+			for _, p := range c.pins {
+				if !slices.Contains(pins, p) {
+					t.Errorf("%s not pinned: %q", p, pins)
+				}
+			}
+			for _, p := range c.not {
+				if slices.Contains(got, p) {
+					t.Errorf("%s protected: %q", p, got)
+				}
+			}
+		})
 	}
 }
