@@ -81,6 +81,9 @@ var spec = &launch.Spec{
 		{Path: "/home/ada/src/app", Mode: launch.ReadWrite, Why: "project"},
 		{Path: "/home/ada/.local/share/claude/versions", Mode: launch.ReadOnly, Why: "claude"},
 		{Path: "/home/ada/.claude/CLAUDE.md", Target: "/home/ada/.claude/CLAUDE.host.md", Mode: launch.ReadOnly, Why: "your ~/.claude/CLAUDE.md"},
+		{Path: "/home/ada/src/app/.git", Mode: launch.ReadWrite, Why: launch.WhyPin, Pin: true},
+		{Path: "/home/ada/src/app/.git/hooks", Mode: launch.ReadOnly, Why: launch.WhyGitHooks, Protected: true},
+		{Path: "/home/ada/src/app/.git/commondir", Mode: launch.ReadOnly, Why: launch.WhyGitLink, Protected: true, Placeholder: &launch.Placeholder{Content: ".\n"}},
 	},
 	Hidden: []string{"/run/user/1000", "/root", "/home/ada/src/app/.env"},
 	UID:    1000, GID: 1000, Home: "/home/ada",
@@ -120,6 +123,10 @@ func TestRender(t *testing.T) {
 		if !strings.HasPrefix(line, Risky) {
 			t.Errorf("%s is not marked risky: %q", risky, line)
 		}
+	}
+	// A pin is shown as one, not as a read-write mount.
+	if line := lineWith(out, "pinned"); !strings.Contains(line, " .git ") || strings.Contains(lineWith(out, "read-write"), ".git") {
+		t.Errorf("the pin of .git: %q\n%s", line, out)
 	}
 	if line := lineWith(out, "network"); strings.HasPrefix(line, Risky) {
 		t.Errorf("inet is not risky: %q", line)
@@ -234,7 +241,14 @@ func lineWith(out, s string) string {
 }
 
 func TestSandboxMD(t *testing.T) {
-	golden(t, "SANDBOX.md", RenderSandboxMD(spec))
+	md := string(RenderSandboxMD(spec))
+	golden(t, "SANDBOX.md", []byte(md))
+	// What Claude will meet, in its words, and the way out.
+	for _, want := range []string{"Pinned: `/home/ada/src/app/.git`", "Device or resource busy", "EBUSY", "Read-only file system", "`claudebox --rw PATH`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("SANDBOX.md does not say %q", want)
+		}
+	}
 	for _, tier := range launch.Tiers {
 		s := *spec
 		s.Network = launch.Network{Tier: tier, Source: "default"}

@@ -82,7 +82,7 @@ func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 
 	p.gap()
 	for _, m := range s.Mounts {
-		if m.Mode != launch.ReadWrite {
+		if m.Mode != launch.ReadWrite || m.Pin {
 			continue
 		}
 		mark, note := "", m.Why
@@ -101,10 +101,13 @@ func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 		row("", "read-write", s.Home, "$HOME: the instance's home ("+s.Instance.HomeDir()+")")
 	}
 	for _, m := range s.Mounts {
-		if m.Mode == launch.ReadOnly {
+		if m.Mode == launch.ReadOnly && !m.Pin {
 			mark, note := "", m.Why
 			if m.Target != "" {
 				note += ", from " + m.Path
+			}
+			if m.Placeholder != nil {
+				note += "; missing: made at launch, neutral"
 			}
 			if launch.IsSecretPath(s.Home, m.Path) && !m.Setup && m.Target != launch.HostClaudeMDPath(s.Home) {
 				mark, note = Risky, note+", a secret location"
@@ -113,6 +116,9 @@ func RenderWidth(w io.Writer, s *launch.Spec, width int) error {
 		}
 	}
 	row("", "read-only", "everything else on the host", "/usr, /etc, /opt, ...")
+	if pins := pinned(s); pins != "" {
+		row("", "pinned", pins, "mount points: cannot be renamed or removed inside, so what is read-only in them stays put")
+	}
 	for _, h := range s.Hidden {
 		row("", "hidden", h, "")
 	}
@@ -190,6 +196,22 @@ func publishRow(t launch.Tier, p launch.Publish) (mark, value, note string) {
 		mark, note = Risky, fmt.Sprintf("-> sandbox :%d, on %s: other machines (the LAN) reach it", p.SandboxPort, p.Addr)
 	}
 	return mark, p.URL(), note
+}
+
+// pinned lists the pins (Mount.Pin) on one line, relative to the
+// project where they are in it.
+func pinned(s *launch.Spec) string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Pin {
+			p := m.Dest()
+			if rel, ok := strings.CutPrefix(p, s.Project+"/"); ok {
+				p = rel
+			}
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // socketsText says how the host's other unix sockets are out of reach.

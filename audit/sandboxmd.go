@@ -31,7 +31,7 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("## Files")
 	p("- Writable: the project, `%s`. Changes there are real and stay.", s.Project)
 	for _, m := range s.Mounts {
-		if m.Mode == launch.ReadWrite && m.Path != s.Project {
+		if m.Mode == launch.ReadWrite && m.Path != s.Project && !m.Pin {
 			p("- Also writable: `%s` (%s).", m.Dest(), m.Why)
 		}
 	}
@@ -41,13 +41,19 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("- Read-only: the rest of the host (`/usr`, `/etc`, `/opt`, ...). Installing system packages or editing system files is not possible.")
 	protected := false
 	for _, m := range s.Mounts {
-		if m.Mode == launch.ReadOnly {
+		if m.Mode == launch.ReadOnly && !m.Pin {
 			p("- Also read-only: `%s` (%s).", m.Dest(), m.Why)
 			protected = protected || m.Protected
 		}
 	}
 	if protected {
-		p("- Why some project files are read-only: the user's own tools run them on the host, outside this sandbox (git runs `.git/hooks` and what `.git/config` names in every `git status`). Writing them fails with \"Read-only file system\", or \"Device or resource busy\" for `.git/config`, which git replaces by rename. So `git config`, `git remote add`, `git branch -m` and recording an upstream (`push -u`) fail here; commit, branch, checkout, merge, stash, fetch, pull and push work. Do not work around it: tell the user what needs changing, to do on the host or by relaunching with `claudebox --rw PATH`.")
+		p("- Why some project files are read-only: the user's own tools run them on the host, outside this sandbox, without asking: git runs `.git/hooks`, the hooks directory `core.hooksPath` names (husky's `.husky/`) and what `.git/config` names at every `git status`; `commondir`, `gitdir`, `.git` files and `objects/info/alternates` tell git where that config is; hook frameworks run what `.pre-commit-config.yaml` or `lefthook.yml` name; Claude Code loads `.claude/settings.json` and `.mcp.json`. Writing them fails with \"Read-only file system\" (EROFS), or \"Device or resource busy\" (EBUSY) for a file replaced by rename, as `git config` does. So `git config`, `git remote add`, `git branch -m`, recording an upstream (`push -u`), `git submodule add`, `git submodule update` (they write the submodule's config) and changes to the hooks fail here; commit, branch, checkout, merge, stash, fetch, pull, push and gc work (gc's \"unable to update .git/info/refs\" is harmless). `.claude/settings.local.json` stays writable.")
+	}
+	if pins := pinnedList(s); pins != "" {
+		p("- Pinned: %s. Each is a mount point here, so that what is read-only in it stays where the host's tools look: renaming, moving or removing it (`mv`, `rmdir`, `rm -r`, `git worktree remove`) fails with \"Device or resource busy\" (EBUSY), and `rename(2)` of a file into or out of it with \"Invalid cross-device link\" (EXDEV; `mv` copies instead). Files inside stay writable.", pins)
+	}
+	if protected || pinnedList(s) != "" {
+		p("- Do not work around any of this (renaming, copying the repository elsewhere, another git directory, a different hooks path): it is there so that nothing you leave runs on the host unseen. Tell the user what needs changing: they can make the change on the host, or relaunch with `claudebox --rw PATH`, which lifts the protection of that one path.")
 	}
 	if s.Setup != nil && len(s.Setup.Parts)+len(s.Setup.Hooks) > 0 {
 		p("- The user's own Claude Code setup (commands, agents, skills, plugins, ... of `~/.claude`) is theirs, shown read-only and current at every launch: changes to it are made on the host. `~/.claude/settings.json` here starts from the user's settings at each launch; what you change in it stays for this project.")
@@ -153,6 +159,17 @@ func socketsWord(s *launch.Spec) string {
 		return "denied by the kernel (Landlock)"
 	}
 	return "hidden"
+}
+
+// pinnedList lists the pins (launch.Mount.Pin) for SANDBOX.md.
+func pinnedList(s *launch.Spec) string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Pin {
+			out = append(out, m.Dest())
+		}
+	}
+	return codeList(out)
 }
 
 func codeList(paths []string) string {

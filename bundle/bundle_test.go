@@ -310,3 +310,36 @@ func TestResolveUnixArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestPins: a pin is its directory bound onto itself, in the mode it is
+// given, mounted after its parent and before what is protected in it.
+func TestPins(t *testing.T) {
+	s := *cases["extra-mounts"]
+	s.Mounts = []launch.Mount{
+		{Path: "/home/ada/app", Mode: launch.ReadWrite, Why: "project"},
+		{Path: "/home/ada/app/.git/modules/m/config", Mode: launch.ReadOnly, Protected: true},
+		{Path: "/home/ada/app/.git/modules/m", Mode: launch.ReadWrite, Pin: true},
+		{Path: "/home/ada/app/.git", Mode: launch.ReadWrite, Pin: true},
+		{Path: "/home/ada/app/.git/modules", Mode: launch.ReadWrite, Pin: true},
+	}
+	oci := mustBuild(t, &s, Layout{Seccomp: "f"})
+	at := map[string]int{}
+	for i, m := range oci.Mounts {
+		at[m.Destination] = i
+	}
+	order := []string{"/home/ada/app", "/home/ada/app/.git", "/home/ada/app/.git/modules", "/home/ada/app/.git/modules/m", "/home/ada/app/.git/modules/m/config"}
+	for i := 1; i < len(order); i++ {
+		if at[order[i-1]] >= at[order[i]] {
+			t.Errorf("%s is mounted before %s", order[i], order[i-1])
+		}
+	}
+	for _, p := range order[1:4] {
+		m := oci.Mounts[at[p]]
+		if m.Source != p || m.Type != "bind" || slices.Contains(m.Options, "rro") {
+			t.Errorf("pin %s: %+v", p, m)
+		}
+	}
+	if !slices.Contains(oci.Mounts[at[order[4]]].Options, "rro") {
+		t.Errorf("the protected config is not read-only: %+v", oci.Mounts[at[order[4]]])
+	}
+}

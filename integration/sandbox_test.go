@@ -277,13 +277,17 @@ func TestExportBundleWithRunc(t *testing.T) {
 		t.Skip("requires runc")
 	}
 	proj := newProject(t, testUser)
+	gitAs(t, testUser, proj, "init", "-q") // protected paths and pins in the bundle too
 	script := `echo "id=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname)"
+		(mv .git .git.old 2>/dev/null && echo git-renamed) || echo git-pinned
+		(echo x > .git/hooks/pre-commit) 2>/dev/null || echo hooks-read-only
 		cat ~/.ssh/id_ed25519 2>&1; echo "token=${GITHUB_TOKEN:-none}"
 		touch /usr/x 2>&1; echo from-sandbox > out.txt; echo "home: $(ls -A ~)"
 		grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status`
 	in := invocation{as: testUser, dir: proj}
 	want := in.run(t, "run", "-q", "--", "sh", "-c", script)
 	mustExit(t, want, 0)
+	mustContain(t, want, "git-pinned", "hooks-read-only")
 
 	dir := filepath.Join(outsideDir(t, testUser), "bundle")
 	r := in.run(t, "export-bundle", dir, "--", "sh", "-c", script)

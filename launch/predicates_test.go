@@ -171,36 +171,27 @@ func TestProtectedCommonDir(t *testing.T) {
 	writeFile(t, filepath.Join(proj, ".git"), "gitdir: "+filepath.Join(common, "worktrees/wt"), 0o644)
 	mustMkdir(t, filepath.Join(common, "hooks"))
 	writeFile(t, filepath.Join(common, "config"), "x", 0o644)
+	never := func(string) bool { return false }
+	ms, err := protectedIn(proj, common, Host{}, never)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
-	for _, m := range protectedIn(proj, common) {
+	for _, m := range ms {
 		got = append(got, m.Path)
 	}
-	want := []string{filepath.Join(common, "hooks"), filepath.Join(common, "config")}
-	if !slices.Equal(got, want) {
-		t.Errorf("protected %q, want %q", got, want)
-	}
-	if got := protectedIn(proj, ""); len(got) != 0 {
-		t.Errorf("without a common dir: %+v", got)
-	}
-}
-
-// TestProtectedModuleDepth: submodules' git directories are protected to
-// maxModuleDepth levels of nesting, and no deeper (the walk is bounded).
-func TestProtectedModuleDepth(t *testing.T) {
-	proj := t.TempDir()
-	g := filepath.Join(proj, ".git")
-	for level := 0; level <= maxModuleDepth+1; level++ {
-		mustMkdir(t, filepath.Join(g, "hooks"))
-		writeFile(t, filepath.Join(g, "HEAD"), "ref: refs/heads/main\n", 0o644)
-		g = filepath.Join(g, "modules", "m")
-	}
-	var got int
-	for _, m := range protectedIn(proj, "") {
-		if filepath.Base(m.Path) == "hooks" {
-			got++
+	for _, want := range []string{filepath.Join(common, "hooks"), filepath.Join(common, "config")} {
+		if !slices.Contains(got, want) {
+			t.Errorf("protected %q lacks %s", got, want)
 		}
 	}
-	if got != maxModuleDepth+1 {
-		t.Errorf("%d git directories protected, want %d (the project's and %d levels of submodules)", got, maxModuleDepth+1, maxModuleDepth)
+	ms, err = protectedIn(proj, "", Host{}, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if Within(m.Path, common) {
+			t.Errorf("without a common dir, %s is protected", m.Path)
+		}
 	}
 }

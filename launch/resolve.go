@@ -209,8 +209,8 @@ func (r *resolver) git() error {
 }
 
 // userMounts: --ro, --rw and the profile's mounts, then what a host tool
-// runs from the project, read-only unless one of them lifts it; and the
-// paths to hide.
+// runs from the project, read-only unless one of them lifts it, and the
+// directories above it pinned; and the paths to hide.
 func (r *resolver) userMounts() error {
 	s := r.s
 	user := len(s.Mounts)
@@ -231,7 +231,14 @@ func (r *resolver) userMounts() error {
 		}
 	}
 	s.Mounts = append(s.Mounts, r.profile.Mounts...)
-	s.Mounts = protect(s.Mounts, user, protectedIn(s.Project, r.common))
+	lifted := func(p string) bool {
+		return slices.ContainsFunc(s.Mounts[user:], func(m Mount) bool { return m.Mode == ReadWrite && Within(p, m.Path) })
+	}
+	protected, err := protectedIn(s.Project, r.common, r.h, lifted)
+	if err != nil {
+		return err
+	}
+	s.Mounts = protect(s.Mounts, user, protected)
 	r.hide = slices.Clone(r.profile.Hide)
 	for _, p := range r.o.Hide {
 		path, err := existingPath("--hide", p, r.cwd)
@@ -240,6 +247,7 @@ func (r *resolver) userMounts() error {
 		}
 		r.hide = append(r.hide, path)
 	}
+	s.Mounts = pinAncestors(s.Mounts, r.hide)
 	return nil
 }
 

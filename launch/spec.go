@@ -37,6 +37,25 @@ type Mount struct {
 	// commands, agents, ...; what their links lead to; a hook's script),
 	// checked to be no secret location when resolved.
 	Setup bool `json:"setup,omitempty"`
+	// Pin marks a directory bound onto itself only to make it a mount
+	// point inside: rename(2) and rmdir(2) of it fail with EBUSY, so the
+	// protected paths below it stay where the host's tools look for them
+	// (.git, .git/modules/X, .claude, ...). Files in it stay writable. Its
+	// Mode is that of the mount it lies in.
+	Pin bool `json:"pin,omitempty"`
+	// Placeholder, on a protected path missing at launch, is what the
+	// launcher makes there, neutral, before the read-only mount over it
+	// (an empty hooks directory, commondir "."): what git would read if
+	// it appeared cannot be planted. nil: the path exists, or stays
+	// missing.
+	Placeholder *Placeholder `json:"placeholder,omitempty"`
+}
+
+// Placeholder is a directory, or a file of Content, that stands in for a
+// protected path missing at launch.
+type Placeholder struct {
+	Dir     bool   `json:"dir,omitempty"`
+	Content string `json:"content,omitempty"`
 }
 
 // Dest is where the mount appears inside the sandbox.
@@ -169,7 +188,7 @@ type Profile struct {
 
 // Writable lists the host trees the sandbox can write: the instance home
 // and every read-write mount (the project, a worktree's git directory,
-// --rw). Everything in them is hostile input to claudebox's code outside
+// --rw; not the pins inside them). Everything in them is hostile input to claudebox's code outside
 // the sandbox.
 func (s *Spec) Writable() []string {
 	var out []string
@@ -177,7 +196,7 @@ func (s *Spec) Writable() []string {
 		out = append(out, s.Instance.HomeDir())
 	}
 	for _, m := range s.Mounts {
-		if m.Mode == ReadWrite {
+		if m.Mode == ReadWrite && !m.Pin {
 			out = append(out, m.Path)
 		}
 	}
