@@ -115,6 +115,37 @@ func TestHostDaemonSockets(t *testing.T) {
 	}
 }
 
+// TestHostSocketPinned: a host daemon's socket deep in the project stays
+// where it was bound: the sandbox cannot rename its directory (a mount
+// point), so the next launch finds and hides it again. With the
+// directory renamed on the host (the control), the next launch does not
+// know the new name, and the socket is reached.
+func TestHostSocketPinned(t *testing.T) {
+	needSuite(t)
+	u := testUser
+	proj := worldProject(t, u)
+	sub := filepath.Join(proj, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(sub, u.uid, u.gid)
+	listen(t, filepath.Join(sub, "d.sock"))
+	in := invocation{as: u, dir: proj}
+	r := in.inWorld(t, "run", "-q", "--network", "none", "--", "sh", "-c", "echo LAUNCHED; mv sub sub2; echo mv=$?")
+	mustExit(t, r, 0)
+	mustContain(t, r, "LAUNCHED", "mv=1")
+	r = in.inWorld(t, "run", "-q", "--network", "none", "--", "sh", "-c", "./testpeer probe d=unix:sub/d.sock d2=unix:sub2/d.sock")
+	mustExit(t, r, 0)
+	mustContain(t, r, "d fail", "d2 fail")
+	mustNotContain(t, r, " ok ")
+
+	if err := os.Rename(sub, filepath.Join(proj, "sub2")); err != nil {
+		t.Fatal(err)
+	}
+	r = in.inWorld(t, "run", "-q", "--network", "none", "--", "sh", "-c", "./testpeer probe d2=unix:sub2/d.sock")
+	mustContain(t, r, "d2 ok")
+}
+
 // TestScreenSession: the user's GNU screen session cannot be driven from
 // the sandbox; driven from the host, it runs what it is sent.
 func TestScreenSession(t *testing.T) {

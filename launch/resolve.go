@@ -321,6 +321,34 @@ func (r *resolver) sockets() (err error) {
 	if r.s.Instance != nil {
 		instanceHome = r.s.Instance.HomeDir()
 	}
-	r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, instanceHome, r.s.Mounts)
-	return err
+	if r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, instanceHome, r.s.Mounts); err != nil {
+		return err
+	}
+	r.pinSockets()
+	return nil
+}
+
+// pinSockets pins the directories above each host socket hidden in a tree
+// the sandbox can write (the project, --rw), up to that tree's mount: a
+// mount point cannot be renamed, so the sandbox cannot carry the socket
+// out from under its mask to find it unhidden at the next launch, which
+// looks for it where it was bound.
+func (r *resolver) pinSockets() {
+	s := r.s
+	added := false
+	for _, p := range s.Sockets.Hidden {
+		dir := filepath.Dir(p)
+		i := slices.IndexFunc(s.Mounts, func(m Mount) bool {
+			return m.Mode == ReadWrite && !m.Pin && m.Target == "" && Within(p, m.Path)
+		})
+		if i < 0 || dir == s.Mounts[i].Path || slices.ContainsFunc(s.Mounts, func(m Mount) bool { return m.Dest() == dir }) {
+			continue
+		}
+		s.Mounts = append(s.Mounts, Mount{Path: dir, Mode: ReadWrite, Why: WhyPin, Pin: true})
+		added = true
+	}
+	if added {
+		s.Mounts = pinAncestors(s.Mounts, r.hide)
+		slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
+	}
 }

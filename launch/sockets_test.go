@@ -214,6 +214,19 @@ func TestSocketsResolved(t *testing.T) {
 	if s.Run == nil || !slices.Contains(s.Env, "XDG_RUNTIME_DIR=/run/user/1000") {
 		t.Errorf("run %+v, env %q: want the sandbox's own runtime dir", s.Run, s.Env)
 	}
+	// A host socket hidden deep in the project is pinned: its directories
+	// up to the project are mount points, which the sandbox cannot rename.
+	h := w.host
+	h.Sockets = []string{filepath.Join(w.proj, "pkg/sub/d.sock")}
+	s, err = Resolve(run(Options{}), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"pkg", "pkg/sub"} {
+		if !slices.ContainsFunc(s.Mounts, func(m Mount) bool { return m.Pin && m.Path == filepath.Join(w.proj, d) && m.Mode == ReadWrite }) {
+			t.Errorf("%s is not pinned: %+v", d, s.Mounts)
+		}
+	}
 	if _, err := Resolve(run(Options{Sockets: []string{"nope"}}), w.host); !errors.Is(err, ErrBadPath) {
 		t.Errorf("--socket of a missing path: %v", err)
 	}
