@@ -1,0 +1,362 @@
+// Package review is the review at the end of every session: what the
+// session created or changed in the project that a tool on the host would
+// run (git's config and hooks in every git directory, nested ones
+// included; Claude Code's project settings and .mcp.json; editor run
+// configurations) is held: the file goes back to its launch-time content,
+// or away when it is new, the session's version is kept (in the instance
+// directory, and beside the file as NAME.claudebox-held, a name no tool
+// loads), and the user accepts it with `claudebox accept PATH`.
+//
+// At launch, Record keeps the launch-time content of the surface at the
+// project's top, and the time. At the end, Run walks the whole project
+// (bounded) for every place a host tool looks (a .git directory or file,
+// a bare-looking git directory, .claude, .mcp.json, .vscode, .idea) and
+// judges each file there that differs from its launch-time content, or,
+// where there was no snapshot, that the kernel's change time (ctime,
+// which no process can set back) says may be new. The judges accept data
+// and hold everything else: a git config whose new variables are not
+// all data keys, any hook but a sample, any commondir but a linked
+// worktree's, Claude settings whose changed keys are not data keys, any
+// change to .mcp.json or an editor's run configurations.
+//
+// The project is the sandbox's to write: it is read only through
+// internal/safefs (no links, regular files, bounded), and no project tool
+// (git!) is ever run.
+package review
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/claudebox/claudebox/internal/safefs"
+)
+
+// heldSuffix names the session's version of a held file, beside it.
+const heldSuffix = ".claudebox-held"
+
+// slack is how far before the launch a change counts as the session's:
+// file systems keep coarse timestamps.
+const slack = 2 * time.Second
+
+// walkLimits cap the walk of the project at the end of a session: about
+// 2 s of walking on a slow disk. Past them the review says it is
+// incomplete (and `claudebox ls` shows it) rather than passing silently.
+var walkLimits = safefs.WalkLimits{Dirs: 100_000, Entries: 100_000, Depth: 128}
+
+// Saved is one file of the surface as it was at launch.
+type Saved struct {
+	Type fs.FileMode `json:"type"` // 0: a regular file
+	Perm fs.FileMode `json:"perm"`
+	Hash string      `json:"hash,omitempty"` // sha256 of a regular file
+	Data []byte      `json:"data,omitempty"` // its content, up to maxKeep
+}
+
+// Snapshot is the surface at the top of one project at launch.
+type Snapshot struct {
+	// Files are the surface's files then, by path in the project.
+	Files map[string]Saved `json:"files"`
+	// Lifted are the paths in the project a read-write mount the user
+	// asked for (--rw) lifted the protection of: their changes pass.
+	Lifted []string `json:"lifted,omitempty"`
+	// Incomplete says why the snapshot is not whole ("" when it is).
+	Incomplete string `json:"incomplete,omitempty"`
+}
+
+// snapshot reads the surface at the top of the project open at root.
+func snapshot(root *safefs.Dir) *Snapshot {
+	s := &Snapshot{Files: map[string]Saved{}}
+	for _, loc := range rootLocations(root) {
+		its, err := items(root, loc)
+		if err != nil {
+			s.Incomplete = "more entries than claudebox reads in " + loc.rel
+		}
+		for _, it := range its {
+			if sv, _, err := save(root, it.rel); err == nil {
+				s.Files[it.rel] = sv
+			}
+		}
+	}
+	return s
+}
+
+// save reads rel as it is now: what Saved keeps, and the content of a
+// regular file of at most maxKeep bytes (nil for anything else).
+func save(root *safefs.Dir, rel string) (Saved, []byte, error) {
+	info, err := root.Stat(rel)
+	if err != nil {
+		return Saved{}, nil, err
+	}
+	sv := Saved{Type: info.Type, Perm: info.Perm}
+	if info.Type != 0 {
+		return sv, nil, nil
+	}
+	b, _, err := root.ReadFile(rel, maxKeep)
+	if err != nil {
+		var se *safefs.Error
+		if errors.As(err, &se) {
+			sv.Hash = "unreadable: " + se.Problem
+			return sv, nil, nil
+		}
+		return Saved{}, nil, err
+	}
+	sum := sha256.Sum256(b)
+	sv.Hash, sv.Data = hex.EncodeToString(sum[:]), b
+	return sv, b, nil
+}
+
+// Hold is one held change.
+type Hold struct {
+	ID      string `json:"id"`
+	Project string `json:"project"`
+	// Rel is the file's path in the project.
+	Rel string `json:"path"`
+	// Why says which host tool runs it; Runs what it would run.
+	Why  string   `json:"why"`
+	Runs []string `json:"runs"`
+	// Copy: the session's version is kept in the instance directory
+	// (a regular file of at most 1 MiB); else only beside the file.
+	Copy bool        `json:"copy"`
+	Hash string      `json:"hash,omitempty"` // sha256 of the kept copy
+	Perm fs.FileMode `json:"perm"`
+	// Restored: the launch-time content was put back; else the file was
+	// new (or its launch-time content too big to keep) and is away.
+	Restored bool `json:"restored"`
+	// Now is the sha256 of what is at the path after the hold ("" for
+	// nothing): accept replaces only that.
+	Now  string    `json:"now,omitempty"`
+	Time time.Time `json:"time"`
+}
+
+// Path is the held file's absolute path.
+func (h Hold) Path() string { return filepath.Join(h.Project, filepath.FromSlash(h.Rel)) }
+
+// Result is what one review found.
+type Result struct {
+	Held []Hold
+	// Incomplete says what the review could not look at ("" when
+	// nothing): more directories than its cap, a directory unreadable.
+	Incomplete []string
+}
+
+// runProject reviews one project against its launch-time snapshot; since
+// is when the session began. keep stores a held file's session version
+// and returns its id.
+func runProject(project string, snap *Snapshot, since time.Time, keep func(data []byte) (string, error)) (Result, error) {
+	var res Result
+	root, err := safefs.OpenRoot(project, project)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return res, nil // the project is gone, and with it what would run
+		}
+		return res, err
+	}
+	defer root.Close()
+	if snap.Incomplete != "" {
+		res.Incomplete = append(res.Incomplete, "at launch: "+snap.Incomplete)
+	}
+	locs := rootLocations(root)
+	covered := map[string]bool{}
+	for _, l := range locs {
+		covered[l.rel] = true
+	}
+	werr := root.Walk(walkLimits, since, func(w *safefs.WalkDir, err error) func(int) bool {
+		if err != nil {
+			res.Incomplete = append(res.Incomplete, project+"/"+w.Rel+" could not be read: "+err.Error())
+			return nil
+		}
+		if w.Rel != "." && slices.Contains(w.Names, "HEAD") && slices.Contains(w.Names, "objects") && slices.Contains(w.Names, "refs") {
+			// git takes a directory like this for a repository when
+			// run in it (a bare one, or a .git moved elsewhere).
+			locs = append(locs, location{rel: w.Rel, kind: locGitDir, fresh: w.Fresh})
+			return nil
+		}
+		for i, n := range w.Names {
+			if _, ok := surfaceNames[n]; ok {
+				rel := path.Join(w.Rel, n)
+				if !covered[rel] {
+					locs = append(locs, location{rel: rel, kind: locationKind(n, w.Types[i]), fresh: w.Fresh})
+				}
+			}
+		}
+		return func(i int) bool { return w.Names[i] != ".git" }
+	})
+	if werr != nil {
+		res.Incomplete = append(res.Incomplete, werr.Error())
+	}
+	seen := map[string]bool{}
+	for len(locs) > 0 {
+		loc := locs[0]
+		locs = locs[1:]
+		if seen[loc.rel] {
+			continue
+		}
+		seen[loc.rel] = true
+		r := reviewer{root: root, project: project, snap: snap, since: since, keep: keep, covered: covered[loc.rel]}
+		more, err := r.location(loc, &res)
+		if err != nil {
+			return res, err
+		}
+		locs = append(locs, more...)
+	}
+	return res, nil
+}
+
+type reviewer struct {
+	root    *safefs.Dir
+	project string
+	snap    *Snapshot
+	since   time.Time
+	keep    func([]byte) (string, error)
+	covered bool // the location was in the launch-time snapshot
+}
+
+// location reviews the files of one location; it returns the git
+// directories that gitfiles there name inside the project.
+func (r *reviewer) location(loc location, res *Result) ([]location, error) {
+	fresh := loc.fresh
+	if info, err := r.root.Stat(loc.rel); err == nil && !info.Ctime.Before(r.since) {
+		fresh = true
+	}
+	its, err := items(r.root, loc)
+	if err != nil {
+		res.Incomplete = append(res.Incomplete, "more entries than claudebox reads in "+r.project+"/"+loc.rel)
+	}
+	var more []location
+	for _, it := range its {
+		if r.lifted(it.rel) {
+			continue
+		}
+		old, had := r.snap.Files[it.rel]
+		sv, now, err := save(r.root, it.rel)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		if had && sv.Type == old.Type && sv.Hash == old.Hash {
+			continue // as it was at launch
+		}
+		if !had && !r.covered && !fresh && !r.changedSince(loc.rel, it.rel) {
+			continue // there before the session, untouched by it
+		}
+		var runs []string
+		switch {
+		case sv.Type != 0:
+			runs = []string{"a " + typeName(sv.Type) + " where a file was expected: the tool follows it"}
+		case sv.Hash != "" && now == nil:
+			runs = []string{"a file claudebox cannot read (" + strings.TrimPrefix(sv.Hash, "unreadable: ") + ")"}
+		case it.kind == kindGitfile:
+			target, inside := r.gitfileTarget(it.rel, now)
+			if inside {
+				more = append(more, location{rel: target, kind: locGitDir, fresh: true})
+				continue
+			}
+			runs = []string{"gitdir: " + target + ", outside the project: git runs that repository's config and hooks"}
+		default:
+			var prev []byte
+			if had {
+				prev = old.Data
+			}
+			runs = judge(it.kind, it.rel, prev, now)
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		h, err := r.hold(it, runs, had, old, sv, now)
+		if err != nil {
+			return nil, err
+		}
+		res.Held = append(res.Held, h)
+	}
+	return more, nil
+}
+
+// changedSince: a directory between the location and the file (hooks/,
+// modules/X/, the file itself) changed since the session began.
+func (r *reviewer) changedSince(loc, rel string) bool {
+	for p := rel; p != loc && p != "." && p != "/"; p = path.Dir(p) {
+		if info, err := r.root.Stat(p); err == nil && !info.Ctime.Before(r.since) {
+			return true
+		}
+	}
+	return false
+}
+
+// lifted: rel is under a path the user's --rw lifted the protection of.
+func (r *reviewer) lifted(rel string) bool {
+	for _, l := range r.snap.Lifted {
+		if l == "." || rel == l || strings.HasPrefix(rel, l+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// gitfileTarget reads a .git file ("gitdir: PATH") and says where it
+// points, as a path in the project when it is inside.
+func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
+	target = strings.TrimSpace(target)
+	if !ok || target == "" || len(b) > maxGitfile {
+		return "(not a gitdir line)", false
+	}
+	abs := target
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(r.project, filepath.Dir(rel), target)
+	}
+	in, err := filepath.Rel(r.project, filepath.Clean(abs))
+	if err != nil || !filepath.IsLocal(in) {
+		return target, false
+	}
+	return filepath.ToSlash(in), true
+}
+
+func typeName(t fs.FileMode) string {
+	switch t {
+	case fs.ModeSymlink:
+		return "symbolic link"
+	case fs.ModeDir:
+		return "directory"
+	case fs.ModeNamedPipe:
+		return "FIFO"
+	case fs.ModeSocket:
+		return "socket"
+	}
+	return "special file"
+}
+
+// hold keeps the session's version of it (beside it, and a copy in the
+// instance directory), and puts back its launch-time content, or leaves
+// it away when it is new.
+func (r *reviewer) hold(it item, runs []string, had bool, old, sv Saved, now []byte) (Hold, error) {
+	h := Hold{Project: r.project, Rel: it.rel, Why: it.kind.why(), Runs: runs, Perm: sv.Perm, Time: time.Now().UTC()}
+	if sv.Type == 0 && now != nil {
+		id, err := r.keep(now)
+		if err != nil {
+			return h, fmt.Errorf("keeping the session's %s: %w", it.rel, err)
+		}
+		h.ID, h.Copy, h.Hash = id, true, sv.Hash
+	} else {
+		h.ID = randomID()
+	}
+	if err := r.root.Rename(it.rel, path.Base(it.rel)+heldSuffix, true); err != nil {
+		return h, fmt.Errorf("holding %s: %w", h.Path(), err)
+	}
+	if had && old.Type == 0 && old.Data != nil {
+		if err := r.root.WriteFile(it.rel, old.Data, old.Perm); err != nil {
+			return h, fmt.Errorf("putting back the launch-time %s: %w", h.Path(), err)
+		}
+		h.Restored, h.Now = true, old.Hash
+	}
+	return h, nil
+}
