@@ -149,7 +149,13 @@ type Result struct {
 // runProject reviews one project against its launch-time snapshot; since
 // is when the session began. keep stores a held file's session version
 // and returns its id.
-func runProject(project string, snap *Snapshot, since time.Time, keep func(data []byte) (string, error)) (Result, error) {
+func runProject(project string, snap *Snapshot, since time.Time, known map[string]string, keep func(data []byte) (string, error)) (Result, error) {
+	return walkProject(project, snap, since, known, keep, false)
+}
+
+// walkProject is runProject; with seed, every file found only fills
+// known (a project's first launch: what is there is the user's).
+func walkProject(project string, snap *Snapshot, since time.Time, known map[string]string, keep func(data []byte) (string, error), seed bool) (Result, error) {
 	var res Result
 	root, err := safefs.OpenRoot(project, project)
 	if err != nil {
@@ -199,7 +205,7 @@ func runProject(project string, snap *Snapshot, since time.Time, keep func(data 
 			continue
 		}
 		seen[loc.rel] = true
-		r := reviewer{root: root, project: project, snap: snap, since: since, keep: keep, covered: covered[loc.rel]}
+		r := reviewer{root: root, project: project, snap: snap, since: since, known: known, keep: keep, covered: covered[loc.rel], seed: seed}
 		more, err := r.location(loc, &res)
 		if err != nil {
 			return res, err
@@ -214,8 +220,10 @@ type reviewer struct {
 	project string
 	snap    *Snapshot
 	since   time.Time
+	known   map[string]string // path -> sha256 of what earlier reviews passed and the user accepted
 	keep    func([]byte) (string, error)
 	covered bool // the location was in the launch-time snapshot
+	seed    bool // only fill known
 }
 
 // location reviews the files of one location; it returns the git
@@ -242,10 +250,17 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 			}
 			return nil, err
 		}
-		if had && sv.Type == old.Type && sv.Hash == old.Hash {
+		abs := filepath.Join(r.project, it.rel)
+		switch {
+		case r.seed:
+			r.pass(abs, sv)
+			continue
+		case had && sv.Type == old.Type && sv.Hash == old.Hash:
 			continue // as it was at launch
-		}
-		if !had && !r.covered && !fresh && !r.changedSince(loc.rel, it.rel) {
+		case !had && sv.Type == 0 && sv.Hash != "" && r.known[abs] == sv.Hash:
+			continue // as an earlier review passed it, or the user accepted it
+		case !had && !r.covered && !fresh && !r.changedSince(loc.rel, it.rel):
+			r.pass(abs, sv)
 			continue // there before the session, untouched by it
 		}
 		var runs []string
@@ -269,6 +284,7 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 			runs = judge(it.kind, it.rel, prev, now)
 		}
 		if len(runs) == 0 {
+			r.pass(abs, sv)
 			continue
 		}
 		h, err := r.hold(it, runs, had, old, sv, now)
@@ -278,6 +294,14 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 		res.Held = append(res.Held, h)
 	}
 	return more, nil
+}
+
+// pass remembers a file of the surface the review let pass, so that a
+// later review, which may find it in a directory changed since, knows it.
+func (r *reviewer) pass(abs string, sv Saved) {
+	if sv.Type == 0 && sv.Hash != "" && !strings.HasPrefix(sv.Hash, "unreadable") {
+		r.known[abs] = sv.Hash
+	}
 }
 
 // changedSince: a directory between the location and the file (hooks/,

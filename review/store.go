@@ -21,10 +21,12 @@ import (
 // Files of an instance's review directory, which is claudebox's own: the
 // sandbox never sees the instance directory.
 const (
-	dirName      = "review"
-	baselineName = "baseline.json" // present: a session is in review
-	holdsName    = "holds.json"
-	heldDir      = "held" // the session's versions of held files, by id
+	dirName        = "review"
+	baselineName   = "baseline.json" // present: a session is in review
+	holdsName      = "holds.json"
+	knownName      = "known.json"      // what earlier reviews passed, and the user accepted
+	incompleteName = "incomplete.json" // what the last review could not look at
+	heldDir        = "held"            // the session's versions of held files, by id
 	// BaselineVersion is the baseline.json format.
 	BaselineVersion = 1
 	maxState        = 256 << 20 // baseline.json, holds.json
@@ -111,7 +113,28 @@ func (s *Store) Record(project string, lifted []string) error {
 		}
 	}
 	b.Projects[project] = snap
+	if err := s.seed(project, snap); err != nil {
+		return err
+	}
 	return s.writeJSON(baselineName, &b)
+}
+
+// seed fills known.json, at a project's first launch, with the host-run
+// surface found anywhere in it (nested repositories): what is there
+// before any session is the user's, and passes later reviews while it
+// stays as it is. It walks the whole project once.
+func (s *Store) seed(project string, snap *Snapshot) error {
+	known := map[string]string{}
+	switch err := s.readJSON(knownName, &known); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		known = map[string]string{}
+	}
+	if _, err := walkProject(project, snap, time.Now(), known, nil, true); err != nil {
+		return err
+	}
+	return s.writeJSON(knownName, known)
 }
 
 // Run reviews every project of the pending baseline, holds what it
@@ -129,13 +152,17 @@ func (s *Store) Run() (Result, error) {
 	if b.Version > BaselineVersion {
 		return res, fmt.Errorf("%s was written by a newer claudebox", filepath.Join(s.dir, baselineName))
 	}
+	known := map[string]string{}
+	if err := s.readJSON(knownName, &known); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		known = map[string]string{} // a cache: rebuilt
+	}
 	projects := make([]string, 0, len(b.Projects))
 	for p := range b.Projects {
 		projects = append(projects, p)
 	}
 	slices.Sort(projects)
 	for _, p := range projects {
-		r, err := runProject(p, b.Projects[p], b.Since, s.keep)
+		r, err := runProject(p, b.Projects[p], b.Since, known, s.keep)
 		res.Held = append(res.Held, r.Held...)
 		res.Incomplete = append(res.Incomplete, r.Incomplete...)
 		if err != nil {
@@ -146,10 +173,15 @@ func (s *Store) Run() (Result, error) {
 	if err := s.addHolds(res.Held); err != nil {
 		return res, err
 	}
+	if err := s.writeJSON(knownName, known); err != nil {
+		return res, err
+	}
 	if len(res.Incomplete) > 0 {
-		if err := s.writeJSON("incomplete.json", res.Incomplete); err != nil {
+		if err := s.writeJSON(incompleteName, res.Incomplete); err != nil {
 			return res, err
 		}
+	} else if err := os.Remove(filepath.Join(s.dir, incompleteName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, err
 	}
 	return res, os.Remove(filepath.Join(s.dir, baselineName))
 }
@@ -178,7 +210,7 @@ func (s *Store) Holds() ([]Hold, error) {
 // Incomplete says what the last review could not look at.
 func (s *Store) Incomplete() []string {
 	var out []string
-	_ = s.readJSON("incomplete.json", &out)
+	_ = s.readJSON(incompleteName, &out)
 	return out
 }
 
@@ -252,7 +284,16 @@ func (s *Store) Accept(path string) (Hold, error) {
 		return h, fmt.Errorf("putting %s back: %w", path, err)
 	}
 	hs = slices.Delete(hs, i, i+1)
-	return h, s.writeJSON(holdsName, hs)
+	if err := s.writeJSON(holdsName, hs); err != nil {
+		return h, err
+	}
+	if h.Copy {
+		known := map[string]string{}
+		_ = s.readJSON(knownName, &known)
+		known[path] = h.Hash
+		return h, s.writeJSON(knownName, known)
+	}
+	return h, nil
 }
 
 // Report writes the one block a session's end shows when it held
