@@ -260,3 +260,63 @@ func TestReviewNormalFlowHoldsNothing(t *testing.T) {
 	mustContain(t, r, "again-ok")
 	mustNotContain(t, r, "held for your review")
 }
+
+// permissionTool is an MCP server for --permission-prompt-tool that
+// answers every permission prompt as a user who picks "Yes, and don't ask
+// again" does: allowed, with a rule for the project's local settings.
+const permissionTool = `import json, sys
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+for line in sys.stdin:
+    m = json.loads(line)
+    mid, meth = m.get("id"), m.get("method")
+    if meth == "initialize":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"protocolVersion": m["params"].get("protocolVersion", "2024-11-05"), "capabilities": {"tools": {}}, "serverInfo": {"name": "perm", "version": "1"}}})
+    elif meth == "tools/list":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [{"name": "approve", "description": "approve", "inputSchema": {"type": "object", "properties": {"tool_name": {"type": "string"}, "input": {"type": "object"}}}}]}})
+    elif meth == "tools/call":
+        args = m["params"].get("arguments", {})
+        ans = {"behavior": "allow", "updatedInput": args.get("input", {}), "updatedPermissions": [{"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": "echo made-by-claude:*"}], "behavior": "allow", "destination": "localSettings"}]}
+        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": json.dumps(ans)}]}})
+    elif mid is not None:
+        send({"jsonrpc": "2.0", "id": mid, "result": {}})
+`
+
+// TestReviewRealClaudePermissionChoice: the real Claude Code, in the
+// sandbox, against a scripted Messages API, asks to run Bash; the answer
+// is "allow, and don't ask again", which Claude records in
+// .claude/settings.local.json. That is data: nothing is held.
+func TestReviewRealClaudePermissionChoice(t *testing.T) {
+	needSuite(t)
+	claude := realClaude(t)
+	resetClaudeState(t)
+	proj := worldProject(t, testUser) // with testpeer, which plays the API
+	for name, content := range map[string]string{
+		"perm.py":       permissionTool,
+		"perm-mcp.json": `{"mcpServers":{"perm":{"command":"python3","args":["perm.py"]}}}`,
+	} {
+		if err := os.WriteFile(filepath.Join(proj, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(filepath.Join(proj, name), testUser.uid, testUser.gid)
+	}
+	in := invocation{as: testUser, dir: proj, env: []string{"PATH=" + filepath.Dir(claude) + ":/usr/bin:/bin"}}
+	r := in.run(t, "run", "-q", "--network", "none",
+		"--env", "ANTHROPIC_BASE_URL=http://127.0.0.1:18089", "--env", "ANTHROPIC_API_KEY="+apiKey,
+		"--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "--env", "DISABLE_AUTOUPDATER=1",
+		"--", "sh", "-c", `./testpeer serve -messages 127.0.0.1:18089 127.0.0.1:18090 >/dev/null & sleep 0.5
+		timeout 50 claude -p "Write the file, please" --mcp-config perm-mcp.json --permission-prompt-tool mcp__perm__approve`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "ALL-DONE-7")
+	if b, err := os.ReadFile(filepath.Join(proj, "from-claude.txt")); err != nil || strings.TrimSpace(string(b)) != "made-by-claude" {
+		t.Errorf("the tool Claude ran did not write the project: %q %v\n%s", b, err, r)
+	}
+	b, err := os.ReadFile(filepath.Join(proj, ".claude/settings.local.json"))
+	if err != nil || !strings.Contains(string(b), "Bash(echo made-by-claude:*)") {
+		t.Fatalf("Claude did not record the permission choice: %q %v\n%s", b, err, r)
+	}
+	mustNotContain(t, r, "held for your review")
+	if exists(filepath.Join(proj, ".claude/settings.local.json.claudebox-held")) {
+		t.Error("Claude's permission choice was held")
+	}
+}
