@@ -49,6 +49,9 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		p("- Why some project files are read-only: the user's own tools run them on the host, outside this sandbox (git runs `.git/hooks` and what `.git/config` names in every `git status`). Writing them fails with \"Read-only file system\", or \"Device or resource busy\" for `.git/config`, which git replaces by rename. So `git config`, `git remote add`, `git branch -m` and recording an upstream (`push -u`) fail here; commit, branch, checkout, merge, stash, fetch, pull and push work. Do not work around it: tell the user what needs changing, to do on the host or by relaunching with `claudebox --rw PATH`.")
 	}
 	p("- `/tmp` is private to this sandbox and lost when it exits; so is anything written outside the project and `$HOME`.")
+	if s.Instance != nil {
+		p("- Held at the end of this session: what you create or change in the project that a tool on the user's host would run without asking. That is git config and hooks in any git directory (nested repositories included; a plain `git init`, commits, branches and clones pass), Claude Code's `.claude/settings.json` and `.claude/settings.local.json` (hooks, statusLine, env, helpers, MCP switches; permission rules pass), `.mcp.json`, and `.vscode`/`.idea` run configurations. Such a file is put back as it was, and your version is kept beside it as `NAME.claudebox-held` until the user accepts it (`claudebox review` shows it, `claudebox accept PATH` applies it). If your work needs such a change, make it, and tell the user it will be held and how to accept it.")
+	}
 	if len(s.Hidden) > 0 {
 		p("- Hidden (they appear empty): %s. The user's secrets (SSH keys, cloud credentials, tokens) are not available; do not look for them.", codeList(s.Hidden))
 	}

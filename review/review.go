@@ -102,7 +102,9 @@ func save(root *safefs.Dir, rel string) (Saved, []byte, error) {
 	if err != nil {
 		var se *safefs.Error
 		if errors.As(err, &se) {
-			sv.Hash = "unreadable: " + se.Problem
+			// Its change time stands for its content: any change to
+			// it is one to review.
+			sv.Hash = "unreadable: " + se.Problem + fmt.Sprintf(" (changed %d)", info.Ctime.UnixNano())
 			return sv, nil, nil
 		}
 		return Saved{}, nil, err

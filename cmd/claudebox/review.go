@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/review"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
@@ -123,7 +124,7 @@ accept refuses when the file changed since it was held.`,
 					return nil
 				}
 			}
-			return usageError(cmd, "nothing is held at %s", path)
+			return &launch.HintError{Err: fmt.Errorf("accept: nothing is held at %s", path), Hint: "claudebox review lists what is held, each with its accept command"}
 		},
 	}
 }
