@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: launch time against bwrap and runc, launcher memory, bundle
+# make bench: launch time against bwrap and runc, the end-of-session
+# review's cost in a 10,000-file project, launcher memory, bundle
 # build time, gc over 10,000 instances and inet throughput, measured side
 # by side in one run. Prints a table and writes bench/results.md. Needs
 # root (it runs the launches as the test user, and builds the network test
@@ -16,7 +17,7 @@ work=$(mktemp -d /tmp/claudebox-bench.XXXXXX)
 chmod 755 "$work"
 out=bench/results.md
 mkdir -p bench
-trap 'hack/testworld.sh down >/dev/null 2>&1 || true; rm -rf "$work" "$home/bench-proj"' EXIT
+trap 'hack/testworld.sh down >/dev/null 2>&1 || true; rm -rf "$work" "$home/bench-proj" "$home/bench-big"' EXIT
 
 # The binary and plugins where the user can run them; a project to run in.
 cp bin/claudebox "$work/claudebox"
@@ -68,6 +69,19 @@ for i in "${!rows[@]}"; do
 	median[${rows[$i]}]=$m
 	p90[${rows[$i]}]=$p
 done
+
+# The review at the end of a session walks the project: a project of
+# 10,000 files (1,100 directories) against the empty one, launched alike.
+big=$home/bench-big
+for d in $(seq 100); do for e in $(seq 10); do
+	mkdir -p "$big/d$d/e$e"
+	for f in $(seq 10); do : >"$big/d$d/e$e/f$f"; done
+done; done
+mkdir -p "$big/.git"
+chown -R "$user:" "$big"
+as_user sh -c "cd '$big' && hyperfine -N -w 3 -r $runs --export-json '$work/out/big.json' '$bin run -q --network none -- true'" >/dev/null
+read -r big_median _ < <(stats "$work/out/big.json")
+rm -rf "$big"
 
 # Launcher peak RSS while the sandbox runs (VmHWM of the launcher; every
 # step execs, so the pid is the launcher's).
@@ -165,6 +179,7 @@ b=${median[bwrap]}
 	echo "| libcontainer floor / runc run | $(ratio "${median[libcontainer floor]}" "${median[runc run]}")× | |"
 	echo "| none − libcontainer floor | $(awk -v a="${median[claudebox none]}" -v b="${median[libcontainer floor]}" 'BEGIN {printf "%.1f", a-b}') ms | (what claudebox adds) |"
 	echo "| inet − none | $(awk -v a="${median[claudebox inet]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
+	echo "| none, 10,000-file project − empty project | $(awk -v a="$big_median" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 50 ms (the review's walk at exit) |"
 	echo "| launcher peak RSS while the sandbox runs | $((rss_kb / 1024)) MB | ≤ 30 MB |"
 	echo "| bundle.Build alone | $(awk -v n="$build_ns" 'BEGIN {printf "%.2f", n/1e6}') ms | |"
 	echo "| gc --dry-run over 10,000 instances | $gc_scan_ms ms | ≤ 1000 ms |"
