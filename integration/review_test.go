@@ -320,3 +320,41 @@ func TestReviewRealClaudePermissionChoice(t *testing.T) {
 		t.Error("Claude's permission choice was held")
 	}
 }
+
+// The same in a linked worktree (whose instance and review are its main
+// worktree's), and in a submodule's work tree.
+func TestReviewNestedRepoInWorktreeAndSubmodule(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	main := gitProject(t)
+	wt := filepath.Join(outsideDir(t, testUser), "wt")
+	hostTool(t, main, true, "git", "worktree", "add", "-q", "-b", "feat", wt)
+	subRemote := filepath.Join(outsideDir(t, testUser), "subremote")
+	hostTool(t, main, true, "git", "init", "-q", subRemote)
+	hostTool(t, subRemote, true, "git", "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-q", "--allow-empty", "-m", "s")
+	hostTool(t, main, true, "git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", subRemote, "sub")
+
+	for _, c := range []struct{ name, project, dir string }{
+		{"worktree", wt, wt},
+		{"submodule", main, filepath.Join(main, "sub")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+			in := invocation{as: testUser, dir: c.dir}
+			r := in.run(t, "run", "-q", "--project", c.project, "--", "sh", "-c", plantNestedRepo(marker))
+			mustExit(t, r, 0)
+			held := filepath.Join(c.dir, "sub/.git/config")
+			mustContain(t, r, "planted", "held for your review", held, "core.fsmonitor")
+			hostTool(t, c.dir, true, "git", "status")
+			if exists(marker) {
+				t.Fatal("the host's git status ran the fsmonitor a session planted in a nested repository")
+			}
+			r = in.run(t, "accept", held)
+			mustExit(t, r, 0)
+			hostTool(t, c.dir, true, "git", "status")
+			if !exists(marker) {
+				t.Fatal("accepted, the planted fsmonitor did not run")
+			}
+		})
+	}
+}
