@@ -51,12 +51,16 @@ func exists(p string) bool {
 // plantNestedRepo is a shell script that makes a nested repository whose
 // config runs core.fsmonitor (touching marker), recorded in the
 // superproject as a gitlink with no .gitmodules.
-func plantNestedRepo(marker string) string {
+func plantNestedRepo(marker string) string { return plantNestedRepoAt(marker, "sub") }
+
+// plantNestedRepoAt is plantNestedRepo at dir, a path from the current
+// directory, which must be the work tree's top.
+func plantNestedRepoAt(marker, dir string) string {
 	return `set -e
-	git init -q sub
-	git -C sub config core.fsmonitor "touch ` + marker + `; true"
-	git -C sub -c user.name=a -c user.email=a@e commit -q --allow-empty -m sub
-	git update-index --add --cacheinfo 160000,$(git -C sub rev-parse HEAD),sub
+	git init -q ` + dir + `
+	git -C ` + dir + ` config core.fsmonitor "touch ` + marker + `; true"
+	git -C ` + dir + ` -c user.name=a -c user.email=a@e commit -q --allow-empty -m sub
+	git update-index --add --cacheinfo 160000,$(git -C ` + dir + ` rev-parse HEAD),` + dir + `
 	echo planted`
 }
 
@@ -356,5 +360,31 @@ func TestReviewNestedRepoInWorktreeAndSubmodule(t *testing.T) {
 				t.Fatal("accepted, the planted fsmonitor did not run")
 			}
 		})
+	}
+}
+
+// What the sandbox makes unreadable or unwritable is still reviewed and
+// held: the user's own directories get the user's rwx back, said.
+func TestReviewThroughPermissions(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := gitProject(t)
+	marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+	in := invocation{as: testUser, dir: proj}
+	r := in.run(t, "run", "-q", "--", "sh", "-c", `set -e
+	mkdir a
+	`+plantNestedRepoAt(marker, "a/sub")+`
+	chmod 555 a/sub/.git; chmod 000 a`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "planted", "was mode 0000: made 0700", "held for your review", proj+"/a/sub/.git/config")
+	hostTool(t, proj, true, "git", "status")
+	if exists(marker) {
+		t.Fatal("the host's git status ran the fsmonitor a session planted behind permissions")
+	}
+	r = in.run(t, "accept", filepath.Join(proj, "a/sub/.git/config"))
+	mustExit(t, r, 0)
+	hostTool(t, proj, true, "git", "status")
+	if !exists(marker) {
+		t.Fatal("accepted, the planted fsmonitor did not run")
 	}
 }

@@ -68,6 +68,17 @@ type Snapshot struct {
 	Lifted []string `json:"lifted,omitempty"`
 	// Incomplete says why the snapshot is not whole ("" when it is).
 	Incomplete string `json:"incomplete,omitempty"`
+	// Pinned are the paths in the project shown read-only inside
+	// (protected), by the inode they were at launch: while the same inode
+	// is there, the sandbox could not change what is in it, and a change
+	// found there is the host's own (an editor, git run by the user).
+	Pinned map[string]Inode `json:"pinned,omitempty"`
+}
+
+// Inode names a file: the same at two times, the same file.
+type Inode struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
 }
 
 // snapshot reads the surface at the top of the project open at root.
@@ -146,6 +157,13 @@ type Result struct {
 	// Incomplete says what the review could not look at ("" when
 	// nothing): more directories than its cap, a directory unreadable.
 	Incomplete []string
+	// Failed says what it found but could not hold (the review stays
+	// pending: the next launch tries again, and refuses to start until
+	// it can).
+	Failed []string
+	// Notes say what the review repaired to look (a directory the
+	// sandbox made unreadable).
+	Notes []string
 }
 
 // runProject reviews one project against its launch-time snapshot; since
@@ -175,7 +193,9 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 	for _, l := range locs {
 		covered[l.rel] = true
 	}
-	werr := root.Walk(walkLimits, since, func(w *safefs.WalkDir, err error) func(int) bool {
+	lim := walkLimits
+	lim.Restored = func(note string) { res.Notes = append(res.Notes, note) }
+	werr := root.Walk(lim, since, func(w *safefs.WalkDir, err error) func(int) bool {
 		if err != nil {
 			res.Incomplete = append(res.Incomplete, project+"/"+w.Rel+" could not be read: "+err.Error())
 			return nil
@@ -241,7 +261,7 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 	}
 	var more []location
 	for _, it := range its {
-		if r.lifted(it.rel) {
+		if r.lifted(it.rel) || r.pinned(it.rel) {
 			continue
 		}
 		old, had := r.snap.Files[it.rel]
@@ -291,7 +311,8 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 		}
 		h, err := r.hold(it, runs, had, old, sv, now)
 		if err != nil {
-			return nil, err
+			res.Failed = append(res.Failed, fmt.Sprintf("%s (%s: %s): %v", abs, it.kind.why(), strings.Join(runs, "; "), err))
+			continue
 		}
 		res.Held = append(res.Held, h)
 	}
@@ -321,6 +342,20 @@ func (r *reviewer) changedSince(loc, rel string) bool {
 func (r *reviewer) lifted(rel string) bool {
 	for _, l := range r.snap.Lifted {
 		if l == "." || rel == l || strings.HasPrefix(rel, l+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// pinned: rel is in a path that was read-only inside for the whole
+// session: the same inode is there as at launch.
+func (r *reviewer) pinned(rel string) bool {
+	for p, ino := range r.snap.Pinned {
+		if rel != p && !strings.HasPrefix(rel, p+"/") {
+			continue
+		}
+		if info, err := r.root.Stat(p); err == nil && info.Dev == ino.Dev && info.Ino == ino.Ino {
 			return true
 		}
 	}
@@ -375,8 +410,16 @@ func (r *reviewer) hold(it item, runs []string, had bool, old, sv Saved, now []b
 	} else {
 		h.ID = randomID()
 	}
-	if err := r.root.Rename(it.rel, path.Base(it.rel)+heldSuffix, true); err != nil {
-		return h, fmt.Errorf("holding %s: %w", h.Path(), err)
+	err := r.root.Rename(it.rel, path.Base(it.rel)+heldSuffix, true)
+	if errors.Is(err, fs.ErrPermission) {
+		// The sandbox took the directory's write permission away: the
+		// user's own directory gets it back.
+		if _, rerr := r.root.Repair(path.Dir(it.rel), true, 0o755); rerr == nil {
+			err = r.root.Rename(it.rel, path.Base(it.rel)+heldSuffix, true)
+		}
+	}
+	if err != nil {
+		return h, fmt.Errorf("holding it: %w", err)
 	}
 	if had && old.Type == 0 && old.Data != nil {
 		if err := r.root.WriteFile(it.rel, old.Data, old.Perm); err != nil {

@@ -176,7 +176,12 @@ func (w world) read(rel string) string {
 // beginning now: what the world held before is older.
 func (w world) begin(t *testing.T, lifted ...string) {
 	t.Helper()
-	if err := w.store.Record(w.proj, lifted); err != nil {
+	w.beginPinned(t, lifted, nil)
+}
+
+func (w world) beginPinned(t *testing.T, lifted, pinned []string) {
+	t.Helper()
+	if err := w.store.Record(w.proj, lifted, pinned); err != nil {
 		t.Fatal(err)
 	}
 	var b Baseline
@@ -354,5 +359,31 @@ func TestReviewWalkCap(t *testing.T) {
 	Report(&b, res)
 	if !strings.Contains(b.String(), "could not look at everything") {
 		t.Errorf("report: %s", b.String())
+	}
+}
+
+// A path shown read-only inside, still the same inode at the end, could
+// not be changed by the sandbox: a change there is the host's (an editor
+// open on the project). Renamed around, it is judged.
+func TestReviewPinned(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, ".vscode/settings.json", `{}`, 0o644)
+	w.write(t, ".idea/workspace.xml", `<project/>`, 0o644)
+	w.beginPinned(t, nil, []string{filepath.Join(w.proj, ".vscode"), filepath.Join(w.proj, ".idea")})
+	w.write(t, ".vscode/settings.json", `{"python.defaultInterpreterPath":"x"}`, 0o644)
+	w.write(t, ".idea/workspace.xml", `<project version="4"/>`, 0o644)
+	if err := os.Rename(filepath.Join(w.proj, ".idea"), filepath.Join(w.proj, ".idea.old")); err != nil {
+		t.Fatal(err)
+	}
+	w.write(t, ".idea/workspace.xml", `<project><component name="RunManager"/></project>`, 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := held(res); !slices.Equal(got, []string{".idea/workspace.xml"}) {
+		t.Errorf("held %q", got)
+	}
+	if got := w.read(".idea/workspace.xml"); got != `<project/>` {
+		t.Errorf(".idea/workspace.xml not restored: %q", got)
 	}
 }

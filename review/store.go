@@ -86,8 +86,9 @@ func (s *Store) write(name string, b []byte) error {
 
 // Record keeps the launch-time surface of project for the review at the
 // session's end, unless a live session of the same instance keeps it
-// already. lifted are the paths the user's --rw lifted the protection of.
-func (s *Store) Record(project string, lifted []string) error {
+// already. lifted are the paths the user's --rw lifted the protection of;
+// pinned those shown read-only inside.
+func (s *Store) Record(project string, lifted, pinned []string) error {
 	var b Baseline
 	if err := s.readJSON(baselineName, &b); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -110,6 +111,18 @@ func (s *Store) Record(project string, lifted []string) error {
 			snap.Lifted = append(snap.Lifted, ".")
 		case strings.HasPrefix(l, project+"/"):
 			snap.Lifted = append(snap.Lifted, filepath.ToSlash(strings.TrimPrefix(l, project+"/")))
+		}
+	}
+	for _, p := range pinned {
+		if !strings.HasPrefix(p, project+"/") {
+			continue
+		}
+		rel := strings.TrimPrefix(p, project+"/")
+		if info, err := root.Stat(rel); err == nil {
+			if snap.Pinned == nil {
+				snap.Pinned = map[string]Inode{}
+			}
+			snap.Pinned[rel] = Inode{Dev: info.Dev, Ino: info.Ino}
 		}
 	}
 	b.Projects[project] = snap
@@ -165,6 +178,8 @@ func (s *Store) Run() (Result, error) {
 		r, err := runProject(p, b.Projects[p], b.Since, known, s.keep)
 		res.Held = append(res.Held, r.Held...)
 		res.Incomplete = append(res.Incomplete, r.Incomplete...)
+		res.Failed = append(res.Failed, r.Failed...)
+		res.Notes = append(res.Notes, r.Notes...)
 		if err != nil {
 			_ = s.addHolds(res.Held)
 			return res, err
@@ -183,8 +198,15 @@ func (s *Store) Run() (Result, error) {
 	} else if err := os.Remove(filepath.Join(s.dir, incompleteName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return res, err
 	}
+	if len(res.Failed) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrCannotHold, strings.Join(res.Failed, "; "))
+	}
 	return res, os.Remove(filepath.Join(s.dir, baselineName))
 }
+
+// ErrCannotHold: the review found what a host tool would run and could
+// not hold it; the review stays pending.
+var ErrCannotHold = errors.New("could not hold what a host tool would run")
 
 // keep stores a held file's session version; its id names it.
 func (s *Store) keep(data []byte) (string, error) {
@@ -309,6 +331,15 @@ func Report(w io.Writer, res Result) {
 		}
 		fmt.Fprintln(w, "  Each is back as it was at launch (or away, if it is new); the session's version is beside it, as NAME"+heldSuffix+".")
 		fmt.Fprintln(w, "  Look: claudebox review   Let one take effect: claudebox accept PATH")
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "claudebox: review: %s\n", n)
+	}
+	if len(res.Failed) > 0 {
+		fmt.Fprintln(w, "claudebox: the review could NOT hold these, which a tool on your host would run; do not run git or claude in this project before you look at them (remove them, or fix what is named):")
+		for _, f := range res.Failed {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
 	}
 	if len(res.Incomplete) > 0 {
 		fmt.Fprintln(w, "claudebox: the review could not look at everything, so something a host tool runs may have been planted there:")

@@ -225,8 +225,11 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	return func() {
 		creds.Stop()
 		home.Close()
-		res, _, err := sess.EndReview()
+		res, last, err := sess.EndReview()
 		review.Report(stderr, res)
+		if !last && err == nil {
+			fmt.Fprintln(stderr, "claudebox: another session of this project is live: the review of what this one changed runs when the last one ends")
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "claudebox: the review of this session: %v\n", err)
 		}
@@ -242,13 +245,16 @@ func beginReview(sess *state.Session, s *launch.Spec, stderr io.Writer) error {
 	if s.Instance.Root != s.Project {
 		projects = append(projects, s.Instance.Root)
 	}
-	var lifted []string
+	var lifted, pinned []string
 	for _, m := range s.Mounts {
-		if m.Unprotects {
+		switch {
+		case m.Unprotects:
 			lifted = append(lifted, m.Path)
+		case m.Protected && m.Mode == launch.ReadOnly && m.Target == "":
+			pinned = append(pinned, m.Path)
 		}
 	}
-	res, err := sess.BeginReview(projects, lifted)
+	res, err := sess.BeginReview(projects, lifted, pinned)
 	review.Report(stderr, res)
 	if err != nil {
 		return &launch.HintError{Err: fmt.Errorf("%w: the review of what the session changes: %w", ErrStart, err),

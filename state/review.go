@@ -50,8 +50,8 @@ func (s *Session) alone(tries int) bool {
 // is run first (when no other session of the instance is live: never
 // racing one), then the launch-time surface of each project is recorded,
 // unless a live session recorded it already. lifted are the paths the
-// user's --rw lifted the protection of.
-func (s *Session) BeginReview(projects []string, lifted []string) (review.Result, error) {
+// user's --rw lifted the protection of, pinned those shown read-only.
+func (s *Session) BeginReview(projects, lifted, pinned []string) (review.Result, error) {
 	var res review.Result
 	rl, err := lockReview(s.Instance.Dir)
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *Session) BeginReview(projects []string, lifted []string) (review.Result
 	}
 	for _, p := range projects {
 		if err == nil {
-			err = store.Record(p, lifted)
+			err = store.Record(p, lifted, pinned)
 		}
 	}
 	// Back to a shared lock, as a session holds it (taken anew when the

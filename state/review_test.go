@@ -22,7 +22,7 @@ func plant(t *testing.T, proj, name string) {
 
 func begin(t *testing.T, s *Session, proj string) {
 	t.Helper()
-	res, err := s.BeginReview([]string{proj}, nil)
+	res, err := s.BeginReview([]string{proj}, nil, nil)
 	if err != nil || len(res.Held) > 0 {
 		t.Fatalf("begin: %v %+v", err, res)
 	}
@@ -77,7 +77,7 @@ func TestReviewNeverRacesALiveSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = d.BeginReview([]string{proj}, nil)
+	res, err = d.BeginReview([]string{proj}, nil, nil)
 	if err != nil || len(res.Held) != 1 || res.Held[0].Rel != "two/.git/config" {
 		t.Fatalf("the next launch did not run the pending review: %v %+v", err, res)
 	}

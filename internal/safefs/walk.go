@@ -20,6 +20,9 @@ type Info struct {
 	Perm  fs.FileMode
 	Size  int64
 	Ctime time.Time
+	// Dev and Ino name the inode: the same at two times, the same file
+	// (not another one renamed into its place).
+	Dev, Ino uint64
 }
 
 func infoOf(st *unix.Stat_t) Info {
@@ -28,6 +31,8 @@ func infoOf(st *unix.Stat_t) Info {
 		Perm:  fs.FileMode(st.Mode & 0o777),
 		Size:  st.Size,
 		Ctime: time.Unix(st.Ctim.Unix()),
+		Dev:   st.Dev,
+		Ino:   st.Ino,
 	}
 }
 
@@ -107,6 +112,10 @@ type WalkLimits struct {
 	Dirs    int // directories read, the root included
 	Entries int // entries in one directory
 	Depth   int // directories below the root
+	// Restored, when set, is told of each directory of the user's own
+	// that the walk gave back the user's rwx to read it (the sandbox
+	// can take it away to hide what is inside).
+	Restored func(note string)
 }
 
 // WalkDir is one directory a Walk reads: its path beneath the root ("."
@@ -151,6 +160,11 @@ func (d *Dir) walk(fd int, rel string, depth int, fresh bool, lim WalkLimits, si
 		visit(&WalkDir{Rel: rel}, err)
 		return nil
 	}
+	if mode := st.Mode & 0o7777; lim.Restored != nil && mode&0o700 != 0o700 && int(st.Uid) == os.Geteuid() {
+		if unix.Fchmod(fd, mode|0o700) == nil {
+			lim.Restored(fmt.Sprintf("%s was mode %04o: made %04o", d.show(rel), mode, mode|0o700))
+		}
+	}
 	w := &WalkDir{Rel: rel, Info: infoOf(&st)}
 	w.Fresh = fresh || (rel != "." && !w.Info.Ctime.Before(since))
 	if err := readEntries(fd, w, lim.Entries); err != nil {
@@ -171,9 +185,12 @@ func (d *Dir) walk(fd int, rel string, depth int, fresh bool, lim WalkLimits, si
 		if depth+1 > lim.Depth {
 			return fmt.Errorf("%w: %s is more than %d directories deep", ErrWalkLimit, d.show(filepath.Join(rel, name)), lim.Depth)
 		}
-		child, err := unix.Openat2(fd, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: resolve})
-		for err == unix.EINTR {
-			child, err = unix.Openat2(fd, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: resolve})
+		child, err := openChild(fd, name)
+		if err == unix.EACCES && lim.Restored != nil {
+			if note := d.restoreChild(fd, name, filepath.Join(rel, name)); note != "" {
+				lim.Restored(note)
+				child, err = openChild(fd, name)
+			}
 		}
 		if err != nil {
 			visit(&WalkDir{Rel: filepath.Join(rel, name)}, err)
@@ -184,6 +201,31 @@ func (d *Dir) walk(fd int, rel string, depth int, fresh bool, lim WalkLimits, si
 		}
 	}
 	return nil
+}
+
+func openChild(fd int, name string) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: resolve}
+	child, err := unix.Openat2(fd, name, how)
+	for err == unix.EINTR {
+		child, err = unix.Openat2(fd, name, how)
+	}
+	return child, err
+}
+
+// restoreChild gives the directory name in fd, of the user's own, the
+// user's rwx back; it says what it did ("" for nothing).
+func (d *Dir) restoreChild(fd int, name, rel string) string {
+	p, err := unix.Openat2(fd, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
+	if err != nil {
+		return ""
+	}
+	c := &Dir{f: os.NewFile(uintptr(p), name), name: d.show(rel)}
+	defer c.Close()
+	note, err := c.restoreAccess()
+	if err != nil {
+		return ""
+	}
+	return note
 }
 
 // readEntries reads the names and types of the directory open at fd into
