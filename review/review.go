@@ -107,6 +107,14 @@ func save(root *safefs.Dir, rel string) (Saved, []byte, error) {
 	}
 	sv := Saved{Type: info.Type, Perm: info.Perm}
 	if info.Type != 0 {
+		// Not read: which inode it is, and when it last changed, stand
+		// for its content (a link re-pointed is a new one).
+		sv.Hash = fmt.Sprintf("%s inode %d changed %d", typeName(info.Type), info.Ino, info.Ctime.UnixNano())
+		if info.Type == fs.ModeSymlink {
+			if target, err := root.Readlink(rel); err == nil {
+				sv.Hash += " -> " + target
+			}
+		}
 		return sv, nil, nil
 	}
 	b, _, err := root.ReadFile(rel, maxKeep)
@@ -194,7 +202,9 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 		covered[l.rel] = true
 	}
 	lim := walkLimits
-	lim.Restored = func(note string) { res.Notes = append(res.Notes, note) }
+	if !seed { // at the first launch, what is unreadable is the user's choice
+		lim.Restored = func(note string) { res.Notes = append(res.Notes, note) }
+	}
 	werr := root.Walk(lim, since, func(w *safefs.WalkDir, err error) func(int) bool {
 		if err != nil {
 			res.Incomplete = append(res.Incomplete, project+"/"+w.Rel+" could not be read: "+err.Error())
@@ -219,20 +229,31 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 	if werr != nil {
 		res.Incomplete = append(res.Incomplete, werr.Error())
 	}
-	seen := map[string]bool{}
-	for len(locs) > 0 {
-		loc := locs[0]
-		locs = locs[1:]
-		if seen[loc.rel] {
+	// Every place, with what links and .git files lead to (a place found
+	// twice is fresh if either finding says so), then each looked at once.
+	r := reviewer{root: root, project: project, snap: snap, since: since, known: known, keep: keep, seed: seed}
+	byRel := map[string]int{}
+	var all []location
+	for i := 0; i < len(locs); i++ {
+		if i == maxLocations {
+			res.Incomplete = append(res.Incomplete, fmt.Sprintf("more than %d places where a host tool looks (git directories, .claude, ...) in %s", maxLocations, project))
+			break
+		}
+		l := locs[i]
+		if j, ok := byRel[l.rel]; ok {
+			all[j].fresh = all[j].fresh || l.fresh
+			all[j].redirected = all[j].redirected || l.redirected
 			continue
 		}
-		seen[loc.rel] = true
-		r := reviewer{root: root, project: project, snap: snap, since: since, known: known, keep: keep, covered: covered[loc.rel], seed: seed}
-		more, err := r.location(loc, &res)
-		if err != nil {
+		byRel[l.rel] = len(all)
+		all = append(all, l)
+		locs = append(locs, r.follow(l)...)
+	}
+	for _, l := range all {
+		r.covered = covered[l.rel]
+		if err := r.location(l, &res); err != nil {
 			return res, err
 		}
-		locs = append(locs, more...)
 	}
 	return res, nil
 }
@@ -250,7 +271,7 @@ type reviewer struct {
 
 // location reviews the files of one location; it returns the git
 // directories that gitfiles there name inside the project.
-func (r *reviewer) location(loc location, res *Result) ([]location, error) {
+func (r *reviewer) location(loc location, res *Result) error {
 	fresh := loc.fresh
 	if info, err := r.root.Stat(loc.rel); err == nil && !info.Ctime.Before(r.since) {
 		fresh = true
@@ -259,7 +280,6 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 	if err != nil {
 		res.Incomplete = append(res.Incomplete, "more entries than claudebox reads in "+r.project+"/"+loc.rel)
 	}
-	var more []location
 	for _, it := range its {
 		if r.lifted(it.rel) || r.pinned(it.rel) {
 			continue
@@ -270,7 +290,7 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return nil, err
+			return err
 		}
 		abs := filepath.Join(r.project, it.rel)
 		switch {
@@ -279,7 +299,7 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 			continue
 		case had && sv.Type == old.Type && sv.Hash == old.Hash:
 			continue // as it was at launch
-		case !had && sv.Type == 0 && sv.Hash != "" && r.known[abs] == sv.Hash:
+		case !had && !loc.redirected && sv.Type == 0 && sv.Hash != "" && r.known[abs] == sv.Hash:
 			continue // as an earlier review passed it, or the user accepted it
 		case !had && !r.covered && !fresh && !r.changedSince(loc.rel, it.rel):
 			r.pass(abs, sv)
@@ -294,8 +314,8 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 		case it.kind == kindGitfile:
 			target, inside := r.gitfileTarget(it.rel, now)
 			if inside {
-				more = append(more, location{rel: target, kind: locGitDir, fresh: true})
-				continue
+				r.pass(abs, sv)
+				continue // what it names is looked at (follow)
 			}
 			runs = []string{"gitdir: " + target + ", outside the project: git runs that repository's config and hooks"}
 		default:
@@ -316,7 +336,36 @@ func (r *reviewer) location(loc location, res *Result) ([]location, error) {
 		}
 		res.Held = append(res.Held, h)
 	}
-	return more, nil
+	return nil
+}
+
+// follow finds, in loc's items, the links and .git files that lead to a
+// place inside the project: that place is looked at as what the name
+// says (a .git file's target is a git directory, a .claude link's a
+// .claude directory), fresh when the link or file is new or changed.
+func (r *reviewer) follow(loc location) []location {
+	its, _ := items(r.root, loc)
+	var out []location
+	for _, it := range its {
+		sv, now, err := save(r.root, it.rel)
+		if err != nil {
+			continue
+		}
+		old, had := r.snap.Files[it.rel]
+		changed := !(had && old.Type == sv.Type && old.Hash == sv.Hash) &&
+			!(sv.Type == 0 && r.known[filepath.Join(r.project, it.rel)] == sv.Hash)
+		switch {
+		case sv.Type == fs.ModeSymlink:
+			if target, inside := r.linkTarget(it.rel); inside {
+				out = append(out, location{rel: target, kind: locationKind(path.Base(it.rel), r.kindAt(target)), fresh: changed, redirected: changed})
+			}
+		case it.kind == kindGitfile && now != nil:
+			if target, inside := r.gitfileTarget(it.rel, now); inside {
+				out = append(out, location{rel: target, kind: locGitDir, fresh: changed, redirected: changed})
+			}
+		}
+	}
+	return out
 }
 
 // pass remembers a file of the surface the review let pass, so that a
@@ -362,15 +411,19 @@ func (r *reviewer) pinned(rel string) bool {
 	return false
 }
 
-// gitfileTarget reads a .git file ("gitdir: PATH") and says where it
-// points, as a path in the project when it is inside.
-func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
-	line, _, _ := strings.Cut(string(b), "\n")
-	target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
-	target = strings.TrimSpace(target)
-	if !ok || target == "" || len(b) > maxGitfile {
-		return "(not a gitdir line)", false
+// linkTarget says where the link rel leads, as a path in the project
+// when it is inside.
+func (r *reviewer) linkTarget(rel string) (string, bool) {
+	target, err := r.root.Readlink(rel)
+	if err != nil {
+		return "", false
 	}
+	return r.inProject(rel, target)
+}
+
+// inProject resolves target, named in the entry rel, to a path in the
+// project, if it is inside.
+func (r *reviewer) inProject(rel, target string) (string, bool) {
 	abs := target
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(r.project, filepath.Dir(rel), target)
@@ -380,6 +433,27 @@ func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
 		return target, false
 	}
 	return filepath.ToSlash(in), true
+}
+
+// kindAt is the type of what is at rel (fs.ModeIrregular when nothing).
+func (r *reviewer) kindAt(rel string) fs.FileMode {
+	info, err := r.root.Stat(rel)
+	if err != nil {
+		return fs.ModeIrregular
+	}
+	return info.Type
+}
+
+// gitfileTarget reads a .git file ("gitdir: PATH") and says where it
+// points, as a path in the project when it is inside.
+func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
+	target = strings.TrimSpace(target)
+	if !ok || target == "" || len(b) > maxGitfile {
+		return "(not a gitdir line)", false
+	}
+	return r.inProject(rel, target)
 }
 
 func typeName(t fs.FileMode) string {

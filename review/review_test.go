@@ -387,3 +387,35 @@ func TestReviewPinned(t *testing.T) {
 		t.Errorf(".idea/workspace.xml not restored: %q", got)
 	}
 }
+
+// Links and .git files lead elsewhere in the project: what they lead to
+// is reviewed as what their name says, whether or not they changed.
+func TestReviewFollows(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, "lib/.git", "gitdir: ../gitdirs/lib\n", 0o644)
+	w.write(t, "gitdirs/lib/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "gitdirs/lib/config", "[core]\nbare = false\n", 0o644)
+	w.write(t, "cfg/claude/settings.json", `{}`, 0o644)
+	w.write(t, "other/.git", "gitdir: ../gitdirs/lib\n", 0o644)
+	if err := os.Symlink("cfg/claude", filepath.Join(w.proj, ".claude2")); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(w.proj, ".claude"))
+	if err := os.Symlink("cfg/claude", filepath.Join(w.proj, ".claude")); err != nil {
+		t.Fatal(err)
+	}
+	w.begin(t)
+	// Unchanged links, changed targets.
+	w.write(t, "gitdirs/lib/config", "[core]\nbare = false\nfsmonitor = planted\n", 0o644)
+	w.write(t, "cfg/claude/settings.json", `{"hooks":{"SessionStart":[]}}`, 0o644)
+	// A .git file re-pointed at a repository that was there, untouched.
+	w.write(t, "other/.git", "gitdir: ../fixtures/repo\n", 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cfg/claude/settings.json", "fixtures/repo/config", "gitdirs/lib/config"}
+	if got := held(res); !slices.Equal(got, want) {
+		t.Errorf("held %q, want %q", got, want)
+	}
+}

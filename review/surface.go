@@ -16,6 +16,7 @@ const (
 	maxModuleDepth = 8       // nesting of a git directory's modules/
 	maxKeep        = 1 << 20 // a file whose content is kept (to restore, to accept)
 	maxGitfile     = 4 << 10 // a .git file
+	maxLocations   = 16384   // places a host tool looks, in one project
 )
 
 // locKind is what a location of the host-run surface is.
@@ -38,6 +39,9 @@ type location struct {
 	rel   string
 	kind  locKind
 	fresh bool
+	// redirected: a link or .git file the session made or changed leads
+	// here, so what was here before is newly in reach: judged as new.
+	redirected bool
 }
 
 // item is one file of the host-run surface.

@@ -69,6 +69,22 @@ func (d *Dir) Stat(rel string) (Info, error) {
 	return infoOf(&st), nil
 }
 
+// Readlink reads the link rel beneath d (without following it, nor any
+// link above it).
+func (d *Dir) Readlink(rel string) (string, error) {
+	parent, base, err := d.parent(rel)
+	if err != nil {
+		return "", err
+	}
+	defer parent.Close()
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(parent.fd(), base, buf)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: d.show(rel), Err: err}
+	}
+	return string(buf[:n]), nil
+}
+
 // Remove removes the entry rel beneath d, which must not be a directory.
 func (d *Dir) Remove(rel string) error {
 	parent, base, err := d.parent(rel)
