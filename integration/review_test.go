@@ -388,3 +388,45 @@ func TestReviewThroughPermissions(t *testing.T) {
 		t.Fatal("accepted, the planted fsmonitor did not run")
 	}
 }
+
+// What the user changes on the host, in a path shown read-only inside,
+// during a session, is the user's own: not held. (An IDE open on the
+// project writes .idea and .vscode while Claude works.)
+func TestReviewPassesHostEditsOfReadOnlyPaths(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := gitProject(t)
+	settings := filepath.Join(proj, ".vscode/settings.json")
+	if err := writeOwned(testUser, settings, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	in := invocation{as: testUser, dir: proj}
+	cmd := in.command("run", "-q", "--", "sh", "-c", "touch ready; while [ ! -e go ]; do sleep 0.05; done; echo session-done")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killAtEnd(t, cmd)
+	for deadline := time.Now().Add(30 * time.Second); !exists(filepath.Join(proj, "ready")); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not start")
+		}
+	}
+	// The host's editor writes its settings in place.
+	if err := os.WriteFile(settings, []byte(`{"python.defaultInterpreterPath":"/usr/bin/python3"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeOwned(testUser, filepath.Join(proj, "go"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "session-done") || strings.Contains(out.String(), "held for your review") {
+		t.Errorf("the host's own edit was held, or the session did not run:\n%s", out.String())
+	}
+	if b, _ := os.ReadFile(settings); !strings.Contains(string(b), "defaultInterpreterPath") {
+		t.Errorf("the host's own edit was undone: %q", b)
+	}
+}

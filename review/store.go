@@ -322,7 +322,7 @@ func (s *Store) Accept(path string) (Hold, error) {
 // something, or could not look at everything.
 func Report(w io.Writer, res Result) {
 	if len(res.Held) > 0 {
-		fmt.Fprintln(w, "claudebox: held for your review: this session changed what a tool on your host would run:")
+		fmt.Fprintln(w, "claudebox: held for your review: the session changed what a tool on your host would run:")
 		for _, h := range res.Held {
 			fmt.Fprintf(w, "  %s (%s):\n", h.Path(), h.Why)
 			for _, r := range h.Runs {
