@@ -59,6 +59,9 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		p("- The user's own Claude Code setup (commands, agents, skills, plugins, ... of `~/.claude`) is theirs, shown read-only and current at every launch: changes to it are made on the host. `~/.claude/settings.json` here starts from the user's settings at each launch; what you change in it stays for this project.")
 	}
 	p("- `/tmp` is private to this sandbox and lost when it exits; so is anything written outside the project and `$HOME`.")
+	if s.Instance != nil {
+		p("- Held at the end of this session: what you create or change in the project that a tool on the user's host would run without asking. That is git config and hooks in any git directory (nested repositories included; a plain `git init`, commits, branches and clones pass), Claude Code's `.claude/settings.json` and `.claude/settings.local.json` (hooks, statusLine, env, helpers, MCP switches; permission rules pass), `.mcp.json`, and `.vscode`/`.idea` run configurations. Such a file is put back as it was, and your version is kept beside it as `NAME.claudebox-held` until the user accepts it (`claudebox review` shows it, `claudebox accept PATH` applies it). If your work needs such a change, make it, and tell the user it will be held and how to accept it.")
+	}
 	if len(s.Hidden) > 0 {
 		p("- Hidden (they appear empty): %s. The user's secrets (SSH keys, cloud credentials, tokens) are not available; do not look for them.", codeList(s.Hidden))
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: launch time against bwrap and runc, launcher memory, bundle
-# build time, gc over 10,000 instances, inet throughput and --publish
-# against full (hack/bench-publish.sh), measured side by side in one run.
+# make bench: launch time against bwrap and runc, the end-of-session
+# review's cost in a 10,000-file project, launcher memory, bundle build
+# time, gc over 10,000 instances, inet throughput and --publish against
+# full (hack/bench-publish.sh), measured side by side in one run.
 # Prints a table, says which targets it met, and writes bench/results.md:
 # every figure in the README's performance section is one of its lines.
 # Needs root (it runs the launches as the test user, and builds the
@@ -29,7 +30,7 @@ cleanup() {
 	if [[ -n $base_tree ]]; then
 		git worktree remove --force "$base_tree" >/dev/null 2>&1 || true
 	fi
-	rm -rf "$work" "$home/bench-proj" "$home/bench-proj-base"
+	rm -rf "$work" "$home/bench-proj" "$home/bench-proj-base" "$home/bench-big"
 }
 trap cleanup EXIT
 
@@ -153,6 +154,19 @@ EOF
 	done
 fi
 
+# The review at the end of a session walks the project: a project of
+# 10,000 files (1,100 directories) against the empty one, launched alike.
+big=$home/bench-big
+for d in $(seq 100); do for e in $(seq 10); do
+	mkdir -p "$big/d$d/e$e"
+	for f in $(seq 10); do : >"$big/d$d/e$e/f$f"; done
+done; done
+mkdir -p "$big/.git"
+chown -R "$user:" "$big"
+as_user sh -c "cd '$big' && hyperfine -N -w 3 -r $runs --export-json '$work/out/big.json' '$bin run -q --network none -- true'" >/dev/null
+read -r big_median _ < <(stats "$work/out/big.json")
+rm -rf "$big"
+
 # Launcher peak RSS while the sandbox runs (VmHWM of the launcher; every
 # step execs, so the pid is the launcher's).
 setpriv --reuid "$uid" --regid "$gid" --clear-groups env -i -C "$proj" HOME="$home" PATH=/usr/bin:/bin "$bin" run -q -- sleep 2 &
@@ -260,6 +274,8 @@ check none_bwrap "none ≤ 2.5× bwrap" "$none_bwrap" "<=" 2.5
 check none_runc "none ≤ 0.5× runc run" "$none_runc" "<=" 0.5
 check inet_none "inet − none ≤ 15 ms" "$inet_none" "<=" 15
 check allow_none "allowlist − none ≤ 15 ms" "$allow_none" "<=" 15
+big_none=$(diff_ms "$big_median" "${median[claudebox none]}")
+check big "10,000-file project − empty ≤ 50 ms" "$big_none" "<=" 50
 check rss "peak RSS ≤ 30 MB" "$((rss_kb / 1024))" "<=" 30
 check rss100 "peak RSS with 100 connections ≤ 30 MB" "$((rss100_kb / 1024))" "<=" 30
 check gc "gc scan ≤ 1000 ms" "$gc_scan_ms" "<=" 1000
@@ -292,6 +308,7 @@ check pub_thr "--publish throughput ≥ 60% of full" "$pub_pct" ">=" 60
 	echo "| claudebox binary / floor binary (copied into a memfd at every start) | $(size_mb "$bin") MB / $(size_mb "$work/floor") MB | | |"
 	echo "| inet − none | $inet_none ms | ≤ 15 ms | ${verdict[inet_none]} |"
 	echo "| inet (slirp4netns) − none | $slirp_none ms | | |"
+	echo "| none, 10,000-file project − empty project | $big_none ms | ≤ 50 ms (the review's walk at exit) | ${verdict[big]} |"
 	echo "| allowlist − none | $allow_none ms | ≤ 15 ms | ${verdict[allow_none]} |"
 	echo "| launcher peak RSS while the sandbox runs | $((rss_kb / 1024)) MB | ≤ 30 MB | ${verdict[rss]} |"
 	echo "| launcher peak RSS with 100 connections through the relay | $((rss100_kb / 1024)) MB | ≤ 30 MB | ${verdict[rss100]} |"

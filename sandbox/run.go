@@ -4,7 +4,8 @@
 // (package network) while the container is created, wires the terminal
 // and signals, waits, and removes every trace of the launch afterwards.
 // The instance and the project's protected paths are made ready through
-// package state first.
+// package state first; the review of what the session changed (package
+// review) is recorded before the start and run at the end.
 package sandbox
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/claudebox/claudebox/internal/trace"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/network"
+	"github.com/claudebox/claudebox/review"
 	"github.com/claudebox/claudebox/seccomp"
 	"github.com/claudebox/claudebox/state"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for root launches
@@ -242,6 +244,9 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 			sess.Close()
 		}
 	}()
+	if err := beginReview(sess, s, stderr); err != nil {
+		return nil, err
+	}
 	home, err := state.OpenHome(s.Instance)
 	if err != nil {
 		return nil, instanceHomeError(s, err)
@@ -266,9 +271,43 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	return func() {
 		creds.Stop()
 		home.Close()
-		sess.Close()
+		res, last, err := sess.EndReview()
+		review.Report(stderr, res)
+		if !last && err == nil {
+			fmt.Fprintln(stderr, "claudebox: another session of this project is live: the review of what this one changed runs when the last one ends")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "claudebox: the review of this session: %v\n", err)
+		}
 		trace.Step("instance closed")
 	}, nil
+}
+
+// beginReview records what the review at the session's end compares with
+// (the project's, and a linked worktree's main worktree's, host-run
+// surface), after the review a killed launcher left, which it shows.
+func beginReview(sess *state.Session, s *launch.Spec, stderr io.Writer) error {
+	projects := []string{s.Project}
+	if s.Instance.Root != s.Project {
+		projects = append(projects, s.Instance.Root)
+	}
+	var lifted, pinned []string
+	for _, m := range s.Mounts {
+		switch {
+		case m.Unprotects:
+			lifted = append(lifted, m.Path)
+		case m.Protected && m.Mode == launch.ReadOnly && m.Target == "":
+			pinned = append(pinned, m.Path)
+		}
+	}
+	res, err := sess.BeginReview(projects, lifted, pinned)
+	review.Report(stderr, res)
+	if err != nil {
+		return &launch.HintError{Err: fmt.Errorf("%w: the review of what the session changes: %w", ErrStart, err),
+			Hint: "see what is wrong with the files named; claudebox review shows what is held"}
+	}
+	trace.Step("review recorded")
+	return nil
 }
 
 // instanceHomeError explains a home that could not be made ready.

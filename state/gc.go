@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/claudebox/claudebox/review"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,11 @@ type InstanceInfo struct {
 	// Size is the disk usage in bytes (filled by ListInstances, and for
 	// what gc removes).
 	Size int64 `json:"size"`
+	// Held counts the changes the review holds for the user (filled by
+	// ListInstances); ReviewPending: a session's review is still to run
+	// (it is live, or its launcher was killed).
+	Held          int  `json:"held"`
+	ReviewPending bool `json:"reviewPending"`
 }
 
 // InstancesDir is where a state directory keeps its instances.
@@ -40,6 +46,9 @@ func ListInstances(stateDir string) ([]InstanceInfo, error) {
 			lock.Close()
 		}
 		info.Size = diskUsage(info.Dir)
+		store := review.Open(info.Dir)
+		hs, _ := store.Holds()
+		info.Held, info.ReviewPending = len(hs), store.Pending()
 		out = append(out, info)
 	})
 	return out, err

@@ -19,7 +19,8 @@ func newLsCommand() *cobra.Command {
 		Long: `List the per-project instances under ~/.claudebox/instances: the project
 root, the instance id, its size, when it was last used, and its state:
 live (a sandbox runs in it), idle, project missing (gc removes it),
-or what is wrong with it.`,
+or what is wrong with it; and how many changes of its sessions are held
+for your review (claudebox review).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := stateDir()
@@ -60,6 +61,17 @@ or what is wrong with it.`,
 }
 
 func instanceState(in state.InstanceInfo) string {
+	s := baseState(in)
+	if in.ReviewPending && !in.Live {
+		s += ", review pending (claudebox review)"
+	}
+	if in.Held > 0 {
+		s += fmt.Sprintf(", %d held (claudebox review)", in.Held)
+	}
+	return s
+}
+
+func baseState(in state.InstanceInfo) string {
 	switch {
 	case in.Live:
 		return "live"

@@ -275,19 +275,7 @@ func (d *Dir) Kind(rel string) (fs.FileMode, error) {
 		}
 		return 0, &fs.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return 0, nil
-	case unix.S_IFDIR:
-		return fs.ModeDir, nil
-	case unix.S_IFLNK:
-		return fs.ModeSymlink, nil
-	case unix.S_IFIFO:
-		return fs.ModeNamedPipe, nil
-	case unix.S_IFSOCK:
-		return fs.ModeSocket, nil
-	}
-	return fs.ModeDevice, nil
+	return kindOf(st.Mode), nil
 }
 
 // ReadTrusted reads a file at a trusted path (links are followed: the
