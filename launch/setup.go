@@ -465,12 +465,14 @@ func (r *resolver) mcpServers(set *Setup, realClaude string) error {
 				"name one of those, or add it on the host: claude mcp add -s user "+n+" ...")
 		}
 		set.MCP = append(set.MCP, MCPServer{Name: n, Config: cfg})
-		var run struct {
-			Command string   `json:"command"`
-			Args    []string `json:"args"`
-		}
-		if json.Unmarshal(cfg, &run) == nil && run.Command != "" {
-			r.showScripts(strings.Join(append([]string{run.Command}, run.Args...), " "), realClaude, "MCP server "+n+" runs it", nil)
+		// The exact keys Claude Code reads (encoding/json would match
+		// "Command" too).
+		var entry map[string]json.RawMessage
+		var command string
+		var args []string
+		if json.Unmarshal(cfg, &entry) == nil && json.Unmarshal(entry["command"], &command) == nil && command != "" {
+			_ = json.Unmarshal(entry["args"], &args)
+			r.showScripts(strings.Join(append([]string{command}, args...), " "), realClaude, "MCP server "+n+" runs it", nil)
 		}
 	}
 	for _, n := range all {
@@ -489,6 +491,23 @@ func (s *Setup) MCPNames() []string {
 	var out []string
 	for _, m := range s.MCP {
 		out = append(out, m.Name)
+	}
+	return out
+}
+
+// MCPCredentialKeys are the keys of the servers named in Claude Code's
+// credentials file (MCPCredentialKey): their OAuth tokens, and no other
+// server's of the same name, go into the instance. A server whose key
+// cannot be computed has none.
+func (s *Setup) MCPCredentialKeys() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range s.MCP {
+		if k, ok := MCPCredentialKey(m.Name, m.Config); ok {
+			out = append(out, k)
+		}
 	}
 	return out
 }
