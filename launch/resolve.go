@@ -280,9 +280,7 @@ func (r *resolver) homeMounts() error {
 	s := r.s
 	s.Mounts = append(s.Mounts, toolDirs(envValue(r.h.Environ, "PATH"), s.Home, s.Mounts)...)
 	if s.Instance != nil {
-		if real, err := filepath.EvalSymlinks(filepath.Join(s.Home, ".claude", "CLAUDE.md")); err == nil {
-			s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(s.Home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
-		}
+		r.hostClaudeMD()
 		return r.claudeSetup()
 	}
 	return nil

@@ -159,7 +159,10 @@ func (r *resolver) claudeSetup() error {
 
 // unsafeSource says why real, a host path a part of the setup leads to,
 // must not be shown; "" when it may. Inside ~/.claude (realClaude) only
-// the setup parts themselves may be shown.
+// the setup parts themselves may be shown. Nor may a path that holds
+// (is, or is an ancestor of) the home, ~/.claude, claudebox's state, the
+// instance, the project, a secret location (as spelled or resolved) or a
+// tree the sandbox can write: a link to ~ would show the whole host home.
 func (r *resolver) unsafeSource(real, realClaude string) string {
 	s := r.s
 	if Within(real, realClaude) {
@@ -178,7 +181,72 @@ func (r *resolver) unsafeSource(real, realClaude string) string {
 	if slices.ContainsFunc(r.hide, func(h string) bool { return Within(real, h) }) {
 		return "hidden"
 	}
+	return r.holds(real, realClaude)
+}
+
+// holds says what of the places nothing shown may hold real holds (see
+// unsafeSource); "" when none.
+func (r *resolver) holds(real, realClaude string) string {
+	s := r.s
+	guarded := []struct{ path, what string }{
+		{s.Home, "your whole home"},
+		{filepath.Join(s.Home, ".claude"), "~/.claude"}, {realClaude, "~/.claude"},
+		{filepath.Join(s.Home, ".claudebox"), "claudebox's own state"}, {r.o.StateDir, "claudebox's own state"},
+		{s.Project, "the project"},
+	}
+	if s.Instance != nil {
+		guarded = append(guarded, struct{ path, what string }{s.Instance.Dir, "the instance"})
+	}
+	for _, w := range s.Writable() {
+		guarded = append(guarded, struct{ path, what string }{w, w + ", which the sandbox can write"})
+	}
+	for _, g := range guarded {
+		if g.path != "" && Within(g.path, real) {
+			return "which holds " + g.what
+		}
+	}
+	if secret, ok := HoldsSecret(s.Home, real); ok {
+		return "which holds the secret location " + secret
+	}
 	return ""
+}
+
+// followable says why a link's target (a skill linked in, a plugin
+// marketplace) must not be shown; "" when it may: strictly below the
+// home, and safe to show (unsafeSource).
+func (r *resolver) followable(target, realClaude string) string {
+	if target == r.s.Home || !Within(target, r.s.Home) {
+		return "not below your home"
+	}
+	return r.unsafeSource(target, realClaude)
+}
+
+// hostClaudeMD shows the user's own ~/.claude/CLAUDE.md beside the
+// instance's, which imports it: where it resolves to, when that is a
+// regular file that is safe to show (unsafeSource: a link into a secret
+// location or a tree the sandbox can write is refused, with a note).
+func (r *resolver) hostClaudeMD() {
+	s := r.s
+	p := filepath.Join(s.Home, ".claude", "CLAUDE.md")
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return
+	}
+	realClaude, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+		s.Notes = append(s.Notes, fmt.Sprintf("~/.claude/CLAUDE.md leads to %s, not a regular file: not shown", real))
+		return
+	}
+	if real != filepath.Join(realClaude, "CLAUDE.md") {
+		if why := r.unsafeSource(real, realClaude); why != "" {
+			s.Notes = append(s.Notes, fmt.Sprintf("~/.claude/CLAUDE.md leads to %s, %s: not shown", real, why))
+			return
+		}
+	}
+	s.Mounts = append(s.Mounts, Mount{Path: real, Target: HostClaudeMDPath(s.Home), Mode: ReadOnly, Why: "your ~/.claude/CLAUDE.md"})
 }
 
 // followLinks shows where the links directly inside a part lead, when
@@ -204,7 +272,7 @@ func (r *resolver) followLinks(name, real, realClaude string) int {
 		if err != nil || Within(target, real) || !Within(target, r.s.Home) || r.shown(target) {
 			continue
 		}
-		if why := r.unsafeSource(target, realClaude); why != "" {
+		if why := r.followable(target, realClaude); why != "" {
 			r.s.Notes = append(r.s.Notes, fmt.Sprintf("~/.claude/%s/%s leads to %s, %s: not shown", name, e.Name(), target, why))
 			continue
 		}
@@ -249,7 +317,7 @@ func (r *resolver) plugins(real, realClaude string) int {
 		if err != nil || !Within(target, r.s.Home) || r.shown(target) {
 			continue
 		}
-		if why := r.unsafeSource(target, realClaude); why != "" {
+		if why := r.followable(target, realClaude); why != "" {
 			r.s.Notes = append(r.s.Notes, fmt.Sprintf("plugin marketplace %s is %s, %s: not shown", name, target, why))
 			continue
 		}
@@ -397,12 +465,14 @@ func (r *resolver) mcpServers(set *Setup, realClaude string) error {
 				"name one of those, or add it on the host: claude mcp add -s user "+n+" ...")
 		}
 		set.MCP = append(set.MCP, MCPServer{Name: n, Config: cfg})
-		var run struct {
-			Command string   `json:"command"`
-			Args    []string `json:"args"`
-		}
-		if json.Unmarshal(cfg, &run) == nil && run.Command != "" {
-			r.showScripts(strings.Join(append([]string{run.Command}, run.Args...), " "), realClaude, "MCP server "+n+" runs it", nil)
+		// The exact keys Claude Code reads (encoding/json would match
+		// "Command" too).
+		var entry map[string]json.RawMessage
+		var command string
+		var args []string
+		if json.Unmarshal(cfg, &entry) == nil && json.Unmarshal(entry["command"], &command) == nil && command != "" {
+			_ = json.Unmarshal(entry["args"], &args)
+			r.showScripts(strings.Join(append([]string{command}, args...), " "), realClaude, "MCP server "+n+" runs it", nil)
 		}
 	}
 	for _, n := range all {
@@ -421,6 +491,23 @@ func (s *Setup) MCPNames() []string {
 	var out []string
 	for _, m := range s.MCP {
 		out = append(out, m.Name)
+	}
+	return out
+}
+
+// MCPCredentialKeys are the keys of the servers named in Claude Code's
+// credentials file (MCPCredentialKey): their OAuth tokens, and no other
+// server's of the same name, go into the instance. A server whose key
+// cannot be computed has none.
+func (s *Setup) MCPCredentialKeys() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range s.MCP {
+		if k, ok := MCPCredentialKey(m.Name, m.Config); ok {
+			out = append(out, k)
+		}
 	}
 	return out
 }

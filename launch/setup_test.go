@@ -151,3 +151,142 @@ func TestClaudeSetupNotFromWritable(t *testing.T) {
 		t.Errorf("notes %q", s.Notes)
 	}
 }
+
+// A link that would show more than it should is not followed: to the home
+// itself, to an ancestor of a secret location, of the instance, of the
+// project; nor a marketplace there, nor a CLAUDE.md that leads into a
+// secret location or the project. A link to a plain directory is.
+func TestClaudeSetupLinksThatHoldTooMuch(t *testing.T) {
+	w := setupWorld(t)
+	c := filepath.Join(w.home, ".claude")
+	state := filepath.Join(w.home, "var/cb")
+	mustMkdir(t, state)
+	for name, target := range map[string]string{
+		"homelink": w.home,
+		"config":   filepath.Join(w.home, ".config"), // holds ~/.config/gh
+		"var":      filepath.Join(w.home, "var"),     // holds the instance
+		"src":      filepath.Join(w.home, "src"),     // holds the project
+		"root":     "/",
+	} {
+		if err := os.Symlink(target, filepath.Join(c, "skills", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(c, "plugins/known_marketplaces.json"), `{"m":{"installLocation":"`+w.home+`"},"n":{"installLocation":"`+filepath.Join(w.home, "mkt")+`"}}`, 0o644)
+	if err := os.Symlink(filepath.Join(w.home, ".ssh/id_ed25519"), filepath.Join(c, "CLAUDE.md")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(run(Options{StateDir: state}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{w.home, filepath.Join(w.home, ".config"), filepath.Join(w.home, "var"), filepath.Join(w.home, "src"), "/", filepath.Join(w.home, ".ssh/id_ed25519")} {
+		if i := slices.IndexFunc(s.Mounts, func(m Mount) bool { return m.Path == bad }); i >= 0 {
+			t.Errorf("%s is shown: %+v", bad, s.Mounts[i])
+		}
+	}
+	// The positive control: a plain directory linked in, and a plain
+	// marketplace, are shown.
+	for _, good := range []string{filepath.Join(w.home, "code/skills/shared"), filepath.Join(w.home, "mkt")} {
+		if m, ok := mountAt(s, good); !ok || m.Mode != ReadOnly {
+			t.Errorf("%s not shown: %+v", good, m)
+		}
+	}
+	notes := strings.Join(s.Notes, "\n")
+	for _, want := range []string{
+		"skills/homelink leads to " + w.home + ", not below your home",
+		"skills/config leads to " + filepath.Join(w.home, ".config") + ", which holds the secret location " + filepath.Join(w.home, ".config/gh"),
+		"skills/var leads to " + filepath.Join(w.home, "var") + ", which holds",
+		"skills/src leads to " + filepath.Join(w.home, "src") + ", which holds",
+		"plugin marketplace m is " + w.home + ", not below your home",
+		"~/.claude/CLAUDE.md leads to " + filepath.Join(w.home, ".ssh/id_ed25519") + ", a secret location",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+
+	// A CLAUDE.md in the project (which the sandbox writes) is refused; a
+	// plain one elsewhere under the home is shown.
+	os.Remove(filepath.Join(c, "CLAUDE.md"))
+	writeFile(t, filepath.Join(w.proj, "CLAUDE.md"), "x", 0o644)
+	if err := os.Symlink(filepath.Join(w.proj, "CLAUDE.md"), filepath.Join(c, "CLAUDE.md")); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Resolve(run(Options{StateDir: state}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mountAt(s, HostClaudeMDPath(s.Home)); ok || !strings.Contains(strings.Join(s.Notes, "\n"), "~/.claude/CLAUDE.md leads to "+filepath.Join(w.proj, "CLAUDE.md")+", inside") {
+		t.Errorf("a CLAUDE.md from the project: mounted %v, notes %q", ok, s.Notes)
+	}
+	os.Remove(filepath.Join(c, "CLAUDE.md"))
+	writeFile(t, filepath.Join(w.home, "notes/CLAUDE.md"), "x", 0o644)
+	if err := os.Symlink(filepath.Join(w.home, "notes/CLAUDE.md"), filepath.Join(c, "CLAUDE.md")); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Resolve(run(Options{StateDir: state}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := mountAt(s, HostClaudeMDPath(s.Home)); !ok || m.Path != filepath.Join(w.home, "notes/CLAUDE.md") {
+		t.Errorf("a plain CLAUDE.md is not shown: %+v", m)
+	}
+}
+
+// A secret location that is itself a link (a dotfiles manager's ~/.docker
+// -> dotfiles/docker) is still one where it resolves to: a link to it, to
+// the tree that holds it, or a hook script in it is not shown; and a
+// mount of that tree hides it.
+func TestClaudeSetupLinkedSecret(t *testing.T) {
+	w := setupWorld(t)
+	c := filepath.Join(w.home, ".claude")
+	real := filepath.Join(w.home, "dotfiles/docker")
+	mustMkdir(t, real)
+	writeFile(t, filepath.Join(real, "config.json"), `{"auths":{}}`, 0o600)
+	writeFile(t, filepath.Join(real, "hook.sh"), "#!/bin/sh", 0o755)
+	mustMkdir(t, filepath.Join(w.home, "dotfiles/vim"))
+	if err := os.Symlink("dotfiles/docker", filepath.Join(w.home, ".docker")); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"docker": filepath.Join(w.home, ".docker"), "dotfiles": filepath.Join(w.home, "dotfiles"), "vim": filepath.Join(w.home, "dotfiles/vim")} {
+		if err := os.Symlink(target, filepath.Join(c, "skills", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(c, "settings.json"), `{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"~/.docker/hook.sh"}]}]}}`, 0o644)
+	s, err := Resolve(run(Options{StateDir: filepath.Join(w.home, ".claudebox")}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.Mounts {
+		if Within(real, m.Path) || Within(m.Path, real) {
+			t.Errorf("the linked secret is shown: %+v", m)
+		}
+	}
+	if m, ok := mountAt(s, filepath.Join(w.home, "dotfiles/vim")); !ok || m.Mode != ReadOnly {
+		t.Errorf("a plain directory of the dotfiles is not shown: %+v", m)
+	}
+	notes := strings.Join(s.Notes, "\n")
+	for _, want := range []string{
+		"skills/docker leads to " + real + ", a secret location",
+		"skills/dotfiles leads to " + filepath.Join(w.home, "dotfiles") + ", which holds the secret location " + real,
+		filepath.Join(real, "hook.sh") + " (a hook in your settings runs it) is a secret location",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if !IsSecretPath(w.home, filepath.Join(real, "config.json")) {
+		t.Error("IsSecretPath misses the resolved secret")
+	}
+
+	// A mount of the dotfiles (--ro) shows the real ~/.docker: it is hidden.
+	s, err = Resolve(run(Options{RO: []string{filepath.Join(w.home, "dotfiles")}}), w.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Hidden, real) {
+		t.Errorf("hidden %v lacks %s", s.Hidden, real)
+	}
+}

@@ -259,7 +259,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 	err = home.Prepare(s)
 	var creds *state.CredentialSync
 	if err == nil {
-		creds, err = state.StartCredentialSync(s.Home, home, s.Setup.MCPNames())
+		creds, err = state.StartCredentialSync(s.Home, home, s.Setup.MCPCredentialKeys())
 	}
 	for _, n := range home.Notes {
 		fmt.Fprintf(stderr, "claudebox: %s\n", n)

@@ -56,7 +56,7 @@ type CredentialSync struct {
 }
 
 // StartCredentialSync carries the credentials in (CarryCredentials: the
-// MCP servers named in mcp), reconciles the two logins (the newer valid
+// MCP servers whose keys are in mcp, launch.Setup.MCPCredentialKeys), reconciles the two logins (the newer valid
 // one wins) and starts watching. An instance file that is not Claude
 // Code's credentials (a link, a FIFO, too large, another shape) is moved
 // aside first, with a note in home.Notes. Stop it when the sandbox exits.

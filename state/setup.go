@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
@@ -234,20 +233,15 @@ func loginOf(obj map[string]json.RawMessage) []byte {
 	return c.Bytes()
 }
 
-// mcpServerOf is the server name a credentials entry's key carries
-// ("NAME|HASH").
-func mcpServerOf(key string) string {
-	name, _, _ := strings.Cut(key, "|")
-	return name
-}
-
 // CarryCredentials returns the instance's credentials object for a
 // launch: the instance's own (inst) without what it holds of the host's
-// (host) but for the login and the MCP tokens of the servers named, which
-// are taken from the host when the instance has none or an older one
-// (by expiresAt). A copy of any other host key (another tool's grant,
-// a plugin's secret) is dropped; what the instance made itself is kept.
-func CarryCredentials(host, inst map[string]json.RawMessage, named []string) map[string]json.RawMessage {
+// (host) but for the login and the MCP tokens of the servers named (keys:
+// their launch.MCPCredentialKey, "NAME|HASH", so another project's server
+// of the same name does not count), which are taken from the host when
+// the instance has none or an older one (by expiresAt). A copy of any
+// other host key (another tool's grant, a plugin's secret) is dropped;
+// what the instance made itself is kept.
+func CarryCredentials(host, inst map[string]json.RawMessage, keys []string) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
 	for k, v := range inst {
 		if k == loginKey || slices.Contains(mcpCredKeys, k) {
@@ -265,12 +259,12 @@ func CarryCredentials(host, inst map[string]json.RawMessage, named []string) map
 		_ = json.Unmarshal(inst[key], &instMap)
 		merged := map[string]json.RawMessage{}
 		for k, v := range instMap {
-			if _, fromHost := hostMap[k]; !fromHost || slices.Contains(named, mcpServerOf(k)) {
+			if _, fromHost := hostMap[k]; !fromHost || slices.Contains(keys, k) {
 				merged[k] = v
 			}
 		}
 		for k, v := range hostMap {
-			if !slices.Contains(named, mcpServerOf(k)) {
+			if !slices.Contains(keys, k) {
 				continue
 			}
 			if mine, ok := merged[k]; !ok || expiresAt(v) > expiresAt(mine) {

@@ -53,24 +53,26 @@ func TestLayerSettings(t *testing.T) {
 }
 
 func TestCarryCredentials(t *testing.T) {
-	host := obj(t, `{"claudeAiOauth":{"accessToken":"L"},"mcpOAuth":{"github|aa":{"serverName":"github","accessToken":"GH","expiresAt":2},"notes|bb":{"serverName":"notes","accessToken":"NOTES-SECRET"}},"pluginSecrets":{"p":"PLUGIN-SECRET"}}`)
+	host := obj(t, `{"claudeAiOauth":{"accessToken":"L"},"mcpOAuth":{"github|aa":{"serverName":"github","accessToken":"GH","expiresAt":2},"github|cc":{"serverName":"github","accessToken":"OTHER-PROJECT-GH"},"notes|bb":{"serverName":"notes","accessToken":"NOTES-SECRET"}},"pluginSecrets":{"p":"PLUGIN-SECRET"}}`)
 	for _, c := range []struct {
 		name, inst string
-		named      []string
+		keys       []string
 		want       string
 	}{
 		{"none named: no token", `{"claudeAiOauth":{"accessToken":"L"}}`, nil, `{"claudeAiOauth":{"accessToken":"L"}}`},
-		{"named: its token only", `{"claudeAiOauth":{"accessToken":"L"}}`, []string{"github"},
+		{"named: its token only", `{"claudeAiOauth":{"accessToken":"L"}}`, []string{"github|aa"},
 			`{"claudeAiOauth":{"accessToken":"L"},"mcpOAuth":{"github|aa":{"serverName":"github","accessToken":"GH","expiresAt":2}}}`},
+		{"another server of that name: not carried", `{}`, []string{"github|aa"},
+			`{"mcpOAuth":{"github|aa":{"serverName":"github","accessToken":"GH","expiresAt":2}}}`},
 		{"an old whole copy is cleaned", `{"claudeAiOauth":{"accessToken":"L"},"mcpOAuth":{"github|aa":{"accessToken":"GH","expiresAt":2},"notes|bb":{"serverName":"notes","accessToken":"NOTES-SECRET"}},"pluginSecrets":{"p":"PLUGIN-SECRET"}}`, nil,
 			`{"claudeAiOauth":{"accessToken":"L"}}`},
 		{"the instance's own kept", `{"mcpOAuth":{"mine|cc":{"accessToken":"M"}},"own":1}`, nil, `{"mcpOAuth":{"mine|cc":{"accessToken":"M"}},"own":1}`},
-		{"a newer token inside kept", `{"mcpOAuth":{"github|aa":{"accessToken":"NEWER","expiresAt":3}}}`, []string{"github"},
+		{"a newer token inside kept", `{"mcpOAuth":{"github|aa":{"accessToken":"NEWER","expiresAt":3}}}`, []string{"github|aa"},
 			`{"mcpOAuth":{"github|aa":{"accessToken":"NEWER","expiresAt":3}}}`},
-		{"an older token inside replaced", `{"mcpOAuth":{"github|aa":{"accessToken":"OLDER","expiresAt":1}}}`, []string{"github"},
+		{"an older token inside replaced", `{"mcpOAuth":{"github|aa":{"accessToken":"OLDER","expiresAt":1}}}`, []string{"github|aa"},
 			`{"mcpOAuth":{"github|aa":{"serverName":"github","accessToken":"GH","expiresAt":2}}}`},
 	} {
-		got := compact(t, CarryCredentials(host, obj(t, c.inst), c.named))
+		got := compact(t, CarryCredentials(host, obj(t, c.inst), c.keys))
 		if got != c.want {
 			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
 		}
@@ -83,7 +85,7 @@ func TestCredentialSyncOnlyLogin(t *testing.T) {
 	home, host, instFile := testHome(t)
 	hostFile := launch.CredentialsPath(host)
 	os.WriteFile(hostFile, []byte(`{"claudeAiOauth":{"accessToken":"host-1","refreshToken":"r"},"mcpOAuth":{"github|aa":{"accessToken":"GH-TOKEN"},"notes|bb":{"accessToken":"NOTES-TOKEN"}},"other":{"k":"OTHER-SECRET"}}`), 0o600)
-	c, err := StartCredentialSync(host, home, []string{"github"})
+	c, err := StartCredentialSync(host, home, []string{"github|aa"})
 	if err != nil {
 		t.Fatal(err)
 	}
