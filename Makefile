@@ -70,7 +70,8 @@ unit:
 
 # Bounded runs of the fuzz targets of every parser of user input:
 # profiles, --env, --network, --allow-net, meta.json; and of what a sandbox
-# sends the relay (a connection's first bytes, DNS queries). Bounded by a count of
+# sends the relay (a connection's first bytes, DNS queries, plaintext HTTP) and the
+# property of its allowlist decision (FuzzDecide). Bounded by a count of
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
@@ -78,6 +79,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch
 	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state
 	$(GO) test -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network
+	$(GO) test -run='^$$' -fuzz=FuzzDecide -fuzztime=200000x ./network
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \

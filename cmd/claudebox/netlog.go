@@ -10,12 +10,15 @@ import (
 
 	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
 
-// maxNetLog caps the log read: a session's decisions, one line each.
-const maxNetLog = 64 << 20
+// maxNetLog caps the log read: a session's decisions, one line each,
+// which the relay keeps under network.NetLogCap (and a line a class
+// counting what it dropped).
+const maxNetLog = network.NetLogCap + 1<<20
 
 func newNetLogCommand() *cobra.Command {
 	var (
@@ -29,7 +32,10 @@ func newNetLogCommand() *cobra.Command {
 (the current directory's, or --project DIR): each DNS query answered or
 refused, each connection allowed (with the bytes moved) or refused, and
 why. The log lives in the project's instance, which the sandbox never
-sees.`,
+sees. It is bounded (8 MiB, with a share for each of allowed connections,
+DNS answers and refusals): a "dropped" line counts what was not written,
+so a flood of refusals never hides the allowed connections. Names are shown
+with control bytes escaped (\xNN).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := stateDir()
@@ -85,7 +91,8 @@ sees.`,
 	return cmd
 }
 
-// str shows a JSON value of the log ("" for none).
+// str shows a JSON value of the log ("" for none), escaped: a name the
+// sandbox sent can hold any byte, a terminal's escape sequences included.
 func str(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -93,5 +100,5 @@ func str(v any) string {
 	case float64:
 		return fmt.Sprint(int64(v))
 	}
-	return fmt.Sprint(v)
+	return network.Printable(fmt.Sprint(v))
 }
