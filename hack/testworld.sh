@@ -18,7 +18,8 @@
 #                   TCP on 2222                       logs each query;
 #   198.51.100.30   api.test: a scripted Messages API on 8080;
 #   198.51.100.40   git.test: git over HTTPS, repo.git;
-#   198.51.100.10:9090 keeps each connection open)
+#   198.51.100.10:9090 keeps each connection open;
+#   198.51.100.99   slow.test: drops every packet, so a dial there hangs)
 #   fd7a:115c:a1e0::10 Tailscale (IPv6)
 set -euo pipefail
 
@@ -74,9 +75,17 @@ up() {
 	ip -n "$peers" addr add 203.0.113.2/24 dev p0
 	ip -n "$peers" addr add 2001:db8:ff::2/64 dev p0 nodad
 	ip -n "$peers" link set p0 up
-	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.53 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
+	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.53 198.51.100.99 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
 		ip -n "$peers" addr add "$a/32" dev lo
 	done
+	ip netns exec "$peers" nft -f - <<-'EOF'
+		table ip cbw {
+			chain input {
+				type filter hook input priority 0; policy accept;
+				ip daddr 198.51.100.99 drop
+			}
+		}
+	EOF
 	for a in 2001:db8:1::10 fd7a:115c:a1e0::10; do
 		ip -n "$peers" addr add "$a/128" dev lo nodad
 	done
