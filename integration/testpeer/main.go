@@ -590,75 +590,65 @@ func sendHello(ctx context.Context, sni, addr, mode string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var writes [][]byte
-	gap := time.Duration(0)
+	var steps []any
 	switch mode {
 	case "whole":
-		writes = [][]byte{hello}
+		steps = []any{hello}
 	case "late":
-		writes, gap = [][]byte{nil, hello}, 450*time.Millisecond
+		steps = []any{450 * time.Millisecond, hello}
 	case "records":
 		body := hello[5:]
 		rec := func(b []byte) []byte {
 			return append([]byte{22, hello[1], hello[2], byte(len(b) >> 8), byte(len(b))}, b...)
 		}
-		writes = [][]byte{append(rec(body[:100]), rec(body[100:])...)}
+		steps = []any{append(rec(body[:100]), rec(body[100:])...)}
 	case "segments":
-		writes, gap = [][]byte{hello[:100], hello[100:]}, 50*time.Millisecond
+		steps = []any{hello[:100], 50 * time.Millisecond, hello[100:]}
 	default:
 		return "", fmt.Errorf("unknown mode %q", mode)
 	}
-	return exchange(ctx, addr, writes, gap)
+	return exchange(ctx, addr, steps)
 }
 
 // sendParts sends each part (base64url, or sMS: wait MS ms), then reads
 // what comes back.
 func sendParts(ctx context.Context, addr string, parts []string) (string, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetNoDelay(true)
+	var steps []any
 	for _, p := range parts {
 		if ms, ok := strings.CutPrefix(p, "s"); ok {
 			var n int
 			fmt.Sscan(ms, &n)
-			time.Sleep(time.Duration(n) * time.Millisecond)
+			steps = append(steps, time.Duration(n)*time.Millisecond)
 			continue
 		}
 		b, err := base64.RawURLEncoding.DecodeString(p)
 		if err != nil {
 			return "", err
 		}
-		if _, err := c.Write(b); err != nil {
-			return "", err
-		}
-		lastWrite = time.Now()
+		steps = append(steps, b)
 	}
-	return readBack(c)
+	return exchange(ctx, addr, steps)
 }
 
-// exchange connects to addr and writes each of writes, gap apart (a nil
-// write is only a wait), then reads what comes back.
-func exchange(ctx context.Context, addr string, writes [][]byte, gap time.Duration) (string, error) {
+// exchange connects to addr and takes each step, a write ([]byte) or a
+// wait (time.Duration), then reads what comes back.
+func exchange(ctx context.Context, addr string, steps []any) (string, error) {
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
 	c.(*net.TCPConn).SetNoDelay(true)
-	for i, w := range writes {
-		if i > 0 {
-			time.Sleep(gap)
+	for _, s := range steps {
+		switch s := s.(type) {
+		case time.Duration:
+			time.Sleep(s)
+		case []byte:
+			if _, err := c.Write(s); err != nil {
+				return "", err
+			}
+			lastWrite = time.Now()
 		}
-		if w == nil {
-			continue
-		}
-		if _, err := c.Write(w); err != nil {
-			return "", err
-		}
-		lastWrite = time.Now()
 	}
 	return readBack(c)
 }
