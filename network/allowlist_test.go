@@ -566,3 +566,55 @@ func TestRelaySlots(t *testing.T) {
 		}
 	}
 }
+
+// inet's forwarder asks for every name, but as a query it built: a fresh
+// ID, the one question, its own EDNS; the answer goes back re-addressed,
+// truncated when over what the client takes over UDP.
+func TestStubInet(t *testing.T) {
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 9, RecursionDesired: true})
+	b.StartQuestions()
+	b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("Many.Example."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	b.StartAdditionals()
+	b.UnknownResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("x.example."), Type: 99, Class: dnsmessage.ClassINET},
+		dnsmessage.UnknownResource{Type: 99, Data: []byte("smuggled")})
+	client, _ := b.Finish()
+	var asked [][]byte
+	ask := func(_ context.Context, q []byte, ok func([]byte) bool, tcp bool) []byte {
+		asked = append(asked, q)
+		var p dnsmessage.Parser
+		h, _ := p.Start(q)
+		qq, _ := p.Question()
+		rb := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true})
+		rb.StartQuestions()
+		rb.Question(qq)
+		rb.StartAnswers()
+		for i := range 60 {
+			rb.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 30}, dnsmessage.AResource{A: [4]byte{198, 51, 100, byte(i)}})
+		}
+		out, _ := rb.Finish()
+		if !ok(out) {
+			t.Fatal("the upstream's own answer is not taken")
+		}
+		return out
+	}
+	var p dnsmessage.Parser
+	for _, tcp := range []bool{false, true} {
+		asked = nil
+		h, err := p.Start(stub(context.Background(), nil, client, tcp, ask))
+		if err != nil || h.ID != 9 || h.Truncated == tcp {
+			t.Fatalf("tcp %v: %v, id %d, truncated %v", tcp, err, h.ID, h.Truncated)
+		}
+		p.SkipAllQuestions()
+		answers, err := p.AllAnswers()
+		if err != nil || tcp && len(answers) != 60 || !tcp && len(answers) != 0 {
+			t.Errorf("tcp %v: %d answers, %v", tcp, len(answers), err)
+		}
+		if len(asked) != 1 || bytes.Contains(asked[0], []byte("smuggled")) {
+			t.Errorf("tcp %v: sent upstream %q", tcp, asked)
+		}
+		var up dnsmessage.Message
+		if err := up.Unpack(asked[0]); err != nil || len(up.Questions) != 1 || len(up.Additionals) != 1 || up.Additionals[0].Header.Type != dnsmessage.TypeOPT {
+			t.Errorf("tcp %v: the upstream query: %v %+v", tcp, err, up)
+		}
+	}
+}
