@@ -3,8 +3,10 @@ package integration
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,14 @@ func TestAllowlist(t *testing.T) {
 			"sh", "-c", "git -c http.sslVerify=false clone -q https://git.test/repo.git cloned && git -C cloned log --format=%s")
 		mustExit(t, gr, 0)
 		mustContain(t, gr, "from git.test")
+
+		// npm installs from a listed registry over plain HTTP (its
+		// metadata and tarball requests, kept alive on one connection,
+		// each naming registry.test).
+		nr := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "registry.test", "--",
+			"sh", "-c", "npm install -q --no-audit --no-fund --no-update-notifier --registry http://registry.test/ cb-hello >/dev/null && node -p 'require(\"cb-hello\")'")
+		mustExit(t, nr, 0)
+		mustContain(t, nr, "hello from the world registry")
 		if as != nil {
 			assertNothingLeft(t, as)
 		}
@@ -164,7 +174,8 @@ type netLogEntry struct {
 // h2c preface. Positive controls in the same run: a real ClientHello of
 // over 1,500 bytes over two segments, a normal connection and a kept-alive
 // one with two requests go through. Then 100,000 refused queries leave the
-// log under its cap, and net-log still shows the allowed connections.
+// log under its cap, and net-log still shows the allowed connections; the
+// launcher's peak RSS stays at most 30 MB.
 func TestAllowlistHostile(t *testing.T) {
 	needSuite(t)
 	as := testUser
@@ -190,9 +201,20 @@ func TestAllowlistHostile(t *testing.T) {
 		args = append(args, name+"="+a.target)
 	}
 	script := strings.Join(args, " ") + " && ./testpeer dnsflood 100000 && ./testpeer probe after-flood=tls:cdn-a.test:443"
-	r := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "cdn-a.test", "--allow-host", "*.cdn-a.test:8080",
+	marker := "*.cdn-a.test:8080" // the launcher's own argument, to find it by
+	stop, peak := watchPeakRSS(marker)
+	r := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "cdn-a.test", "--allow-host", marker,
 		"--", "sh", "-c", script)
 	mustExit(t, r, 0)
+	close(stop)
+	switch kb := <-peak; {
+	case kb == 0:
+		t.Error("the launcher's peak RSS was never read (was it found?)")
+	case kb > 30<<10:
+		t.Errorf("the launcher's peak RSS was %d MB, over 30 MB", kb>>10)
+	default:
+		t.Logf("the launcher's peak RSS: %.1f MB", float64(kb)/1024)
+	}
 	got := probeResults(r.stdout)
 
 	// The positive controls.
@@ -280,6 +302,44 @@ func TestAllowlistHostile(t *testing.T) {
 	tr := in.run(t, "net-log")
 	mustExit(t, tr, 0)
 	mustContain(t, tr, "cdn-a.test", "allowed", "dropped")
+}
+
+// watchPeakRSS follows the peak RSS (VmHWM, kB) of the launcher run with
+// the argument marker, until stop is closed.
+func watchPeakRSS(marker string) (stop chan struct{}, peak chan int) {
+	stop, peak = make(chan struct{}), make(chan int, 1)
+	go func() {
+		pid, kb := "", 0
+		for {
+			select {
+			case <-stop:
+				peak <- kb
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if pid == "" {
+				entries, _ := os.ReadDir("/proc")
+				for _, e := range entries {
+					b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+					args := strings.Split(string(b), "\x00")
+					if len(args) > 2 && args[1] == "run" && slices.Contains(args, marker) {
+						pid = e.Name()
+					}
+				}
+			}
+			if pid == "" {
+				continue
+			}
+			status, _ := os.ReadFile(filepath.Join("/proc", pid, "status"))
+			for _, l := range strings.Split(string(status), "\n") {
+				var v int
+				if _, err := fmt.Sscanf(l, "VmHWM: %d kB", &v); err == nil && v > kb {
+					kb = v
+				}
+			}
+		}
+	}()
+	return stop, peak
 }
 
 // TestAllowlistExitWithDialPending: the relay's dial to an address that

@@ -9,6 +9,7 @@
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
 //	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend);
+//	    serve an npm registry (-npm ADDR:PORT, npmRegistry);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
 //	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
@@ -40,12 +41,15 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -76,6 +80,7 @@ var records = map[string][4]byte{
 	"api.test.":      {198, 51, 100, 30},
 	"git.test.":      {198, 51, 100, 40},
 	"slow.test.":     {198, 51, 100, 99}, // no host: a dial there hangs
+	"registry.test.": {198, 51, 100, 50},
 }
 
 func main() {
@@ -158,6 +163,19 @@ func serve(args []string) error {
 			}
 			backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
 			go http.Serve(l, backend)
+		case "-npm":
+			// -npm ADDR:PORT: an npm registry over plain HTTP with one
+			// package, cb-hello (npmRegistry).
+			i++
+			l, err := net.Listen("tcp", args[i])
+			if err != nil {
+				return err
+			}
+			reg, err := npmRegistry()
+			if err != nil {
+				return err
+			}
+			go http.Serve(l, reg)
 		case "-messages":
 			i++
 			l, err := net.Listen("tcp", args[i])
@@ -759,4 +777,53 @@ func dnsFlood(args []string) error {
 	}
 	fmt.Println("flood sent", n, "answered", answered)
 	return nil
+}
+
+// npmRegistry is an npm registry, over plain HTTP at registry.test, that
+// holds one package: cb-hello 1.0.0, whose module is the string "hello
+// from the world registry". It prints "npm-request PATH" for each request.
+func npmRegistry() (http.Handler, error) {
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	for name, body := range map[string]string{
+		"package/package.json": `{"name":"cb-hello","version":"1.0.0","main":"index.js"}`,
+		"package/index.js":     `module.exports = "hello from the world registry";`,
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(1e9, 0)}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	sum := sha512.Sum512(tgz.Bytes())
+	meta, err := json.Marshal(map[string]any{
+		"name": "cb-hello", "dist-tags": map[string]string{"latest": "1.0.0"},
+		"versions": map[string]any{"1.0.0": map[string]any{"name": "cb-hello", "version": "1.0.0", "main": "index.js",
+			"dist": map[string]string{"tarball": "http://registry.test/cb-hello/-/cb-hello-1.0.0.tgz",
+				"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sum[:])}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("npm-request", r.URL.Path)
+		switch r.URL.Path {
+		case "/cb-hello":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(meta)
+		case "/cb-hello/-/cb-hello-1.0.0.tgz":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(tgz.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}), nil
 }
