@@ -69,17 +69,21 @@ unit:
 	$(GO) test -tags '$(TAGS)' -count=1 $(UNIT_PKGS)
 
 # Bounded runs of the fuzz targets of every parser of user input:
-# profiles, --env, --network, --allow-net, meta.json; and of what a sandbox
+# profiles, --env, --network, --allow-net, --publish, meta.json; and of what a sandbox
 # sends the relay (a connection's first bytes, DNS queries, plaintext HTTP) and the
-# property of its allowlist decision (FuzzDecide). Bounded by a count of
+# property of its allowlist decision (FuzzDecide), the ssh-agent proxy (agent
+# messages) and the git credential server. Bounded by a count of
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile
 	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch
+	$(GO) test -run='^$$' -fuzz=FuzzParsePublish -fuzztime=200000x ./launch
 	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state
 	$(GO) test -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network
 	$(GO) test -run='^$$' -fuzz=FuzzDecide -fuzztime=200000x ./network
+	$(GO) test -run='^$$' -fuzz=FuzzMessage -fuzztime=200000x ./sshagent
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./gitcred
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
@@ -95,8 +99,11 @@ bench:
 # Every finding fails: gofmt, go vet and staticcheck with the build's tags
 # (seccomp_seccomp.go only compiles with them), shellcheck on the scripts.
 # The C (pid1, the constructors) is built with -Wall -Wextra -Werror by its
-# own cgo flags, in vet as in every build.
+# own cgo flags, in vet as in every build. Nothing built is tracked:
+# hack/check-tree.sh fails on a tracked ELF file, or one over 1 MB outside
+# testdata.
 lint:
+	hack/check-tree.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags gendocs ./cmd/claudebox

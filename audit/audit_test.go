@@ -84,6 +84,7 @@ var spec = &launch.Spec{
 	Auth:     launch.AuthAPIKey,
 	Network: launch.Network{Tier: launch.TierInet, Source: "--network",
 		Allow: []launch.Allow{{Prefix: netip.MustParsePrefix("192.168.1.10/32"), Port: 5432}}},
+	Publish: []launch.Publish{{HostPort: 5173, SandboxPort: 5173}, {Addr: netip.MustParseAddr("192.168.1.5"), HostPort: 8080, SandboxPort: 80}},
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -110,7 +111,7 @@ func TestRender(t *testing.T) {
 	if strings.Contains(out, strings.Repeat("q", 20)) {
 		t.Fatal("the audit shows a secret whole")
 	}
-	for _, risky := range []string{"/data/shared", "sk-a…", "allow-net"} {
+	for _, risky := range []string{"/data/shared", "sk-a…", "allow-net", "http://192.168.1.5:8080"} {
 		line := lineWith(out, risky)
 		if !strings.HasPrefix(line, Risky) {
 			t.Errorf("%s is not marked risky: %q", risky, line)
@@ -118,6 +119,9 @@ func TestRender(t *testing.T) {
 	}
 	if line := lineWith(out, "network"); strings.HasPrefix(line, Risky) {
 		t.Errorf("inet is not risky: %q", line)
+	}
+	if line := lineWith(out, "http://localhost:5173"); strings.HasPrefix(line, Risky) || !strings.Contains(line, "127.0.0.1 and ::1") {
+		t.Errorf("a loopback publish: %q", line)
 	}
 	golden(t, "audit.txt", b.Bytes())
 }
@@ -165,6 +169,96 @@ func TestEnsureImports(t *testing.T) {
 		}
 		if strings.Count(got, ImportLine+"\n") != 1 {
 			t.Errorf("%s: %d import lines", c.name, strings.Count(got, ImportLine))
+		}
+	}
+}
+
+// TestSSHAgentShown: the plan marks each host the agent signs for, with
+// its host key, and the SSHSIG namespace; SANDBOX.md tells Claude what
+// works; neither says anything without --ssh-agent.
+func TestSSHAgentShown(t *testing.T) {
+	s := &launch.Spec{Project: "/p", Workdir: "/p", Home: "/h", Command: []string{"true"},
+		Network: launch.Network{Tier: launch.TierInet, Source: "--network"},
+		Env:     []string{"SSH_AUTH_SOCK=" + launch.SSHAgentSocket}}
+	var plain bytes.Buffer
+	if err := Render(&plain, s); err != nil {
+		t.Fatal(err)
+	}
+	s.SSHAgent = &launch.SSHAgent{Keys: 2, Sign: []string{"git"}, Hosts: []launch.SSHHost{{Name: "github.com", Why: "--ssh-agent", Fingerprints: []string{"SHA256:abc"}}}}
+	var b bytes.Buffer
+	if err := Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"! ssh-agent", "github.com", "SHA256:abc", "sign git", launch.SSHAgentSocket} {
+		if !strings.Contains(b.String(), want) || strings.Contains(plain.String(), "ssh-agent ") {
+			t.Errorf("plan lacks %q (or shows an agent without one):\n%s", want, b.String())
+		}
+	}
+	md := string(RenderSandboxMD(s))
+	if !strings.Contains(md, "## SSH") || !strings.Contains(md, "`github.com`") || !strings.Contains(md, "gpg.format=ssh") {
+		t.Errorf("SANDBOX.md:\n%s", md)
+	}
+	s.SSHAgent = nil
+	if md := string(RenderSandboxMD(s)); strings.Contains(md, "## SSH") {
+		t.Errorf("SANDBOX.md speaks of an agent without one")
+	}
+}
+
+// TestGitCredentialShown: the plan marks each --git-credential host (its
+// login enters the sandbox); SANDBOX.md names them.
+func TestGitCredentialShown(t *testing.T) {
+	s := &launch.Spec{Project: "/p", Workdir: "/p", Home: "/h", Command: []string{"true"},
+		Network:        launch.Network{Tier: launch.TierInet, Source: "--network"},
+		GitCredentials: &launch.GitCredentials{Hosts: []launch.GitCredentialHost{{Host: "git.example.com", Why: "--git-credential"}}}}
+	var b bytes.Buffer
+	if err := Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "! git-credential") || !strings.Contains(b.String(), "git.example.com") {
+		t.Errorf("plan:\n%s", b.String())
+	}
+	if md := string(RenderSandboxMD(s)); !strings.Contains(md, "`https://git.example.com`") {
+		t.Errorf("SANDBOX.md:\n%s", md)
+	}
+}
+
+// In the full tier a publish is not an error and not served: the plan
+// says it is not needed.
+func TestRenderPublishFull(t *testing.T) {
+	full := *spec
+	full.Network = launch.Network{Tier: launch.TierFull, Source: "default"}
+	var b bytes.Buffer
+	if err := Render(&b, &full); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"5173", "192.168.1.5:8080:80"} {
+		line := lineWith(b.String(), " "+p+" ")
+		if !strings.Contains(line, "not needed in full") || strings.HasPrefix(line, Risky) {
+			t.Errorf("publish %s in full: %q", p, line)
+		}
+	}
+	if md := string(RenderSandboxMD(&full)); strings.Contains(md, "Published ports") || !strings.Contains(md, "http://localhost:N") {
+		t.Errorf("SANDBOX.md in full says:\n%s", md)
+	}
+}
+
+// TestRenderEscapes: a project path with a newline and an escape sequence
+// in it stays on its row of the launch plan, escaped.
+func TestRenderEscapes(t *testing.T) {
+	s := *spec
+	s.Project, s.Workdir = "/home/ada/a\nFAKE ROW\x1b[2J", "/home/ada/a\rb"
+	s.Notes = []string{"note\nfake"}
+	var b bytes.Buffer
+	if err := Render(&b, &s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\r\x1b") || strings.Contains(out, "\nFAKE ROW") {
+		t.Errorf("a control character reached the plan:\n%q", out)
+	}
+	for _, want := range []string{`/home/ada/a\nFAKE ROW\x1b[2J`, `/home/ada/a\rb`, `note: note\nfake`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/claudebox/claudebox/launch"
@@ -56,7 +57,7 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("## Network: %s", s.Network.Tier)
 	switch s.Network.Tier {
 	case launch.TierNone:
-		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work. Unix sockets on the filesystem still work.")
+		p("No network: only loopback. DNS lookups and every connection fail at once; package downloads, git fetch/push and web requests will not work.")
 	case launch.TierInet:
 		p("The internet is reachable over TCP (DNS works), but not the user's LAN, private or Tailscale addresses (10/8, 172.16/12, 192.168/16, 100.64/10), cloud metadata (169.254/16), the host's own services, or IPv6. Connections to them fail at once (\"connection refused\" or \"no route to host\"); UDP other than DNS, and ICMP (ping), do not leave the sandbox. This is intended, do not try to work around it.")
 		for _, a := range s.Network.Allow {
@@ -76,6 +77,52 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 			p("The host's abstract unix sockets (X11, session buses) are reachable: this kernel cannot scope them. Do not use them.")
 		}
 	}
+	if a := s.SSHAgent; a != nil {
+		p("")
+		p("## SSH")
+		p("`SSH_AUTH_SOCK` (`%s`) is an ssh-agent that uses the user's keys without showing them: the keys are not in this sandbox.", launch.SSHAgentSocket)
+		if len(a.Hosts) > 0 {
+			var names []string
+			for _, h := range a.Hosts {
+				names = append(names, h.Name)
+			}
+			p("It signs ssh logins to %s only; `~/.ssh/known_hosts` holds their host keys (rewritten at each launch). `git push` and `git fetch` over ssh to them work. A login to any other host is refused by the agent (\"agent refused operation\"); do not try to work around it, ask the user to relaunch with `claudebox --ssh-agent HOST`.", codeList(names))
+		}
+		if slices.Contains(a.Sign, "git") {
+			p("It also signs git commits and tags (SSHSIG, namespace `git`); `.git/config` may be read-only, so pass the settings per command: `git -c gpg.format=ssh -c user.signingkey=\"key::$(ssh-add -L | head -n1)\" commit -S ...`.")
+		}
+	}
+	if g := s.GitCredentials; g != nil {
+		var names []string
+		for _, h := range g.Hosts {
+			names = append(names, "https://"+h.Host)
+		}
+		p("")
+		p("## Git over HTTPS")
+		p("git's credential helper asks the user's own credential helpers for %s only, so `git push` and `git fetch` there need no token from you. Other hosts get no login from it; ask the user to relaunch with `claudebox --git-credential HOST` if you need one.", codeList(names))
+	}
+	if len(s.Publish) > 0 && s.Network.Tier == launch.TierFull {
+		p("")
+		p("A server you start listens on the host's own network: the user's browser reaches port N at http://localhost:N.")
+	}
+	if len(s.Publish) > 0 && s.Network.Tier != launch.TierFull {
+		p("")
+		p("Published ports: the user's browser on the host reaches a server you run on these ports (bind it to 127.0.0.1, 0.0.0.0, :: or ::1; any works). When you start one, tell the user the host URL:")
+		for _, pub := range s.Publish {
+			p("- port %d here is %s on the host.", pub.SandboxPort, pub.URL())
+		}
+		p("No other port is reachable from the host. If the user needs another, ask them to relaunch with `claudebox --publish HOST_PORT[:SANDBOX_PORT]`.")
+	}
+	p("")
+	p("## Host services")
+	p("The host's own services (databases, Docker, D-Bus, ssh-agent, screen or tmux sessions, name caches) are not reachable through their unix sockets, in any network tier: `/run` is this sandbox's own, and the host's sockets elsewhere are %s. Connecting to one fails (\"No such file or directory\" or \"Connection refused\"). Sockets you create yourself (in the project, `$HOME`, `/tmp`, `$XDG_RUNTIME_DIR`) work.", socketsWord(s))
+	if len(s.Sockets.Shown) > 0 {
+		p("The user shows these on purpose:")
+		for _, sock := range s.Sockets.Shown {
+			p("- `%s` (%s)", sock.Path, sock.Why)
+		}
+	}
+	p("If the task needs a host service, ask the user to relaunch with `claudebox --socket PATH` (e.g. `--socket /run/postgresql`).")
 	p("")
 	p("## Environment")
 	p("The environment is cleared but for a short allowlist; tokens such as GITHUB_TOKEN or AWS keys are not present unless the user passed them.")
@@ -87,6 +134,13 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 	p("- `claudebox --env NAME` to pass an environment variable;")
 	p("- a profile in `~/.claudebox/profiles/` that packages these.")
 	return b.Bytes()
+}
+
+func socketsWord(s *launch.Spec) string {
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		return "denied by the kernel (Landlock)"
+	}
+	return "hidden"
 }
 
 func codeList(paths []string) string {

@@ -29,7 +29,7 @@ const (
 	Hostname = "claudebox"
 	// LauncherPath is where the claudebox binary appears inside the
 	// sandbox, read-only, to serve as pid 1.
-	LauncherPath = "/.claudebox/claudebox"
+	LauncherPath = launch.LauncherInside
 )
 
 // Layout says where the bundle's host-side pieces are.
@@ -54,6 +54,13 @@ type Layout struct {
 	// inet tier under plain runc (exports of inet only; a launch attaches
 	// it itself). "" for no hook.
 	NetHook string
+	// SSHAgent is the socket of the launch's ssh-agent proxy, shown at
+	// launch.SSHAgentSocket (launches with --ssh-agent only).
+	SSHAgent string
+	// GitCredential is the socket of the launch's git credential server,
+	// shown at launch.GitCredentialSocket (launches with
+	// --git-credential only).
+	GitCredential string
 }
 
 // Places say where a bundle's files are, for LayoutFor: Dir holds the
@@ -78,6 +85,12 @@ func LayoutFor(s *launch.Spec, p Places) Layout {
 		l.ResolvConf = filepath.Join(p.Dir, ResolvConfName)
 		l.NetHook = p.NetHook
 	}
+	if s.SSHAgent != nil {
+		l.SSHAgent = filepath.Join(p.Dir, SSHAgentName)
+	}
+	if s.GitCredentials != nil {
+		l.GitCredential = filepath.Join(p.Dir, GitCredentialName)
+	}
 	return l
 }
 
@@ -96,6 +109,13 @@ const (
 
 // ResolvConfName is the inet tier's resolv.conf in a bundle directory.
 const ResolvConfName = "resolv.conf"
+
+// SSHAgentName is the ssh-agent proxy's socket in a launch directory,
+// GitCredentialName the git credential server's.
+const (
+	SSHAgentName      = "ssh-agent.sock"
+	GitCredentialName = "git-credential.sock"
+)
 
 // WriteResolvConf writes the inet tier's resolv.conf: the resolvers the
 // deny rules let through. Rootless that is the uplink's DNS forwarder
@@ -141,6 +161,19 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 	if s.Scoped {
 		args = append(args, "--scope")
 	}
+	if s.Sockets.Mechanism == launch.SocketsLandlock {
+		args = append(args, "--resolve-unix")
+		for _, sock := range s.Sockets.Shown {
+			args = append(args, "--unix-allow="+sock.Path)
+		}
+		// The launcher's own sockets, bound outside the domain too.
+		if s.SSHAgent != nil {
+			args = append(args, "--unix-allow="+launch.SSHAgentSocket)
+		}
+		if s.GitCredentials != nil {
+			args = append(args, "--unix-allow="+launch.GitCredentialSocket)
+		}
+	}
 	if s.SubGID != 0 {
 		args = append(args, "--drop-groups")
 	}
@@ -184,7 +217,7 @@ func Build(s *launch.Spec, l Layout) (*specs.Spec, error) {
 			Namespaces:    namespaces(s),
 			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(s.UID), Size: 1}},
 			GIDMappings:   gidMappings(s),
-			MaskedPaths:   append(slices.Clone(defaultMasked), s.Hidden...),
+			MaskedPaths:   slices.Concat(defaultMasked, s.Hidden, s.Sockets.Hidden),
 			ReadonlyPaths: slices.Clone(defaultReadonly),
 		},
 	}, nil
@@ -255,9 +288,9 @@ func Symlinks(s *launch.Spec) map[string]string {
 
 // sysfs shows the network devices of the network namespace of the
 // process that mounts it; only the namespace's owner may. With a network
-// namespace of its own (none, inet) the sandbox gets a sysfs of its own:
-// its lo and tap0, not the host's interfaces and their addresses, and none
-// of the host's cgroup mounts. full, in the host's namespace, binds the
+// namespace of its own (none, allowlist, inet) the sandbox gets a sysfs of
+// its own: its lo (and tap0 under slirp4netns), not the host's interfaces
+// and their addresses, and none of the host's cgroup mounts. full, in the host's namespace, binds the
 // host's, read-only.
 func sysfs(t launch.Tier) specs.Mount {
 	if t == launch.TierFull {
@@ -285,6 +318,9 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 		}
 		p := "/" + e.Name
 		m := specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind}
+		if p == "/run" && s.Run != nil {
+			m = specs.Mount{Destination: p, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "mode=755", "size=65536k"}}
+		}
 		if filepath.IsAbs(l.Rootfs) && launch.Within(l.Rootfs, p) {
 			ms = append([]specs.Mount{m}, ms...)
 		} else {
@@ -314,6 +350,19 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	case s.Home != "/":
 		over = append(over, tmpfs(s.Home, "700"))
 	}
+	if s.Run != nil {
+		over = append(over, tmpfs(s.Run.RuntimeDir, "700"))
+		for _, p := range s.Run.Keep {
+			over = append(over, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
+		}
+	}
+	// A socket shown on purpose is bound where the sandbox has a place of
+	// its own (/run, the home, /tmp); elsewhere it is simply not hidden.
+	for _, sock := range s.Sockets.Shown {
+		if s.Bound(sock.Path) {
+			over = append(over, specs.Mount{Destination: sock.Path, Type: "bind", Source: sock.Path, Options: roBind})
+		}
+	}
 	for _, m := range s.Mounts {
 		opts := rwBind
 		if m.Mode == launch.ReadOnly {
@@ -331,6 +380,12 @@ func mounts(s *launch.Spec, l Layout) []specs.Mount {
 	if l.ResolvConf != "" {
 		ms = append(ms, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: l.ResolvConf,
 			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	}
+	for _, sock := range []struct{ src, dst string }{{l.SSHAgent, launch.SSHAgentSocket}, {l.GitCredential, launch.GitCredentialSocket}} {
+		if sock.src != "" {
+			ms = append(ms, specs.Mount{Destination: sock.dst, Type: "bind", Source: sock.src,
+				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		}
 	}
 	return append(ms, specs.Mount{
 		Destination: LauncherPath, Type: "bind", Source: l.Launcher,

@@ -63,6 +63,21 @@ var cases = map[string]*launch.Spec{
 		Scratch: []string{"/tmp"}, HostRoot: hostRoot,
 		Network: launch.Network{Tier: launch.TierNone, Source: "CLAUDEBOX_NETWORK"},
 	},
+	"sockets": {
+		Project: "/home/ada/app", Workdir: "/home/ada/app",
+		Command: []string{"psql"},
+		Env:     []string{"CLAUDEBOX=1", "HOME=/home/ada", "XDG_RUNTIME_DIR=/run/user/1000"},
+		Mounts:  []launch.Mount{{Path: "/home/ada/app", Mode: launch.ReadWrite, Why: "project"}},
+		UID:     1000, GID: 1000, Home: "/home/ada",
+		Scratch: []string{"/tmp"}, HostRoot: hostRoot,
+		Network: launch.Network{Tier: launch.TierNone, Source: "--network"},
+		Run:     &launch.RunView{Keep: []string{"/run/systemd/resolve/stub-resolv.conf"}, RuntimeDir: "/run/user/1000"},
+		Sockets: launch.Sockets{
+			Mechanism: launch.SocketsHidden,
+			Shown:     []launch.Socket{{Path: "/nix/var/nix/daemon-socket/socket", Why: "nix daemon"}, {Path: "/run/postgresql", Why: "--socket"}},
+			Hidden:    []string{"/srv/daemon.sock", "/home/ada/app/host.sock"},
+		},
+	},
 	"extra-mounts": {
 		Project: "/home/ada/app", Workdir: "/home/ada/app",
 		Command: []string{"bash"},
@@ -274,6 +289,24 @@ func TestScopeArg(t *testing.T) {
 		args := mustBuild(t, &s, Layout{Rootfs: "rootfs", Launcher: "claudebox", Seccomp: SeccompName}).Process.Args
 		if got := slices.Contains(args[:slices.Index(args, "--")], "--scope"); got != scoped {
 			t.Errorf("Scoped=%v: pid1 args %q", scoped, args)
+		}
+	}
+}
+
+// With Landlock's resolve-unix, pid1 is asked to deny every host socket
+// but the shown ones; hidden one by one, it is not.
+func TestResolveUnixArgs(t *testing.T) {
+	s := *cases["sockets"]
+	s.Scoped = true
+	for _, mech := range []string{launch.SocketsHidden, launch.SocketsLandlock} {
+		s.Sockets.Mechanism = mech
+		args := mustBuild(t, &s, Layout{Rootfs: "rootfs", Launcher: "claudebox", Seccomp: SeccompName}).Process.Args
+		pid1 := args[:slices.Index(args, "--")]
+		want := mech == launch.SocketsLandlock
+		if slices.Contains(pid1, "--resolve-unix") != want ||
+			slices.Contains(pid1, "--unix-allow=/run/postgresql") != want ||
+			slices.Contains(pid1, "--unix-allow=/nix/var/nix/daemon-socket/socket") != want {
+			t.Errorf("%s: pid1 args %q", mech, pid1)
 		}
 	}
 }

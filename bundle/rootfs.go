@@ -59,7 +59,7 @@ func NewSkeleton(s *launch.Spec, oci *specs.Spec, base string) Skeleton {
 		}
 		kind := byte('d')
 		switch {
-		case dst == LauncherPath || dst == SeccompPath:
+		case dst == LauncherPath || dst == SeccompPath || dst == launch.SSHAgentSocket || dst == launch.GitCredentialSocket:
 			// claudebox's own files: files whether or not made yet (a
 			// dry run names the filter by placeholder).
 			kind = 'f'

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/claudebox/claudebox/launch"
@@ -66,5 +67,51 @@ func TestSkeletonKey(t *testing.T) {
 	inside.Mounts = append(slices.Clone(s.Mounts), launch.Mount{Path: "/home/ada/data", Mode: launch.ReadOnly, Why: "test"})
 	if key(&inside) != key(s) {
 		t.Error("a mount inside /home changed the key")
+	}
+}
+
+// TestSSHAgentSocket: with --ssh-agent the proxy's socket in the launch
+// directory is bound at launch.SSHAgentSocket, on a file mount point of
+// the skeleton, whether or not the socket exists yet (a dry run).
+func TestSSHAgentSocket(t *testing.T) {
+	s := *cases["instance"]
+	s.SSHAgent = &launch.SSHAgent{Upstream: "/run/user/1000/agent"}
+	l := LayoutFor(&s, Places{Rootfs: "/rt/rootfs-", Launcher: "/usr/bin/claudebox", Seccomp: "/rt/seccomp", Dir: "/rt/cb-1"})
+	oci := mustBuild(t, &s, l)
+	i := slices.IndexFunc(oci.Mounts, func(m specs.Mount) bool { return m.Destination == launch.SSHAgentSocket })
+	if i < 0 || oci.Mounts[i].Source != "/rt/cb-1/"+SSHAgentName {
+		t.Fatalf("no ssh-agent mount from the launch directory: %+v", oci.Mounts)
+	}
+	root := filepath.Join(t.TempDir(), "rootfs")
+	if err := NewSkeleton(&s, oci, "").Make(root); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, launch.SSHAgentSocket)); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("mount point %v %v, want a file", fi, err)
+	}
+	if plain := mustBuild(t, cases["instance"], LayoutFor(cases["instance"], Places{Dir: "/rt/cb-1", Seccomp: "x"})); slices.ContainsFunc(plain.Mounts, func(m specs.Mount) bool { return m.Destination == launch.SSHAgentSocket }) {
+		t.Fatal("an ssh-agent mount without --ssh-agent")
+	}
+}
+
+// TestOwnSocketsGranted: where Landlock denies host sockets
+// (resolve-unix), pid1 grants the launcher's own sockets, which are bound
+// from outside the sandbox's domain.
+func TestOwnSocketsGranted(t *testing.T) {
+	s := *cases["instance"]
+	s.Sockets = launch.Sockets{Mechanism: launch.SocketsLandlock}
+	s.Scoped = true
+	s.SSHAgent = &launch.SSHAgent{}
+	s.GitCredentials = &launch.GitCredentials{}
+	oci := mustBuild(t, &s, LayoutFor(&s, Places{Dir: "/rt/cb-1", Seccomp: "x"}))
+	for _, want := range []string{"--unix-allow=" + launch.SSHAgentSocket, "--unix-allow=" + launch.GitCredentialSocket} {
+		if !slices.Contains(oci.Process.Args, want) {
+			t.Errorf("pid1's arguments lack %s: %q", want, oci.Process.Args)
+		}
+	}
+	s.SSHAgent, s.GitCredentials = nil, nil
+	oci = mustBuild(t, &s, LayoutFor(&s, Places{Dir: "/rt/cb-1", Seccomp: "x"}))
+	if slices.ContainsFunc(oci.Process.Args, func(a string) bool { return strings.HasPrefix(a, "--unix-allow=/.claudebox/") }) {
+		t.Errorf("own sockets granted without them: %q", oci.Process.Args)
 	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: launch time against bwrap and runc, launcher memory, bundle
-# build time, gc over 10,000 instances and inet throughput, measured side
+# build time, gc over 10,000 instances, inet throughput and --publish
+# against full (hack/bench-publish.sh), measured side
 # by side in one run. Prints a table and writes bench/results.md. Needs
 # root (it runs the launches as the test user, and builds the network test
 # world for the throughput rows). Never a timed unit test.
@@ -145,6 +146,9 @@ mkdir -p "$work/rootproj/.git" "$work/roothome"
 thr_root_full=$(thr full 0 0 "$work/roothome" "$work/rootproj")
 thr_root_inet=$(thr inet 0 0 "$work/roothome" "$work/rootproj")
 kill "$(cat "$work/iperf.pid")" 2>/dev/null || true
+# --publish against full: GET latency and throughput to the host.
+declare -A pub
+while read -r k v; do pub[$k]=$v; done < <(hack/bench-publish.sh "$bin" "$proj" "$uid" "$gid" "$home")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 b=${median[bwrap]}
@@ -178,6 +182,9 @@ b=${median[bwrap]}
 	echo "| launcher peak RSS with 100 connections through the relay | $((rss100_kb / 1024)) MB | ≤ 30 MB |"
 	echo "| connection set-up, full / inet (relay) / inet (slirp4netns) | $ct_full / $ct_inet / $ct_slirp µs | relay ≤ full + 1000 µs |"
 	echo "| allowlist − none | $(awk -v a="${median[claudebox allowlist]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
+	echo "| GET latency, a new connection each, full / --publish | ${pub[lat_new_full]} / ${pub[lat_new_publish]} µs (+$((pub[lat_new_publish] - pub[lat_new_full])) µs; median of 1,000) | ≤ full + 300 µs |"
+	echo "| GET latency, one kept-alive connection, full / --publish | ${pub[lat_keep_full]} / ${pub[lat_keep_publish]} µs (+$((pub[lat_keep_publish] - pub[lat_keep_full])) µs) | ≤ full + 300 µs |"
+	echo "| TCP throughput, sandbox to host, full / --publish | ${pub[thr_full]} / ${pub[thr_publish]} Mbit/s ($(awk -v a="${pub[thr_publish]}" -v b="${pub[thr_full]}" 'BEGIN {printf "%.0f", 100*a/b}')% of full) | ≥ 60% |"
 	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | |"
 	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s ($(awk -v a="$thr_root_inet" -v b="$thr_root_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; bridge) | ≥ 50% |"
 } | tee "$out"

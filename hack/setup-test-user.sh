@@ -13,6 +13,11 @@ fi
 if ! id "$user" >/dev/null 2>&1; then
 	useradd --create-home --shell /bin/bash "$user"
 fi
+# Not locked ("!"): sshd without PAM (the --ssh-agent test's) refuses even
+# key logins to a locked account. "*" still matches no password.
+if [[ $(getent shadow "$user" | cut -d: -f2) == '!'* ]]; then
+	usermod -p '*' "$user"
+fi
 for f in /etc/subuid /etc/subgid; do
 	touch "$f"
 	grep -q "^$user:" "$f" || echo "$user:200000:65536" >>"$f"

@@ -17,7 +17,10 @@
 #   198.51.100.20   a "CDN": TLS on 443, HTTP on 80,  cdn-a.test and cdn-b.test;
 #                   TCP on 2222                       logs each query;
 #   198.51.100.30   api.test: a scripted Messages API on 8080;
-#   198.51.100.40   git.test: git over HTTPS, repo.git;
+#   198.51.100.40   git.test: git over HTTPS, repo.git and push.git (a
+#                   login for that one), and over ssh on
+#                   22 while the --ssh-agent test runs its sshd);
+#   198.51.100.41   other.test: that test's second sshd;
 #   198.51.100.50   registry.test: an npm registry over HTTP (cb-hello);
 #   198.51.100.10:9090 keeps each connection open;
 #   198.51.100.99   slow.test: drops every packet, so a dial there hangs)
@@ -76,7 +79,7 @@ up() {
 	ip -n "$peers" addr add 203.0.113.2/24 dev p0
 	ip -n "$peers" addr add 2001:db8:ff::2/64 dev p0 nodad
 	ip -n "$peers" link set p0 up
-	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.50 198.51.100.53 198.51.100.99 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
+	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.41 198.51.100.50 198.51.100.53 198.51.100.99 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10; do
 		ip -n "$peers" addr add "$a/32" dev lo
 	done
 	ip netns exec "$peers" nft -f - <<-'EOF'
@@ -100,6 +103,9 @@ up() {
 	git -C "$run/git/work" -c user.name=t -c user.email=t@e commit -q --allow-empty -m "from git.test"
 	git -C "$run/git/work" push -q "$repo" HEAD:refs/heads/main
 	git -C "$repo" symbolic-ref HEAD refs/heads/main
+	# One that takes pushes, behind a login (testpeer's gitLogin).
+	git init -q --bare "$run/git/push.git"
+	git -C "$run/git/push.git" config http.receivepack true
 
 	start "$peers" peers -dns 198.51.100.53:53 -tls 198.51.100.20:443 -http 198.51.100.20:80 198.51.100.20:2222 \
 		-messages 198.51.100.30:8080 -git 198.51.100.40:443 "$run/git" -npm 198.51.100.50:80 -hold 198.51.100.10:9090 \

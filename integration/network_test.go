@@ -262,9 +262,9 @@ func TestNetworkRulesHold(t *testing.T) {
 	mustContain(t, r, "lan fail", "internet ok")
 }
 
-// TestNoneKeepsUnixSockets: loopback only, and it is up; a unix socket on
-// the filesystem (the Nix daemon's, a mounted one) still works.
-func TestNoneKeepsUnixSockets(t *testing.T) {
+// TestNoneShownSocket: loopback only, and it is up; a host unix socket
+// shown with --socket works.
+func TestNoneShownSocket(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
 	sock := filepath.Join(proj, "daemon.sock")
@@ -276,7 +276,9 @@ func TestNoneKeepsUnixSockets(t *testing.T) {
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	buf := make([]byte, 6)
 	out.Read(buf)
-	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--", "sh", "-c",
+	// A host daemon's socket is out of reach (TestHostDaemonSockets) but
+	// when shown on purpose.
+	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "--network", "none", "--socket", sock, "--", "sh", "-c",
 		withOwnLoopback("./testpeer probe own-lo=127.0.0.1:7777 sock=unix:"+sock+" internet=198.51.100.10:8080"))
 	mustContain(t, r, "own-lo ok", "hello from 127.0.0.1:7777", "sock ok", "hello from unix", "internet fail")
 }

@@ -9,6 +9,8 @@ var (
 	ErrBadEnv     = errors.New("bad --env")
 	ErrNoClaude   = errors.New("claude not found")
 	ErrBadNetwork = errors.New("bad network")
+	// ErrBadGitCredential: a --git-credential that is not a host.
+	ErrBadGitCredential = errors.New("bad --git-credential")
 )
 
 // HintError is an error the user can fix; Hint says how.

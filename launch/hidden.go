@@ -3,7 +3,6 @@ package launch
 import (
 	"path/filepath"
 	"slices"
-	"strconv"
 )
 
 // homeSecrets are paths under $HOME that stay hidden even when a mount
@@ -23,26 +22,13 @@ func IsSecretPath(home, p string) bool {
 	return slices.ContainsFunc(homeSecrets, func(s string) bool { return Within(p, filepath.Join(home, s)) })
 }
 
-// hostIPC are the host services hidden on every launch, each a way out:
-// the user's runtime directory (ssh-agent, the session bus, keyrings), the
-// system bus (polkit may let an active session's uid power off, mount,
-// reconfigure the network), and the sockets of root-equivalent services:
-// container engines, lxd, incus, libvirt. --ro or --rw of one shows it.
-var hostIPC = []string{
-	"/run/dbus", "/var/run/dbus",
-	"/run/docker.sock", "/var/run/docker.sock", "/run/docker",
-	"/run/containerd", "/run/podman", "/run/crio", "/run/buildkit",
-	"/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket", "/run/lxd",
-	"/var/lib/incus/unix.socket", "/run/incus",
-	"/run/libvirt", "/var/run/libvirt",
-}
-
-// defaultHidden lists what is hidden on every launch: hostIPC and the
-// user's runtime directory, /root, and the home secrets that a mount would
-// show. Only existing paths are listed, and none that a mount names (the
-// way to show one on purpose).
+// defaultHidden lists what is hidden on every launch: /root, and the home
+// secrets that a mount would show. Only existing paths are listed, and
+// none that a mount names (the way to show one on purpose). The host's
+// daemons and the user's runtime directory (ssh-agent, D-Bus, keyrings)
+// are out of reach by construction instead: see sockets.go.
 func defaultHidden(h Host, mounts []Mount) []string {
-	candidates := append([]string{"/run/user/" + strconv.Itoa(h.UID)}, hostIPC...)
+	var candidates []string
 	if h.UID != 0 {
 		candidates = append(candidates, "/root")
 	}

@@ -25,6 +25,10 @@ type Host struct {
 	Groups    []int
 	SubGID    int
 	NewGIDMap bool
+	// Sockets are the pathname unix sockets bound in the host's network
+	// namespace (HostSockets); read only when the kernel's Landlock cannot
+	// deny them (LandlockABI below ResolveUnixABI).
+	Sockets []string
 }
 
 // CurrentHost reads the facts about the running process.
@@ -38,11 +42,17 @@ func CurrentHost() (Host, error) {
 		return Host{}, withHint(fmt.Errorf("home directory: %w", err), "set HOME")
 	}
 	_, noGIDMap := HelperPath("newgidmap", "")
-	return Host{
+	h := Host{
 		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(),
 		LandlockABI: LandlockABI(),
 		Groups:      supplementaryGroups(), SubGID: firstSubGID(os.Getuid()), NewGIDMap: noGIDMap == nil,
-	}, nil
+	}
+	if h.LandlockABI < ResolveUnixABI {
+		if h.Sockets, err = HostSockets("/"); err != nil {
+			return Host{}, withHint(err, "claudebox hides the host's unix sockets it lists there; is /proc mounted?")
+		}
+	}
+	return h, nil
 }
 
 // canonicalHome is the home with symlinks resolved, when it exists.

@@ -30,14 +30,30 @@ type Options struct {
 	Network   string
 	AllowNet  []string
 	AllowHost []string
+	// Sockets holds --socket entries: host unix sockets, or directories
+	// of them, shown on purpose.
+	Sockets []string
 	// NoSeccomp turns the seccomp filter off.
 	NoSeccomp bool
 	// Profile is applied under the flags: its env and mounts come first,
 	// its tier below --network and CLAUDEBOX_NETWORK. nil for none.
 	Profile *Profile
+	// Publish holds --publish entries: [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT].
+	Publish []string
 	// StateDir is claudebox's state directory (~/.claudebox); it holds the
 	// per-project instances. "" launches without an instance.
 	StateDir string
+	// SSHAgent are the hosts (HOST or HOST:PORT) whose logins the
+	// sandbox's agent signs (--ssh-agent); SSHAgentSign the SSHSIG
+	// namespaces it signs in (--ssh-agent-sign).
+	SSHAgent     []string
+	SSHAgentSign []string
+	// SSHAgentKey are the fingerprints of the only keys it lists and uses
+	// (--ssh-agent-key); all when empty.
+	SSHAgentKey []string
+	// GitCredential are the hosts (HOST or HOST:PORT) whose HTTPS logins
+	// the host's credential helpers lend the sandbox's git.
+	GitCredential []string
 }
 
 // Resolve checks the options against the host and returns the launch Spec.
@@ -47,7 +63,8 @@ type Options struct {
 // kernel's scope), then the network, the environment and login, the host
 // root, the project's git and instance, the mounts the user asked for and
 // what stays protected, the command, what it finds under the home (tools,
-// the user's instructions), and last what is hidden.
+// the user's instructions), what is hidden, and last the ssh-agent and
+// git's credentials.
 func Resolve(o Options, h Host) (*Spec, error) {
 	r, err := newResolver(o, h)
 	if err != nil {
@@ -55,6 +72,7 @@ func Resolve(o Options, h Host) (*Spec, error) {
 	}
 	for _, step := range []func() error{
 		r.network,
+		r.publish,
 		r.environment,
 		r.hostRoot,
 		r.git,
@@ -62,6 +80,9 @@ func Resolve(o Options, h Host) (*Spec, error) {
 		r.command,
 		r.homeMounts,
 		r.hidden,
+		r.sockets,
+		r.sshAgent,
+		r.gitCredentials,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -130,6 +151,12 @@ func (r *resolver) network() (err error) {
 	return err
 }
 
+// publish: the sandbox ports published on the host, the profile's first.
+func (r *resolver) publish() (err error) {
+	r.s.Publish, err = resolvePublish(append(slices.Clone(r.profile.Publish), r.o.Publish...))
+	return err
+}
+
 // environment: the allowlist, the profile's and --env; and so how Claude
 // will log in.
 func (r *resolver) environment() (err error) {
@@ -145,6 +172,9 @@ func (r *resolver) environment() (err error) {
 func (r *resolver) hostRoot() (err error) {
 	if r.s.HostRoot, err = readHostRoot(r.h.Root); err != nil {
 		return err
+	}
+	if r.s.Run = resolveRun(r.h.Root, r.s.UID); r.s.Run != nil {
+		r.s.Env = setEnv(r.s.Env, "XDG_RUNTIME_DIR", r.s.Run.RuntimeDir)
 	}
 	r.s.Scratch = []string{"/tmp"}
 	if fi, err := os.Stat(filepath.Join(r.h.Root, "var/tmp")); err == nil && fi.IsDir() {
@@ -257,4 +287,23 @@ func (r *resolver) hidden() error {
 	slices.SortStableFunc(s.Mounts, func(a, b Mount) int { return Depth(a.Dest()) - Depth(b.Dest()) })
 	s.Hidden = append(defaultHidden(r.h, s.Mounts), r.hide...)
 	return nil
+}
+
+// sockets: which host unix sockets stay in reach: the Nix daemon's and
+// those named with --socket or by the profile; the rest are denied by
+// Landlock or hidden.
+func (r *resolver) sockets() (err error) {
+	var named []Socket
+	for _, p := range r.profile.Sockets {
+		named = append(named, Socket{Path: p, Why: "profile"})
+	}
+	for _, p := range r.o.Sockets {
+		path, err := existingPath("--socket", p, r.cwd)
+		if err != nil {
+			return err
+		}
+		named = append(named, Socket{Path: path, Why: "--socket"})
+	}
+	r.s.Sockets, err = resolveSockets(r.h, named, r.s.Run, r.s.Home, r.s.Mounts)
+	return err
 }

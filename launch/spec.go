@@ -109,10 +109,27 @@ type Spec struct {
 	Profile string `json:"profile,omitempty"`
 	// TTY is true when the command gets its own pseudo-terminal.
 	TTY bool `json:"tty"`
+	// Run is the sandbox's /run: an empty tmpfs with a few host entries
+	// back; nil when the host has no /run directory.
+	Run *RunView `json:"run,omitempty"`
+	// Sockets says which host unix sockets the sandbox can reach: none but
+	// those shown on purpose.
+	Sockets Sockets `json:"sockets"`
 	// Notes are what the user should know about how the launch was
 	// resolved (a project's .git naming a worktree that git's back-link
 	// does not confirm); shown with the plan.
 	Notes []string `json:"notes,omitempty"`
+	// SSHAgent is the agent the sandbox gets (SSH_AUTH_SOCK inside), which
+	// signs logins to the named hosts only; nil for none.
+	SSHAgent *SSHAgent `json:"sshAgent,omitempty"`
+	// GitCredentials lends the sandbox's git the host's HTTPS logins for
+	// the named hosts (--git-credential); nil for none.
+	GitCredentials *GitCredentials `json:"gitCredentials,omitempty"`
+	// Publish are the sandbox ports the launcher makes reachable on the
+	// host (--publish and the profile's); in the full tier they need
+	// nothing (the sandbox shares the host's network) and only the plan
+	// shows them.
+	Publish []Publish `json:"publish,omitempty"`
 }
 
 // Profile is a named set of environment entries, mounts and a network tier
@@ -127,7 +144,16 @@ type Profile struct {
 	Network     Tier     `json:"network,omitempty"`
 	AllowNet    []string `json:"allowNet,omitempty"`
 	AllowHosts  []string `json:"allowHosts,omitempty"`
+	Sockets     []string `json:"sockets,omitempty"`
+	Publish     []string `json:"publish,omitempty"`
 	Extends     []string `json:"extends,omitempty"` // the chain it inherited from, nearest first
+	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
+	// --ssh-agent-sign and --ssh-agent-key.
+	SSHAgent     []string `json:"sshAgent,omitempty"`
+	SSHAgentSign []string `json:"sshAgentSign,omitempty"`
+	SSHAgentKeys []string `json:"sshAgentKeys,omitempty"`
+	// GitCredentials is as --git-credential.
+	GitCredentials []string `json:"gitCredentials,omitempty"`
 }
 
 // Writable lists the host trees the sandbox can write: the instance home

@@ -4,10 +4,13 @@
 //
 //	none  (no CNI)                      a new netns; runc's init brings lo
 //	                                    up in every netns it makes
-//	inet  claudebox-egress              the egress deny rules; the uplink
-//	                                    (slirp4netns) is attached by the
-//	                                    sandbox once the rules are in. As
-//	                                    root: bridge + host-local first
+//	inet  claudebox-egress              the egress deny rules; rootless,
+//	                                    the redirect to the relay (Relay),
+//	                                    or slirp4netns's uplink attached
+//	                                    once the rules are in. As root:
+//	                                    bridge + host-local first
+//	allowlist claudebox-egress          as rootless inet with the relay,
+//	                                    which admits only what is listed
 //	full  (no CNI)                      the host's network namespace
 //
 // No list has CNI's loopback plugin: lo comes up with the namespace (runc's

@@ -523,7 +523,8 @@ func TestRelaySlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &relayDriver{conns: map[net.Conn]struct{}{}, relaying: make(chan struct{}, 2)}
+	d := &relayDriver{}
+	d.init(2)
 	d.serve(func() {
 		d.acceptLoop(l, func(c *net.TCPConn) { c.Read(make([]byte, 1)) }) // held until the client closes
 	})

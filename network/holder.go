@@ -15,8 +15,8 @@ import (
 )
 
 // Holder is a process in a new user namespace, mapping the user as root
-// as the sandbox's does, and a new network namespace owned by it. The inet
-// sandbox joins both, instead of making its own: its network is then set
+// as the sandbox's does, and a new network namespace owned by it. An inet
+// or allowlist sandbox joins both, instead of making its own: its network is then set
 // up while libcontainer creates the container, not after (20 ms of the
 // launch, overlapped). It holds them until stopped; the container and the
 // network's open namespace files hold them after that.

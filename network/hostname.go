@@ -72,23 +72,11 @@ func isHexNumber(l string) bool {
 	return ok && strings.Trim(rest, "0123456789abcdef") == ""
 }
 
-// Printable is s as the exit summary and net-log show it: control bytes,
-// non-ASCII bytes and backslashes escaped (\xNN), at most maxLogged bytes
-// of s shown. A name off the wire can hold anything until hostName has
-// checked it, and a refused one is shown as it came.
-func Printable(s string) string {
-	cut := ""
+// clip is s at most maxLogged bytes long, for a log reason or the exit
+// summary: a name off the wire can be as long as the client likes.
+func clip(s string) string {
 	if len(s) > maxLogged {
-		s, cut = s[:maxLogged], "..."
+		return s[:maxLogged] + "..."
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '\\' {
-			fmt.Fprintf(&b, `\x%02x`, c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String() + cut
+	return s
 }

@@ -41,11 +41,11 @@ func parseHead(head []byte) (httpHead, error) {
 	case method == "PRI" && version == "HTTP/2.0":
 		return h, errors.New("an HTTP/2 prior-knowledge (h2c) preface: HTTP/2 without TLS is refused")
 	case version != "HTTP/1.1" && version != "HTTP/1.0":
-		return h, fmt.Errorf("HTTP version %q", Printable(version))
+		return h, fmt.Errorf("HTTP version %q", clip(version))
 	case method == "CONNECT":
 		return h, errors.New("an HTTP CONNECT (a tunnel) is refused")
 	case looksHTTP([]byte(method+" ")) != 1:
-		return h, fmt.Errorf("the method %q", Printable(method))
+		return h, fmt.Errorf("the method %q", clip(method))
 	}
 	for _, c := range []byte(target) {
 		if c <= ' ' || c >= 0x7f {
@@ -65,7 +65,7 @@ func parseHead(head []byte) (httpHead, error) {
 			return h, errors.New("an absolute-form request target without a host")
 		}
 	default:
-		return h, fmt.Errorf("the request target %q is in no form this relay passes", Printable(target))
+		return h, fmt.Errorf("the request target %q is in no form this relay passes", clip(target))
 	}
 	hosts, lengths, encodings := 0, 0, 0
 	for _, line := range lines[1:] {
@@ -74,12 +74,12 @@ func parseHead(head []byte) (httpHead, error) {
 		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok || k == "" || strings.Trim(k, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-			return h, fmt.Errorf("the header line %q", Printable(line))
+			return h, fmt.Errorf("the header line %q", clip(line))
 		}
 		v = strings.Trim(v, " \t")
 		for _, c := range []byte(v) {
 			if c < ' ' && c != '\t' || c == 0x7f {
-				return h, fmt.Errorf("a control byte in the header %s", Printable(k))
+				return h, fmt.Errorf("a control byte in the header %s", clip(k))
 			}
 		}
 		switch strings.ToLower(k) {
@@ -89,14 +89,14 @@ func parseHead(head []byte) (httpHead, error) {
 		case "content-length":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 || strings.Trim(v, "0123456789") != "" || lengths > 0 && n != h.length {
-				return h, fmt.Errorf("the Content-Length %q", Printable(v))
+				return h, fmt.Errorf("the Content-Length %q", clip(v))
 			}
 			lengths++
 			h.length = n
 		case "transfer-encoding":
 			encodings++
 			if !strings.EqualFold(v, "chunked") || encodings > 1 {
-				return h, fmt.Errorf("the Transfer-Encoding %q (only chunked, once)", Printable(v))
+				return h, fmt.Errorf("the Transfer-Encoding %q (only chunked, once)", clip(v))
 			}
 			h.chunked = true
 		case "upgrade":
@@ -237,7 +237,7 @@ func copyChunked(out io.Writer, r *bufio.Reader) error {
 		size, _, _ := strings.Cut(strings.TrimSuffix(string(line), "\r\n"), ";")
 		n, err := strconv.ParseInt(size, 16, 64)
 		if err != nil || n < 0 || size == "" || strings.Trim(strings.ToLower(size), "0123456789abcdef") != "" || len(size) > 15 {
-			return fmt.Errorf("the chunk size %q", Printable(size))
+			return fmt.Errorf("the chunk size %q", clip(size))
 		}
 		if _, err := out.Write(line); err != nil {
 			return err

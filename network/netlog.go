@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/claudebox/claudebox/internal/printable"
 )
 
 // netLog is a session's record of the allowlist tier's decisions, one
@@ -56,9 +58,7 @@ func (l *netLog) add(e logEntry) {
 		return
 	}
 	e.Time = time.Now().UTC()
-	if len(e.Name) > maxLogged {
-		e.Name = e.Name[:maxLogged] + "..."
-	}
+	e.Name = clip(e.Name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e.Verdict == "refused" {
@@ -98,7 +98,7 @@ func (l *netLog) add(e logEntry) {
 }
 
 // Summary says what was refused, in one line; "" for nothing. Names are
-// shown escaped (Printable).
+// shown escaped (internal/printable) and clipped.
 func (l *netLog) Summary() string {
 	if l == nil {
 		return ""
@@ -115,7 +115,7 @@ func (l *netLog) Summary() string {
 		shown = shown[:5]
 	}
 	for i, s := range shown {
-		shown[i] = Printable(s)
+		shown[i] = printable.String(clip(s))
 	}
 	return fmt.Sprintf("%d refused in the allowlist tier: %s%s (claudebox net-log shows them all)", l.nRef, strings.Join(shown, ", "), more)
 }

@@ -1,9 +1,11 @@
 // Package network gives a sandbox the network of its tier, outside the
 // sandbox: the namespace holder (Hold), the CNI list run in the sandbox's
 // namespaces by a helper (CNIHelperMain), the link to the host through a
-// Driver (slirp4netns rootless; root's bridge with claudebox's host
-// firewall), and the OCI hook and keeper that do the same for an exported
-// bundle under runc (HookMain, KeeperMain). The configuration itself
+// Driver (rootless: the relay, relay.go, or slirp4netns when
+// CLAUDEBOX_UPLINK=slirp4netns asks, uplink.go; root: the bridge with
+// claudebox's host firewall), and the OCI hook and keeper that do the same
+// for an exported bundle under runc, with slirp4netns (HookMain,
+// KeeperMain). The configuration itself
 // (conflists, the deny set) is package netconf's; the nftables rules are
 // package egress's.
 package network
@@ -36,8 +38,9 @@ var ErrNetwork = errors.New("cannot set up the network")
 // to the host's network (rootlesskit's network.ParentDriver is the
 // model). Attach runs the CNI list in the sandbox's namespaces
 // (claudebox's egress rules, and what the driver adds to the list) side by
-// side with the driver's Up; Detach runs Down. Rootless inet is
-// slirpDriver, root's inet bridgeDriver.
+// side with the driver's Up; Detach runs Down. Rootless allowlist and
+// inet are relayDriver (slirpDriver with CLAUDEBOX_UPLINK=slirp4netns, and
+// in an exported bundle's hook); root's inet is bridgeDriver.
 type Driver interface {
 	// Prepare readies the host side before the CNI list runs, and returns
 	// the list's options and the plugin directories it needs besides
@@ -97,7 +100,7 @@ type AttachOptions struct {
 // which only a process inside that user namespace can administer. libcni
 // and the plugins therefore run in a helper, this binary re-executed
 // (registry.CNI), that joins the user namespace before the Go runtime
-// starts (cmd/claudebox/userns_join.go) and stays in the host's network
+// starts (holder_join.c) and stays in the host's network
 // namespace, as libcni wants.
 type Attachment struct {
 	AttachOptions

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -103,13 +102,10 @@ type relayDriver struct {
 	allow     []launch.Allow
 	upstreams []string   // the host's resolvers, host:53
 	list      *allowlist // the allowlist tier's; nil for inet
-	// slots bound what a sandbox can make the launcher hold at once:
-	// relayed connections, and DNS queries in flight.
-	relaying, queries chan struct{}
-	mu                sync.Mutex
-	conns             map[net.Conn]struct{} // open relayed connections
-	closed            bool
-	wg                sync.WaitGroup
+	// connSet bounds the relayed connections a sandbox can make the
+	// launcher hold at once; queries bounds the DNS queries in flight.
+	connSet
+	queries chan struct{}
 	// ctx ends with Down: dials, DNS exchanges and first-byte reads in
 	// progress stop with it, so that exit does not wait for them.
 	ctx    context.Context
@@ -160,18 +156,13 @@ const (
 
 // Up serves the sockets until Down.
 func (d *relayDriver) Up(*Attachment) error {
-	d.conns = map[net.Conn]struct{}{}
+	d.init(maxRelayed)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.relaying, d.queries = make(chan struct{}, maxRelayed), make(chan struct{}, maxInFlight)
+	d.queries = make(chan struct{}, maxInFlight)
 	d.serve(func() { d.acceptLoop(d.sockets.TCP, d.relayTCP) })
 	d.serve(func() { d.acceptLoop(d.sockets.DNSTCP, d.relayDNSTCP) })
 	d.serve(d.dnsLoop)
 	return nil
-}
-
-func (d *relayDriver) serve(f func()) {
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); f() }()
 }
 
 // Down closes the sockets and every relayed connection.
@@ -182,12 +173,7 @@ func (d *relayDriver) Down(*Attachment) {
 	if d.cancel != nil {
 		d.cancel()
 	}
-	d.mu.Lock()
-	d.closed = true
-	for c := range d.conns {
-		c.Close()
-	}
-	d.mu.Unlock()
+	d.closeAll()
 	d.sockets.Close()
 }
 
@@ -196,45 +182,6 @@ func (d *relayDriver) Settle() {
 	d.wg.Wait()
 	if d.list != nil {
 		d.list.log.close()
-	}
-}
-
-// track keeps c for Down; false when the relay is closing.
-func (d *relayDriver) track(c net.Conn) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return false
-	}
-	d.conns[c] = struct{}{}
-	return true
-}
-
-func (d *relayDriver) untrack(c net.Conn) {
-	d.mu.Lock()
-	delete(d.conns, c)
-	d.mu.Unlock()
-	c.Close()
-}
-
-func (d *relayDriver) acceptLoop(l *net.TCPListener, relay func(*net.TCPConn)) {
-	for {
-		c, err := l.AcceptTCP()
-		if err != nil {
-			return // closed by Down
-		}
-		select {
-		case d.relaying <- struct{}{}:
-		default:
-			c.SetLinger(0) // too many at once: a reset
-			c.Close()
-			continue
-		}
-		if !d.track(c) {
-			c.Close()
-			return
-		}
-		d.serve(func() { defer func() { d.untrack(c); <-d.relaying }(); relay(c) })
 	}
 }
 

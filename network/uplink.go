@@ -17,11 +17,13 @@ import (
 	"github.com/claudebox/claudebox/netconf"
 )
 
-// slirpDriver is rootless inet: slirp4netns, a user-mode TCP/IP stack,
-// links the sandbox's namespace to the host: the sandbox gets 10.0.2.100
-// on tap0, a gateway and a DNS forwarder, and every connection leaves as
-// one of the user's own sockets. Host loopback through the gateway is
-// turned off. slirp4netns exits when the launcher does (--exit-fd).
+// slirpDriver is rootless inet with CLAUDEBOX_UPLINK=slirp4netns, and an
+// exported inet bundle's (the relay, relayDriver, is the launches'
+// default): slirp4netns, a user-mode TCP/IP stack, links the sandbox's
+// namespace to the host: the sandbox gets 10.0.2.100 on tap0, a gateway
+// and a DNS forwarder, and every connection leaves as one of the user's
+// own sockets. Host loopback through the gateway is turned off. slirp4netns
+// exits when the launcher does (--exit-fd).
 type slirpDriver struct {
 	uplink *exec.Cmd
 	stopUp *os.File      // closing it stops the uplink (slirp4netns --exit-fd)

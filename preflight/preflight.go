@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/sandbox"
+	"github.com/claudebox/claudebox/sshagent"
 	"github.com/claudebox/claudebox/state"
 )
 
@@ -102,6 +104,8 @@ func Run(o Options) []Result {
 		add("/dev/net/tun", Pass, "usable", "")
 	}
 
+	out = append(out, checkSSHAgent(o.Host))
+
 	if !userns {
 		add("sandbox probes", Fail, "skipped: no user namespaces", "fix the user namespace check first")
 		return out
@@ -164,8 +168,8 @@ func probeSandbox(o Options) []Result {
 		LandlockABI: launch.LandlockABI(),
 		Groups:      o.Host.Groups, SubGID: o.Host.SubGID, NewGIDMap: o.Host.NewGIDMap,
 	}
-	run := func(tier launch.Tier, script string) (string, error) {
-		s, err := launch.Resolve(launch.Options{Command: []string{"sh", "-c", script}, Network: string(tier)}, host)
+	run := func(tier launch.Tier, script string, sockets ...string) (string, error) {
+		s, err := launch.Resolve(launch.Options{Command: []string{"sh", "-c", script}, Network: string(tier), Sockets: sockets}, host)
 		if err != nil {
 			return "", err
 		}
@@ -199,6 +203,9 @@ func probeSandbox(o Options) []Result {
 
 	out = append(out, checkGroups(o.Host, strings.Contains(got, "no-groups")))
 	out = append(out, checkAbstractSockets(o, host, func(script string) (string, error) { return run(launch.TierFull, script) }))
+	out = append(out, checkHostSockets(tmp, proj, &host, func(script string, shown string) (string, error) {
+		return run(launch.TierFull, script, shown)
+	}))
 
 	got, err = run(launch.TierNone, `tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '`)
 	if err != nil {
@@ -209,9 +216,10 @@ func probeSandbox(o Options) []Result {
 		add("network none", Fail, "interfaces: "+strings.Join(ifs, " "), "report this")
 	}
 
-	// A connection to the uplink's gateway (10.0.2.2, inside slirp4netns)
-	// must be rejected by the deny rules before it leaves the sandbox: no
-	// packet reaches any network.
+	// A connection to a private address (10.0.2.2, in the deny set) must be
+	// rejected by claudebox-egress inside the sandbox, before it is
+	// redirected to the relay (or, with CLAUDEBOX_UPLINK=slirp4netns,
+	// reaches the uplink's gateway): no packet reaches any network.
 	got, err = run(launch.TierInet, `/.claudebox/claudebox `+registry.Probe+` tcp 10.0.2.2:9`)
 	switch {
 	case err != nil:
@@ -313,20 +321,11 @@ func checkAbstractSockets(o Options, host launch.Host, runFull func(string) (str
 		return Result{Name: name, Status: status, Detail: detail, Fix: fix}
 	}
 	addr := fmt.Sprintf("@claudebox-check-%d-%d", os.Getpid(), time.Now().UnixNano())
-	l, err := net.Listen("unix", addr)
+	l, err := listenUnix(addr)
 	if err != nil {
-		return res(Fail, "listening on "+addr+": "+err.Error(), "")
+		return res(Fail, err.Error(), "")
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	got, err := runFull(`/.claudebox/claudebox ` + registry.Probe + ` unix ` + addr)
 	reached := strings.TrimSpace(got) == "ok"
 	switch {
@@ -341,6 +340,102 @@ func checkAbstractSockets(o Options, host launch.Host, runFull func(string) (str
 		return res(Pass, "the host's are out of reach, also from --network full (Landlock scope)", "")
 	}
 	return res(Fail, "not verified; the probe printed: "+strings.TrimSpace(got), "report this")
+}
+
+// checkHostSockets listens on pathname unix sockets of the host where a
+// daemon would: under the host's /run (when the user can write a place
+// there) and in the project, and one more shown with --socket; each is
+// first reached from the host (the control), then tried from a full
+// sandbox: the first two must be out of reach, the shown one reachable.
+func checkHostSockets(tmp, proj string, host *launch.Host, runFull func(script, shown string) (string, error)) Result {
+	const name = "host sockets"
+	res := func(status, detail, fix string) Result {
+		return Result{Name: name, Status: status, Detail: detail, Fix: fix}
+	}
+	paths := map[string]string{"project": filepath.Join(proj, "daemon.sock"), "shown": filepath.Join(tmp, "shown.sock")}
+	for _, dir := range []string{os.Getenv("XDG_RUNTIME_DIR"), "/run/user/" + strconv.Itoa(os.Getuid()), "/run"} {
+		if launch.Within(dir, "/run") && writable(dir) == nil {
+			paths["run"] = filepath.Join(dir, fmt.Sprintf("claudebox-check-%d.sock", os.Getpid()))
+			break
+		}
+	}
+	for what, p := range paths {
+		l, err := listenUnix(p)
+		if err != nil {
+			return res(Fail, err.Error(), "")
+		}
+		defer l.Close()
+		if c, err := net.Dial("unix", p); err != nil {
+			return res(Fail, "the control failed: the "+what+" socket "+p+" is not reachable from the host: "+err.Error(), "")
+		} else {
+			c.Close()
+		}
+	}
+	if host.LandlockABI < launch.ResolveUnixABI {
+		var err error
+		if host.Sockets, err = launch.HostSockets("/"); err != nil {
+			return res(Fail, err.Error(), launch.Hint(err))
+		}
+	}
+	p := "/.claudebox/claudebox " + registry.Probe + " unix "
+	got, err := runFull("for s in "+paths["project"]+" "+paths["run"]+" "+paths["shown"]+"; do printf '%s ' $s; "+p+"$s; done", paths["shown"])
+	if err != nil {
+		return res(Fail, err.Error(), launch.Hint(err))
+	}
+	mechanism := "hidden (this kernel has Landlock ABI " + strconv.Itoa(host.LandlockABI) + "; resolve-unix needs 9, Linux 7.1)"
+	if host.LandlockABI >= launch.ResolveUnixABI {
+		mechanism = "denied by Landlock (resolve-unix)"
+	}
+	var reached []string
+	for what, p := range paths {
+		line := lineOf(got, p)
+		ok := strings.HasSuffix(line, " ok")
+		switch {
+		case line == "":
+			return res(Fail, "not verified: no probe of "+p+"; the probe printed: "+strings.TrimSpace(got), "report this")
+		case what == "shown" && !ok:
+			return res(Fail, "a socket shown with --socket was not reachable: "+line, "report this")
+		case what != "shown" && ok:
+			reached = append(reached, p)
+		}
+	}
+	if len(reached) > 0 {
+		return res(Fail, "host sockets reached from a sandbox: "+strings.Join(reached, ", "), "report this")
+	}
+	where := "in the project"
+	if paths["run"] != "" {
+		where = "under /run and " + where
+	}
+	return res(Pass, "a host daemon's socket "+where+" is out of reach, one shown with --socket is reached; other host sockets: "+mechanism, "")
+}
+
+// listenUnix listens on the unix socket addr and accepts every connection
+// (closing it at once) until closed: a host service for a probe to reach.
+func listenUnix(addr string) (net.Listener, error) {
+	l, err := net.Listen("unix", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l, nil
+}
+
+// lineOf is the line of out that starts with prefix and a space, trimmed.
+func lineOf(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix+" ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // ProbeMain is --check's network probe, run inside a sandbox as `claudebox
@@ -378,4 +473,25 @@ func ProbeMain(args []string) int {
 	}
 	fmt.Println("ok")
 	return 0
+}
+
+// checkSSHAgent says whether --ssh-agent can forward: the host's agent
+// answers, with how many keys. Nothing is forwarded unless a launch asks.
+func checkSSHAgent(h launch.Host) Result {
+	r := Result{Name: "ssh-agent"}
+	sock := ""
+	for _, kv := range h.Environ {
+		if v, ok := strings.CutPrefix(kv, "SSH_AUTH_SOCK="); ok {
+			sock = v
+		}
+	}
+	keys, err := sshagent.Probe(sock)
+	if err != nil {
+		r.Status, r.Detail = Warn, "your agent does not answer ("+err.Error()+"): --ssh-agent HOST would refuse to launch"
+		r.Fix = "eval \"$(ssh-agent)\" && ssh-add"
+		return r
+	}
+	r.Status = Pass
+	r.Detail = fmt.Sprintf("your agent answers with %d key(s); forwarded to a sandbox only with --ssh-agent HOST, for logins to HOST", len(keys))
+	return r
 }

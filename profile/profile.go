@@ -1,7 +1,7 @@
 // Package profile loads named profiles, ~/.claudebox/profiles/NAME.json: a
 // description, environment entries (as --env), mounts (ro, rw or hide), a
-// network tier and --allow-net entries, optionally extending another
-// profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
+// network tier, --allow-net entries and published ports, optionally
+// extending another profile. Parsing is strict: an unknown field, a wrong type, a bad tier or
 // mode, a relative or missing path is an error that names the file, the
 // field (with line and column for syntax errors) and what is allowed.
 package profile
@@ -49,6 +49,15 @@ type file struct {
 	Network     string      `json:"network"`
 	AllowNet    []string    `json:"allowNet"`
 	AllowHosts  []string    `json:"allowHosts"`
+	// SSHAgent, SSHAgentSign and SSHAgentKeys are as --ssh-agent,
+	// --ssh-agent-sign and --ssh-agent-key.
+	SSHAgent     []string `json:"sshAgent"`
+	SSHAgentSign []string `json:"sshAgentSign"`
+	SSHAgentKeys []string `json:"sshAgentKeys"`
+	// GitCredentials is as --git-credential.
+	GitCredentials []string `json:"gitCredentials"`
+	Sockets        []string `json:"sockets"`
+	Publish        []string `json:"publish"`
 }
 
 type fileMount struct {
@@ -117,6 +126,12 @@ func merge(base, p *launch.Profile) *launch.Profile {
 	out.Hide = append(slices.Clone(base.Hide), p.Hide...)
 	out.AllowNet = append(slices.Clone(base.AllowNet), p.AllowNet...)
 	out.AllowHosts = append(slices.Clone(base.AllowHosts), p.AllowHosts...)
+	out.SSHAgent = append(slices.Clone(base.SSHAgent), p.SSHAgent...)
+	out.SSHAgentSign = append(slices.Clone(base.SSHAgentSign), p.SSHAgentSign...)
+	out.SSHAgentKeys = append(slices.Clone(base.SSHAgentKeys), p.SSHAgentKeys...)
+	out.GitCredentials = append(slices.Clone(base.GitCredentials), p.GitCredentials...)
+	out.Sockets = append(slices.Clone(base.Sockets), p.Sockets...)
+	out.Publish = append(slices.Clone(base.Publish), p.Publish...)
 	if out.Network == "" {
 		out.Network = base.Network
 	}
@@ -209,6 +224,48 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}
+	for i, h := range f.SSHAgent {
+		if _, _, err := launch.ParseSSHHost(h); err != nil {
+			return nil, "", bad(fmt.Sprintf("sshAgent[%d]", i), "%q: use HOST or HOST:PORT, as you ssh to it", h)
+		}
+		p.SSHAgent = append(p.SSHAgent, h)
+	}
+	for i, ns := range f.SSHAgentSign {
+		if !slices.Contains(launch.SSHSignNamespaces, ns) {
+			return nil, "", bad(fmt.Sprintf("sshAgentSign[%d]", i), "%q: use \"git\"", ns)
+		}
+		p.SSHAgentSign = append(p.SSHAgentSign, ns)
+	}
+	for i, k := range f.SSHAgentKeys {
+		if !launch.IsKeyFingerprint(k) {
+			return nil, "", bad(fmt.Sprintf("sshAgentKeys[%d]", i), "%q: use a SHA256 fingerprint as ssh-add -l shows it", k)
+		}
+		p.SSHAgentKeys = append(p.SSHAgentKeys, k)
+	}
+	for i, h := range f.GitCredentials {
+		if _, err := launch.ParseGitHost(h); err != nil {
+			return nil, "", bad(fmt.Sprintf("gitCredentials[%d]", i), "%q: use HOST or HOST:PORT, the host of the HTTPS remote", h)
+		}
+		p.GitCredentials = append(p.GitCredentials, h)
+	}
+	for i, sock := range f.Sockets {
+		field := fmt.Sprintf("sockets[%d]", i)
+		path, err := expand(sock, home)
+		if err != nil {
+			return nil, "", bad(field, "%v", err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, "", bad(field, "%s does not exist", path)
+		}
+		p.Sockets = append(p.Sockets, real)
+	}
+	for i, pub := range f.Publish {
+		if _, err := launch.ParsePublish(pub); err != nil {
+			return nil, "", bad(fmt.Sprintf("publish[%d]", i), "%q: use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. \"5173\" or \"8080:80\"", pub)
+		}
+		p.Publish = append(p.Publish, pub)
+	}
 	return p, f.Extends, nil
 }
 
@@ -244,7 +301,7 @@ func decodeError(path string, b []byte, err error) error {
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &launch.HintError{Err: fmt.Errorf("%w %s: unknown field %s", ErrInvalid, path, f),
-			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts"}
+			Hint: "the fields are description, extends, env, mounts (source, target, mode), network, allowNet, allowHosts, sockets, publish, sshAgent, sshAgentSign, sshAgentKeys, gitCredentials"}
 	}
 	return &launch.HintError{Err: fmt.Errorf("%w %s: %w", ErrInvalid, path, err), Hint: hint}
 }

@@ -34,7 +34,7 @@ func (f fixture) write(t *testing.T, name, content string) {
 const example = `{"description": "db work", "env": ["PGHOST=localhost", "EDITOR"],
  "mounts": [{"source": "~/datasets", "mode": "ro"}, {"source": "~/proj/.env", "mode": "hide"},
             {"source": "~/proj", "target": "/work", "mode": "rw"}],
- "network": "inet", "allowNet": ["192.168.1.10:5432"]}`
+ "network": "inet", "allowNet": ["192.168.1.10:5432"], "sockets": ["~/datasets"], "publish": ["5173", "8080:80"]}`
 
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
@@ -50,6 +50,8 @@ func TestLoad(t *testing.T) {
 			{Path: filepath.Join(f.home, "proj"), Target: "/work", Mode: launch.ReadWrite, Why: "profile db"},
 		},
 		Hide: []string{filepath.Join(f.home, "proj/.env")}, Network: launch.TierInet, AllowNet: []string{"192.168.1.10:5432"},
+		Sockets: []string{filepath.Join(f.home, "datasets")},
+		Publish: []string{"5173", "8080:80"},
 	}
 	if !equal(p, want) {
 		t.Errorf("got  %+v\nwant %+v", p, want)
@@ -59,7 +61,7 @@ func TestLoad(t *testing.T) {
 func equal(a, b *launch.Profile) bool {
 	return a.Name == b.Name && a.Description == b.Description && slices.Equal(a.Env, b.Env) &&
 		slices.Equal(a.Mounts, b.Mounts) && slices.Equal(a.Hide, b.Hide) && a.Network == b.Network &&
-		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Extends, b.Extends)
+		slices.Equal(a.AllowNet, b.AllowNet) && slices.Equal(a.Sockets, b.Sockets) && slices.Equal(a.Publish, b.Publish) && slices.Equal(a.Extends, b.Extends)
 }
 
 func TestExtends(t *testing.T) {
@@ -105,8 +107,15 @@ func TestInvalid(t *testing.T) {
 		{"hide with target", `{"mounts": [{"source": "~/datasets", "target": "/x", "mode": "hide"}]}`, "a hidden path has no target"},
 		{"bad env", `{"env": ["1A=x"]}`, `env[0]: "1A=x"`},
 		{"bad allowNet", `{"network": "inet", "allowNet": ["lan.local"]}`, `allowNet[0]: "lan.local"`},
+		{"bad publish", `{"publish": ["5173", ":8080"]}`, `publish[1]: ":8080"`},
 		{"two values", `{} {}`, "more than one JSON value"},
+		{"relative socket", `{"sockets": ["run/x"]}`, `sockets[0]: "run/x" is relative`},
+		{"missing socket", `{"sockets": ["~/nope.sock"]}`, "sockets[0]: "},
 		{"bad extends", `{"extends": "../x"}`, "extends"},
+		{"bad sshAgent", `{"sshAgent": ["*.example.com"]}`, `sshAgent[0]: "*.example.com"`},
+		{"bad sshAgentSign", `{"sshAgentSign": ["file"]}`, `sshAgentSign[0]: "file"`},
+		{"bad sshAgentKeys", `{"sshAgentKeys": ["MD5:ab"]}`, `sshAgentKeys[0]: "MD5:ab"`},
+		{"bad gitCredentials", `{"gitCredentials": ["https://x.test"]}`, `gitCredentials[0]`},
 	} {
 		f.write(t, "bad", c.content)
 		_, err := Load(f.dir, "bad", f.home)
@@ -231,4 +240,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSSHAgentFields(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, "base", `{"sshAgent": ["github.com"]}`)
+	f.write(t, "push", `{"extends": "base", "sshAgent": ["git.test:2222"], "sshAgentSign": ["git"]}`)
+	p, err := Load(f.dir, "push", f.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.SSHAgent, []string{"github.com", "git.test:2222"}) || !slices.Equal(p.SSHAgentSign, []string{"git"}) {
+		t.Fatalf("sshAgent %q sshAgentSign %q", p.SSHAgent, p.SSHAgentSign)
+	}
 }

@@ -32,10 +32,22 @@ type ExportOptions struct {
 // config.json run on the host at runc run.
 func Export(o ExportOptions) error {
 	s := o.Spec
+	if s.SSHAgent != nil || s.GitCredentials != nil {
+		return &launch.HintError{
+			Err:  fmt.Errorf("export-bundle: --ssh-agent and --git-credential cannot be exported: they are served by claudebox's launcher, which plain runc does not start"),
+			Hint: "export without them, or launch with claudebox itself",
+		}
+	}
 	if s.Network.Tier == launch.TierAllowlist {
 		return &launch.HintError{
 			Err:  fmt.Errorf("export-bundle: the allowlist tier cannot be exported: its relay and DNS stub run in claudebox's launcher, which plain runc does not start"),
 			Hint: "export with --network none or inet, or launch the allowlist tier with claudebox itself",
+		}
+	}
+	if len(s.Publish) > 0 && s.Network.Tier != launch.TierFull {
+		return &launch.HintError{
+			Err:  fmt.Errorf("export-bundle: --publish %s cannot be exported: claudebox's launcher listens on the host and passes the connections in, and plain runc does not start it", s.Publish[0]),
+			Hint: "export without --publish (or its profile's publish), or launch with claudebox itself to publish; in --network full the sandbox's servers are on the host already",
 		}
 	}
 	if tree, ok := s.WritableTree(canonical(o.Dir)); ok {

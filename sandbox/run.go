@@ -42,6 +42,10 @@ type Config struct {
 	Launcher string
 	// Stdin, Stdout and Stderr default to the process's own.
 	Stdin, Stdout, Stderr *os.File
+	// Publish are the published ports' host listeners, bound before the
+	// launch (network.Listen); served once the command runs, and closed
+	// by Run when it ends. nil for none.
+	Publish *network.Publisher
 }
 
 // lifelineFD is where pid1 finds the launcher's lifeline pipe: the first
@@ -55,6 +59,7 @@ var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM
 // exit status (128+N for signal N). Everything it created (libcontainer
 // state, rootfs, network) is removed before it returns, on every path.
 func Run(c Config) (status int, err error) {
+	defer c.Publish.Close()
 	if c.Stdin == nil {
 		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
@@ -98,6 +103,15 @@ func Run(c Config) (status int, err error) {
 	if p.seccomp, err = writeLaunchFiles(c.Spec, ld); err != nil {
 		return 0, err
 	}
+	fwd, err := startForwarders(c.Spec, ld)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if sum := fwd.close(); sum != "" {
+			fmt.Fprintf(c.Stderr, "claudebox: %s\n", sum)
+		}
+	}()
 	var hold *network.Holder
 	if c.Spec.Network.Tier.Attached() {
 		if hold, err = network.Hold(network.HoldOptions{Launcher: c.Launcher, UID: c.Spec.UID, GID: c.Spec.GID,
@@ -154,16 +168,48 @@ func Run(c Config) (status int, err error) {
 		return 0, err
 	}
 	trace.Step("command started")
+	published, err := servePublish(c, ctr, proc)
+	if err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		return 0, err
+	}
 	if err := term.attach(); err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
 		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
 	}
 	status = wait(proc, sigs, term)
+	select {
+	case err := <-published:
+		return 0, err
+	default:
+	}
 	if sum := nw.Summary(); sum != "" {
 		fmt.Fprintf(c.Stderr, "claudebox: %s\n", sum)
 	}
 	return status, nil
+}
+
+// servePublish serves the published ports from the sandbox's network
+// namespace, its init's, while the command runs; a connection made before
+// waits in the host listener's queue. Run closes them when it returns. If
+// they cannot be served, the sandbox is killed and the error comes on
+// failed.
+func servePublish(c Config, ctr *libcontainer.Container, proc *libcontainer.Process) (failed chan error, err error) {
+	if c.Publish == nil {
+		return nil, nil
+	}
+	st, err := ctr.State()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	failed = make(chan error, 1)
+	c.Publish.Serve(c.Launcher, st.InitProcessPid, func(err error) {
+		failed <- fmt.Errorf("%w: %w", ErrStart, err)
+		_ = proc.Signal(unix.SIGKILL)
+	})
+	return failed, nil
 }
 
 // netLogPath is where a launch of the allowlist tier logs its network's

@@ -43,6 +43,10 @@ type CredentialSync struct {
 	last []byte // what both held after the last sync
 	stop chan struct{}
 	done sync.WaitGroup
+	// ticks, when not nil, replaces the SyncInterval ticker, and each
+	// sync it starts is acknowledged on synced: a test steps the loop.
+	ticks  <-chan time.Time
+	synced chan<- struct{}
 }
 
 // StartCredentialSync reconciles the two files (the newer valid one wins)
@@ -50,10 +54,16 @@ type CredentialSync struct {
 // link, a FIFO, too large, not a login) is moved aside first, with a note
 // in home.Notes. Stop it when the sandbox exits.
 func StartCredentialSync(hostHome string, home *Home) (*CredentialSync, error) {
+	return startCredentialSync(hostHome, home, nil, nil)
+}
+
+func startCredentialSync(hostHome string, home *Home, ticks <-chan time.Time, synced chan<- struct{}) (*CredentialSync, error) {
 	c := &CredentialSync{
-		host: launch.CredentialsPath(hostHome),
-		home: home,
-		stop: make(chan struct{}),
+		host:   launch.CredentialsPath(hostHome),
+		home:   home,
+		stop:   make(chan struct{}),
+		ticks:  ticks,
+		synced: synced,
 	}
 	if err := os.MkdirAll(filepath.Dir(c.host), 0o700); err != nil {
 		return nil, err
@@ -79,14 +89,21 @@ func (c *CredentialSync) Stop() {
 
 func (c *CredentialSync) loop() {
 	defer c.done.Done()
-	tick := time.NewTicker(SyncInterval)
-	defer tick.Stop()
+	ticks := c.ticks
+	if ticks == nil {
+		tick := time.NewTicker(SyncInterval)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-tick.C:
+		case <-ticks:
 			c.sync()
+			if c.synced != nil {
+				c.synced <- struct{}{}
+			}
 		}
 	}
 }

@@ -47,42 +47,77 @@ func testHome(t *testing.T) (home *Home, hostHome, instFile string) {
 	return h, hostHome, filepath.Join(inst.HomeDir(), CredentialsFile)
 }
 
+// startStepped starts a sync whose loop looks at the two files once per
+// step(), which returns when that look is done: no test waits on a clock.
+func startStepped(t *testing.T, host string, home *Home) (c *CredentialSync, step func()) {
+	t.Helper()
+	ticks, synced := make(chan time.Time), make(chan struct{})
+	c, err := startCredentialSync(host, home, ticks, synced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() { ticks <- time.Now(); <-synced }
+}
+
+// holds fails unless path holds want now.
+func holds(t *testing.T, path, want string) {
+	t.Helper()
+	if b, err := os.ReadFile(path); err != nil || string(b) != want {
+		t.Fatalf("%s holds %q (%v), want %q", path, b, err, want)
+	}
+}
+
 func TestCredentialSync(t *testing.T) {
 	home, host, instFile := testHome(t)
 	hostFile := launch.CredentialsPath(host)
 	os.WriteFile(hostFile, []byte(login("host-1")), 0o600)
 
-	c, err := StartCredentialSync(host, home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFile(t, instFile, login("host-1")) // reconciled at start
+	c, step := startStepped(t, host, home)
+	holds(t, instFile, login("host-1")) // reconciled at start
 
 	os.WriteFile(instFile, []byte(login("in-place")), 0o600) // in place
-	waitFile(t, hostFile, login("in-place"))
+	step()
+	holds(t, hostFile, login("in-place"))
 
 	tmp := instFile + ".tmp"
 	os.WriteFile(tmp, []byte(login("renamed")), 0o600)
 	os.Rename(tmp, instFile) // replace by rename
-	waitFile(t, hostFile, login("renamed"))
+	step()
+	holds(t, hostFile, login("renamed"))
 
 	os.WriteFile(hostFile, []byte(login("host-2")), 0o600) // the host refreshes
-	waitFile(t, instFile, login("host-2"))
+	step()
+	holds(t, instFile, login("host-2"))
 
 	os.WriteFile(instFile, []byte(`{"claudeAiOauth":`), 0o600) // torn: never copied
-	time.Sleep(100 * time.Millisecond)
-	waitFile(t, hostFile, login("host-2"))
+	step()
+	holds(t, hostFile, login("host-2"))
 
 	os.WriteFile(instFile, []byte(`{"auths":{"registry":{"auth":"c2VjcmV0"}}}`), 0o600) // not a login: never copied
-	time.Sleep(3 * SyncInterval)
-	waitFile(t, hostFile, login("host-2"))
+	step()
+	step()
+	holds(t, hostFile, login("host-2"))
 
 	os.WriteFile(instFile, []byte(login("last")), 0o600)
 	c.Stop()
-	waitFile(t, hostFile, login("last"))
+	holds(t, hostFile, login("last"))
 	if fi, _ := os.Stat(hostFile); fi.Mode().Perm() != 0o600 {
 		t.Errorf("host credentials mode %v", fi.Mode())
 	}
+}
+
+// TestCredentialSyncTicks: unstepped, the loop looks every SyncInterval.
+func TestCredentialSyncTicks(t *testing.T) {
+	home, host, instFile := testHome(t)
+	hostFile := launch.CredentialsPath(host)
+	os.WriteFile(hostFile, []byte(login("host")), 0o600)
+	c, err := StartCredentialSync(host, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	os.WriteFile(instFile, []byte(login("refreshed")), 0o600)
+	waitFile(t, hostFile, login("refreshed"))
 }
 
 func TestCredentialSyncNewerWins(t *testing.T) {
@@ -117,12 +152,13 @@ func TestCredentialSyncHostileCopy(t *testing.T) {
 		"directory":   func(p string) error { return os.Mkdir(p, 0o700) },
 		"other json":  func(p string) error { return os.WriteFile(p, []byte(`{"auths":{}}`), 0o600) },
 		"dev/zero ln": func(p string) error { return os.Symlink("/dev/zero", p) },
-	}
-	if os.Geteuid() != 0 { // root reads a mode 000 file
-		plants["unreadable"] = func(p string) error { return os.WriteFile(p, []byte(login("x")), 0) }
+		"unreadable":  func(p string) error { return os.WriteFile(p, []byte(login("x")), 0) },
 	}
 	for name, plant := range plants {
 		t.Run(name, func(t *testing.T) {
+			if name == "unreadable" && asTestUser(t, "^TestCredentialSyncHostileCopy$/^unreadable$") {
+				return // root reads a mode 000 file: run as the test user
+			}
 			home, host, instFile := testHome(t)
 			hostFile := launch.CredentialsPath(host)
 			os.WriteFile(hostFile, []byte(login("host")), 0o600)

@@ -133,9 +133,10 @@ func (h *Home) writeCredentials(b []byte) error {
 // Prepare makes the instance home ready for this launch: a real
 // directory or file at each mount point the sandbox's $HOME gets (the
 // project when it lives under the home, tool directories, CLAUDE.host.md),
-// SANDBOX.md rendered from this launch's spec, and a CLAUDE.md that imports
+// SANDBOX.md rendered from this launch's spec, a CLAUDE.md that imports
 // it (and the user's own CLAUDE.md, when shown) exactly once, keeping the
-// user's edits.
+// user's edits, and with --ssh-agent the named hosts' keys in
+// ~/.ssh/known_hosts.
 func (home *Home) Prepare(s *launch.Spec) error {
 	for _, m := range s.Mounts {
 		dst := m.Dest()
@@ -158,6 +159,11 @@ func (home *Home) Prepare(s *launch.Spec) error {
 	hostMD := slices.ContainsFunc(s.Mounts, func(m launch.Mount) bool { return m.Target == launch.HostClaudeMDPath(s.Home) })
 	if err := home.Update(ClaudeMDFile, MaxClaudeMD, func(old []byte) []byte { return audit.EnsureImports(old, hostMD) }); err != nil {
 		return fmt.Errorf("CLAUDE.md: %w", err)
+	}
+	if s.SSHAgent != nil && len(s.SSHAgent.Hosts) > 0 {
+		if err := home.writeKnownHosts(s.SSHAgent); err != nil {
+			return fmt.Errorf("~/%s: %w", KnownHostsFile, err)
+		}
 	}
 	return nil
 }

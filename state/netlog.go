@@ -21,8 +21,15 @@ const (
 // NewNetLog returns the path of a new session's network log in inst
 // (the file is the caller's to create), removing the oldest beyond
 // netLogsKept.
-func NewNetLog(inst *launch.Instance) (string, error) {
-	dir := filepath.Join(inst.Dir, netLogDir)
+func NewNetLog(inst *launch.Instance) (string, error) { return newSessionLog(inst, netLogDir) }
+
+// LastNetLog is the newest network log of inst; "" when it has none.
+func LastNetLog(inst *launch.Instance) string { return lastSessionLog(inst, netLogDir) }
+
+// newSessionLog returns the path of a new session's log in inst's
+// directory dir, removing the oldest beyond netLogsKept.
+func newSessionLog(inst *launch.Instance, dir string) (string, error) {
+	dir = filepath.Join(inst.Dir, dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -34,9 +41,9 @@ func NewNetLog(inst *launch.Instance) (string, error) {
 	return filepath.Join(dir, fmt.Sprintf("%020d-%d.jsonl", time.Now().UnixNano(), os.Getpid())), nil
 }
 
-// LastNetLog is the newest network log of inst; "" when it has none.
-func LastNetLog(inst *launch.Instance) string {
-	dir := filepath.Join(inst.Dir, netLogDir)
+// lastSessionLog is the newest log in inst's directory dir; "" for none.
+func lastSessionLog(inst *launch.Instance, dir string) string {
+	dir = filepath.Join(inst.Dir, dir)
 	logs := netLogs(dir)
 	if len(logs) == 0 {
 		return ""

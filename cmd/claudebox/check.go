@@ -6,6 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/preflight"
 	"github.com/spf13/cobra"
@@ -60,9 +61,9 @@ func runCheck(out io.Writer, asJSON bool) error {
 		fmt.Fprintln(out)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, r := range results {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Status, r.Name, r.Detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Status, r.Name, printable.String(r.Detail))
 			if r.Fix != "" && r.Status != preflight.Pass {
-				fmt.Fprintf(tw, "\t\tfix: %s\n", r.Fix)
+				fmt.Fprintf(tw, "\t\tfix: %s\n", printable.String(r.Fix))
 			}
 		}
 		tw.Flush()

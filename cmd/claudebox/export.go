@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/sandbox"
 	"github.com/spf13/cobra"
 )
@@ -50,7 +51,7 @@ then stay where it was exported).
 			}
 			if !f.quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "Wrote an OCI bundle to %s. Run it as %s with:\n  runc --root %s run -b %s claudebox\n",
-					dir, userName(), runcRoot(), dir)
+					printable.String(dir), userName(), printable.String(runcRoot()), printable.String(dir))
 			}
 			return nil
 		},

@@ -19,10 +19,18 @@ type launchFlags struct {
 	network      string
 	allowNet     []string
 	allowHost    []string
+	sockets      []string
 	yes, quiet   bool
 	dryRun       bool
 	seccomp      string
 	asJSON       bool
+	sshAgent     []string
+	sshAgentSign []string
+	gitCred      []string
+	sshAgentKey  []string
+
+	// --publish
+	publish []string
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -35,10 +43,16 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), allowlist (only --allow-host names and Claude's own), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
 	fs.StringArrayVar(&f.allowHost, "allow-host", nil, "with --network allowlist, let `PATTERN[:PORT][/nameless]` through: a host name or *.DOMAIN, ports 443 and 80 unless given; /nameless also lets through connections that name no host, e.g. github.com:22/nameless for ssh (repeatable)")
+	fs.StringArrayVar(&f.sockets, "socket", nil, "show the host's unix socket `PATH`, or a directory of sockets, on purpose (repeatable), e.g. /run/postgresql; every other host socket is out of reach")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")
 	fs.StringVar(&f.seccomp, "seccomp", "on", "the seccomp filter: `on|off` (off is risky: for debugging a syscall the filter refuses)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the launch plan and run nothing, create nothing")
+	fs.StringArrayVar(&f.sshAgent, "ssh-agent", nil, "give the sandbox an ssh-agent that signs logins to `HOST[:PORT]` only, with the keys in your own agent, checked against your known_hosts (repeatable), e.g. --ssh-agent github.com")
+	fs.StringArrayVar(&f.sshAgentSign, "ssh-agent-sign", nil, "let the sandbox's ssh-agent also make SSHSIG signatures in `NAMESPACE` (only git: commits signed with gpg.format=ssh)")
+	fs.StringArrayVar(&f.sshAgentKey, "ssh-agent-key", nil, "with --ssh-agent, list and use only the key of `FINGERPRINT` (SHA256:..., as ssh-add -l shows it; repeatable); default all your agent holds")
+	fs.StringArrayVar(&f.gitCred, "git-credential", nil, "answer git's credential requests for https://`HOST[:PORT]` with your own git credential helpers' login, which then enters the sandbox (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a sandbox port on the host: `[HOST_ADDR:]HOST_PORT[:SANDBOX_PORT]`, e.g. -p 5173 for http://localhost:5173 (repeatable; the host's loopback unless HOST_ADDR names an address); full needs none")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON: with --dry-run the OCI config.json (what a launch makes as placeholders); also for --check, --list-profiles, --show-profile")
 }
 
@@ -80,7 +94,15 @@ func (f *launchFlags) options(argv, claudeArgs []string, home string) (launch.Op
 		Network:    f.network,
 		AllowNet:   f.allowNet,
 		AllowHost:  f.allowHost,
+		Sockets:    f.sockets,
+		Publish:    f.publish,
 		StateDir:   filepath.Join(home, stateDirName),
+
+		SSHAgent:     f.sshAgent,
+		SSHAgentSign: f.sshAgentSign,
+		SSHAgentKey:  f.sshAgentKey,
+
+		GitCredential: f.gitCred,
 	}, nil
 }
 

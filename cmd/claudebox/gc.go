@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/sandbox"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
@@ -49,14 +50,14 @@ func runGC(out io.Writer, f gcFlags) error {
 		if in.Meta != nil {
 			project = in.Meta.Project
 		}
-		fmt.Fprintf(out, "%s %s  %s  %s\n", verb, in.ID, project, humanBytes(in.Size))
+		fmt.Fprintf(out, "%s %s  %s  %s\n", verb, printable.String(in.ID), printable.String(project), humanBytes(in.Size))
 	}
 	for _, in := range res.Kept {
 		hint := ""
 		if in.Meta == nil {
 			hint = "; --force removes it"
 		}
-		fmt.Fprintf(out, "kept %s: %s%s\n", in.ID, in.MetaErr, hint)
+		fmt.Fprintf(out, "kept %s: %s%s\n", printable.String(in.ID), printable.String(in.MetaErr), hint)
 	}
 	swept := 0
 	if !f.dryRun {

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +50,7 @@ or what is wrong with it.`,
 				if in.Meta != nil {
 					project, last = in.Meta.Project, in.Meta.LastUsed.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", project, in.ID, humanBytes(in.Size), last, instanceState(in))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable.String(project), printable.String(in.ID), humanBytes(in.Size), last, printable.String(instanceState(in)))
 			}
 			return tw.Flush()
 		},

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/claudebox/claudebox/gitcred"
 	"github.com/claudebox/claudebox/internal/egress"
 	_ "github.com/claudebox/claudebox/internal/pid1" // the sandbox's pid 1: a C constructor
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/internal/registry"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/netconf"
@@ -35,7 +37,7 @@ func main() {
 	// A multi-call binary: the sandbox's pid 1, the CNI helper and the
 	// egress CNI plugin are this binary too. pid1, _ns-hold and (with
 	// _CLAUDEBOX_USERNS) _userns-exec never get here: C constructors run
-	// them before the Go runtime starts (internal/pid1, userns_join.go).
+	// them before the Go runtime starts (internal/pid1, network/holder_join.c).
 	if filepath.Base(os.Args[0]) == netconf.EgressType {
 		egress.Main()
 		return
@@ -53,6 +55,10 @@ func main() {
 			os.Exit(network.HookMain())
 		case registry.NetKeeper:
 			os.Exit(network.KeeperMain(os.Args[2:]))
+		case registry.GitCredential:
+			os.Exit(gitcred.HelperMain(os.Args[2:]))
+		case registry.Publish:
+			os.Exit(network.PublishHelperMain())
 		}
 	}
 	logrus.SetLevel(logrus.ErrorLevel)
@@ -78,12 +84,12 @@ func execute(args []string) int {
 		return int(st)
 	}
 	if cf, ok := errors.AsType[*checkFailed](err); ok {
-		fmt.Fprintf(os.Stderr, "claudebox: %v\n", cf)
+		fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(cf.Error()))
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "claudebox: %v\n", err)
+	fmt.Fprintf(os.Stderr, "claudebox: %s\n", printable.Lines(err.Error()))
 	if hint := launch.Hint(err); hint != "" {
-		fmt.Fprintf(os.Stderr, "  hint: %s\n", hint)
+		fmt.Fprintf(os.Stderr, "  hint: %s\n", printable.Lines(hint))
 	}
 	return registry.ExitFailure
 }

@@ -5,20 +5,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/internal/safefs"
 	"github.com/claudebox/claudebox/launch"
-	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/state"
 	"github.com/spf13/cobra"
 )
 
-// maxNetLog caps the log read: a session's decisions, one line each,
-// which the relay keeps under network.NetLogCap (and a line a class
-// counting what it dropped).
-const maxNetLog = network.NetLogCap + 1<<20
+// maxNetLog caps the log read: a session's decisions, one line each.
+const maxNetLog = 64 << 20
 
 func newNetLogCommand() *cobra.Command {
 	var (
@@ -38,43 +37,17 @@ so a flood of refusals never hides the allowed connections. Names are shown
 with control bytes escaped (\xNN).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := stateDir()
+			entries, found, err := readSessionLog(project, state.LastNetLog)
 			if err != nil {
 				return err
 			}
-			host, err := launch.CurrentHost()
-			if err != nil {
-				return err
-			}
-			spec, err := launch.Resolve(launch.Options{Project: project, Command: []string{"true"}, StateDir: dir}, host)
-			if err != nil {
-				return err
-			}
-			path := state.LastNetLog(spec.Instance)
-			if path == "" {
+			if !found {
 				fmt.Fprintln(cmd.OutOrStdout(), "no allowlist session in this project yet")
 				return nil
 			}
-			b, _, err := safefs.ReadTrusted(path, maxNetLog)
-			if err != nil {
-				return err
-			}
-			var entries []map[string]any
-			sc := bufio.NewScanner(bytes.NewReader(b))
-			for sc.Scan() {
-				var e map[string]any
-				if json.Unmarshal(sc.Bytes(), &e) == nil {
-					entries = append(entries, e)
-				}
-			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if entries == nil {
-					entries = []map[string]any{}
-				}
-				return enc.Encode(entries)
+				return printJSONEntries(out, entries)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tKIND\tNAME\tADDRESS\tPORT\tVERDICT\tBYTES\tWHY")
@@ -91,8 +64,52 @@ with control bytes escaped (\xNN).`,
 	return cmd
 }
 
-// str shows a JSON value of the log ("" for none), escaped: a name the
-// sandbox sent can hold any byte, a terminal's escape sequences included.
+// readSessionLog reads the newest session log of the project's instance
+// (last names it), one JSON object a line; found is false when there is
+// none.
+func readSessionLog(project string, last func(*launch.Instance) string) (entries []map[string]any, found bool, err error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, false, err
+	}
+	host, err := launch.CurrentHost()
+	if err != nil {
+		return nil, false, err
+	}
+	spec, err := launch.Resolve(launch.Options{Project: project, Command: []string{"true"}, StateDir: dir}, host)
+	if err != nil {
+		return nil, false, err
+	}
+	path := last(spec.Instance)
+	if path == "" {
+		return nil, false, nil
+	}
+	b, _, err := safefs.ReadTrusted(path, maxNetLog)
+	if err != nil {
+		return nil, false, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		var e map[string]any
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			entries = append(entries, e)
+		}
+	}
+	return entries, true, nil
+}
+
+// printJSONEntries prints a log's entries as one JSON array.
+func printJSONEntries(out io.Writer, entries []map[string]any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if entries == nil {
+		entries = []map[string]any{}
+	}
+	return enc.Encode(entries)
+}
+
+// str shows a JSON value of the log ("" for none), escaped: a name comes
+// from the sandbox.
 func str(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -100,5 +117,5 @@ func str(v any) string {
 	case float64:
 		return fmt.Sprint(int64(v))
 	}
-	return network.Printable(fmt.Sprint(v))
+	return printable.String(fmt.Sprint(v))
 }

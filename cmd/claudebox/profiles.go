@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/claudebox/claudebox/audit"
+	"github.com/claudebox/claudebox/internal/printable"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/profile"
 )
@@ -53,7 +54,7 @@ func listProfiles(out io.Writer, asJSON bool) error {
 		return encodeJSON(out, entries)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(out, "no profiles in %s\n", dir)
+		fmt.Fprintf(out, "no profiles in %s\n", printable.String(dir))
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -63,7 +64,7 @@ func listProfiles(out io.Writer, asJSON bool) error {
 		if e.Error != "" {
 			desc = "BROKEN: " + e.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", e.Name, desc)
+		fmt.Fprintf(tw, "%s\t%s\n", printable.String(e.Name), printable.String(desc))
 	}
 	return tw.Flush()
 }
@@ -84,24 +85,24 @@ func showProfile(out io.Writer, name string, asJSON bool) error {
 		return encodeJSON(out, p)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "profile\t%s\t%s\n", p.Name, filepath.Join(dir, name+".json"))
+	fmt.Fprintf(tw, "profile\t%s\t%s\n", printable.String(p.Name), printable.String(filepath.Join(dir, name+".json")))
 	if p.Description != "" {
-		fmt.Fprintf(tw, "description\t%s\n", p.Description)
+		fmt.Fprintf(tw, "description\t%s\n", printable.String(p.Description))
 	}
 	if len(p.Extends) > 0 {
-		fmt.Fprintf(tw, "extends\t%s\n", strings.Join(p.Extends, " -> "))
+		fmt.Fprintf(tw, "extends\t%s\n", printable.String(strings.Join(p.Extends, " -> ")))
 	}
 	if p.Network != "" {
 		fmt.Fprintf(tw, "network\t%s\n", p.Network)
 	}
 	for _, a := range p.AllowNet {
-		fmt.Fprintf(tw, "allow-net\t%s\n", a)
+		fmt.Fprintf(tw, "allow-net\t%s\n", printable.String(a))
 	}
 	for _, e := range p.Env {
 		if strings.Contains(e, "=") {
-			fmt.Fprintf(tw, "env\t%s\n", e)
+			fmt.Fprintf(tw, "env\t%s\n", printable.String(e))
 		} else {
-			fmt.Fprintf(tw, "env\t%s\t(the host's value)\n", e)
+			fmt.Fprintf(tw, "env\t%s\t(the host's value)\n", printable.String(e))
 		}
 	}
 	for _, m := range p.Mounts {
@@ -109,10 +110,10 @@ func showProfile(out io.Writer, name string, asJSON bool) error {
 		if m.Target != "" {
 			where += " -> " + m.Target
 		}
-		fmt.Fprintf(tw, "mount\t%s\t%s\n", m.Mode, where)
+		fmt.Fprintf(tw, "mount\t%s\t%s\n", m.Mode, printable.String(where))
 	}
 	for _, h := range p.Hide {
-		fmt.Fprintf(tw, "mount\thide\t%s\n", h)
+		fmt.Fprintf(tw, "mount\thide\t%s\n", printable.String(h))
 	}
 	return tw.Flush()
 }

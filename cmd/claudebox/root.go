@@ -63,6 +63,6 @@ any other command in the same sandbox.
 	cmd.Flags().BoolVar(&check, "check", false, "same as claudebox check")
 	cmd.Flags().BoolVar(&listProfs, "list-profiles", false, "list the profiles with their descriptions (--json)")
 	cmd.Flags().StringVar(&showProfName, "show-profile", "", "print profile `NAME` as it resolves, secrets masked (--json)")
-	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newNetLogCommand(), newGCCommand(), newCheckCommand(), newVersionCommand())
+	cmd.AddCommand(newRunCommand(), newExportCommand(), newLsCommand(), newNetLogCommand(), newAgentLogCommand(), newGCCommand(), newCheckCommand(), newVersionCommand())
 	return cmd
 }

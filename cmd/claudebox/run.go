@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/claudebox/claudebox/audit"
 	"github.com/claudebox/claudebox/launch"
+	"github.com/claudebox/claudebox/network"
 	"github.com/claudebox/claudebox/sandbox"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -55,6 +57,13 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 	if err := sandbox.CheckUserNS(); err != nil {
 		return err
 	}
+	// The published ports are bound first: a port that cannot be is
+	// refused before the plan, and nothing starts.
+	pub, err := listenPublish(spec, f.quiet)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
 	if !f.quiet {
 		fmt.Fprintln(os.Stderr, "claudebox: launch plan")
 		if err := audit.Render(os.Stderr, spec); err != nil {
@@ -65,11 +74,39 @@ func runSpec(spec *launch.Spec, f *launchFlags) error {
 			return exitStatus(1)
 		}
 	}
-	status, err := sandbox.Run(sandbox.Config{Spec: spec, Launcher: exe})
+	status, err := sandbox.Run(sandbox.Config{Spec: spec, Launcher: exe, Publish: pub})
 	if err != nil {
 		return err
 	}
 	return exitStatus(status)
+}
+
+// listenPublish binds the host side of the launch's published ports; nil
+// for none, and in the full tier, where the sandbox's servers listen on
+// the host themselves. Unless quiet, the launch says when each is served.
+func listenPublish(spec *launch.Spec, quiet bool) (*network.Publisher, error) {
+	if len(spec.Publish) == 0 || spec.Network.Tier == launch.TierFull {
+		return nil, nil
+	}
+	var notify io.Writer = os.Stderr
+	switch {
+	case quiet:
+		notify = nil
+	case spec.TTY:
+		notify = rawLines{os.Stderr} // the terminal is in raw mode then
+	}
+	return network.Listen(spec.Publish, notify)
+}
+
+// rawLines ends lines with CR LF, for a terminal in raw mode (the
+// sandbox's pty is attached to it).
+type rawLines struct{ w io.Writer }
+
+func (r rawLines) Write(b []byte) (int, error) {
+	if _, err := r.w.Write(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // dryRun prints the plan, or with asJSON the OCI configuration a launch

@@ -4,11 +4,13 @@
 //	testpeer serve [-dns ADDR:PORT] [-unix PATH] [-tls ADDR:PORT] [-http ADDR:PORT] [-messages ADDR:PORT] [-git ADDR:PORT DIR] [-hold ADDR:PORT] ADDR:PORT...
 //	    answer every TCP connection with "hello from ADDR:PORT"; serve DNS
 //	    (internet.test -> 198.51.100.10, rebind.test -> 192.168.77.10,
-//	    cdn-a.test and cdn-b.test -> 198.51.100.20), printing "dns-query
+//	    cdn-a.test and cdn-b.test -> 198.51.100.20, git.test -> .40,
+//	    other.test -> .41), printing "dns-query
 //	    NAME" for each query; answer on a unix socket; answer TLS (a
 //	    self-signed certificate) with the SNI it got, HTTP with the Host;
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
-//	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend);
+//	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend; the
+//	    repositories named push*.git ask for GitUser and GitPassword);
 //	    serve an npm registry (-npm ADDR:PORT, npmRegistry);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
@@ -33,9 +35,16 @@
 //	testpeer open ADDR:PORT N SECONDS
 //	    open N connections (reading each greeting), print "open N", hold
 //	    them for SECONDS.
+//	testpeer http-serve ADDR:PORT
+//	    serve a small HTTP answer ("ok") to every GET; print "ready".
+//	testpeer http-latency URL N [keepalive]
+//	    GET URL N times in turn, each on a new connection unless keepalive;
+//	    print the median in microseconds.
 //	testpeer tiocsti TEXT
 //	    push TEXT into the terminal on stdin (TIOCSTI); print "injected" or
 //	    the error.
+//	testpeer agent-probe SOCKET GIT_HOST_KEY OTHER_HOST_KEY
+//	    make hand-made requests to an ssh-agent (see agentProbe).
 //	testpeer syscall keyctl|add_key|bpf|perf_event_open|userfaultfd|kexec_load
 //	    make the syscall; print "allowed" or the error.
 package main
@@ -79,6 +88,7 @@ var records = map[string][4]byte{
 	"cdn-b.test.":    {198, 51, 100, 20},
 	"api.test.":      {198, 51, 100, 30},
 	"git.test.":      {198, 51, 100, 40},
+	"other.test.":    {198, 51, 100, 41},
 	"slow.test.":     {198, 51, 100, 99}, // no host: a dial there hangs
 	"registry.test.": {198, 51, 100, 50},
 }
@@ -110,6 +120,12 @@ func main() {
 		err = connectTime(os.Args[2:])
 	case "open":
 		err = openMany(os.Args[2:])
+	case "agent-probe":
+		err = agentProbe(os.Args[2:])
+	case "http-serve":
+		err = httpServe(os.Args[2:])
+	case "http-latency":
+		err = httpLatency(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
@@ -162,7 +178,7 @@ func serve(args []string) error {
 				return err
 			}
 			backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
-			go http.Serve(l, backend)
+			go http.Serve(l, gitLogin(backend))
 		case "-npm":
 			// -npm ADDR:PORT: an npm registry over plain HTTP with one
 			// package, cb-hello (npmRegistry).
@@ -459,6 +475,9 @@ func try(target string) (string, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(3 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
+	if network == "unix" && errors.Is(err, os.ErrDeadlineExceeded) {
+		return "connected, no greeting", nil // a daemon that waits to be asked (nscd)
+	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return "", err
 	}
@@ -826,4 +845,25 @@ func npmRegistry() (http.Handler, error) {
 			http.NotFound(w, r)
 		}
 	}), nil
+}
+
+// The login the git server asks for on its push*.git repositories.
+const (
+	GitUser     = "pusher"
+	GitPassword = "push-secret-7f3a"
+)
+
+// gitLogin asks for GitUser's login (HTTP Basic) on the repositories
+// named push*.git, and serves the rest as they are.
+func gitLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/push") {
+			if u, p, ok := r.BasicAuth(); !ok || u != GitUser || p != GitPassword {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git.test"`)
+				http.Error(w, "login needed", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

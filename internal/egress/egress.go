@@ -120,14 +120,15 @@ func Rules(c *netconf.EgressConf) ([]Rule, error) {
 	rules := []Rule{{Match: "oif lo", Accept: true, exprs: oifLo()}}
 	if c.Relay != nil {
 		// Everything leaves through lo in the relay's shape: what is the
-		// sandbox's own is its loopback addresses and its own address
+		// sandbox's own is its loopback addresses (::1 too: a server on
+		// it, and --publish's connections to it) and its own address
 		// (where the relay's replies go).
 		addr, err := netip.ParseAddr(c.Relay.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("claudebox-egress: relay address %q: %w", c.Relay.Addr, err)
 		}
 		rules = nil
-		for _, own := range []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.PrefixFrom(addr, 32)} {
+		for _, own := range []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.PrefixFrom(addr, 32)} {
 			rules = append(rules, Rule{Match: "daddr " + own.String(), Accept: true, exprs: daddr(own)})
 		}
 	}

@@ -66,7 +66,7 @@ func TestRulesRelay(t *testing.T) {
 	for _, r := range rules {
 		got = append(got, fmt.Sprintf("%s accept=%v", r.Match, r.Accept))
 	}
-	want := []string{"daddr 127.0.0.0/8 accept=true", "daddr 10.0.2.100/32 accept=true", "daddr 10.0.0.0/8 accept=false", "ip6 accept=false", "not tcp accept=false"}
+	want := []string{"daddr 127.0.0.0/8 accept=true", "daddr ::1/128 accept=true", "daddr 10.0.2.100/32 accept=true", "daddr 10.0.0.0/8 accept=false", "ip6 accept=false", "not tcp accept=false"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("rules\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -46,6 +46,9 @@
 #ifndef __NR_landlock_create_ruleset
 #define __NR_landlock_create_ruleset 444
 #endif
+#ifndef __NR_landlock_add_rule
+#define __NR_landlock_add_rule 445
+#endif
 #ifndef __NR_landlock_restrict_self
 #define __NR_landlock_restrict_self 446
 #endif
@@ -56,6 +59,17 @@ struct cb_landlock_ruleset_attr {
 };
 #define CB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define CB_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+// LANDLOCK_ACCESS_FS_RESOLVE_UNIX (ABI 9, Linux 7.1): connect(2) and
+// sendmsg(2) to a pathname unix socket bound outside the domain.
+#define CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX (1ULL << 16)
+#define CB_LANDLOCK_RULE_PATH_BENEATH 1
+struct cb_landlock_path_beneath_attr {
+	__u64 allowed_access;
+	__s32 parent_fd;
+} __attribute__((packed));
+// The sockets shown on purpose (launch's maxShownSockets, 64) and
+// claudebox's own: the ssh-agent's and git's credential socket.
+#define MAX_UNIX_ALLOW 66
 
 extern char **environ;
 
@@ -68,6 +82,9 @@ struct options {
 	const char *seccomp; // the compiled filter to load, or NULL
 	int tty_filter;      // stack the terminal ioctl filter
 	int scope;           // scope abstract unix sockets and signals (Landlock)
+	int resolve_unix;    // deny host pathname sockets but unix_allow (Landlock ABI 9)
+	const char *unix_allow[MAX_UNIX_ALLOW];
+	int n_unix_allow;
 	int drop_groups;     // drop the supplementary groups
 	int parent_fd;       // the launcher's lifeline, or -1
 	char **argv;         // the command
@@ -112,6 +129,12 @@ static struct options parse(int argc, char **argv) {
 			o.tty_filter = 1;
 		} else if (strcmp(a, "--scope") == 0) {
 			o.scope = 1;
+		} else if (strcmp(a, "--resolve-unix") == 0) {
+			o.resolve_unix = 1;
+		} else if (strncmp(a, "--unix-allow=", 13) == 0) {
+			if (o.n_unix_allow == MAX_UNIX_ALLOW)
+				fail(CLAUDEBOX_EXIT_FAILURE, "more than %d --unix-allow", MAX_UNIX_ALLOW);
+			o.unix_allow[o.n_unix_allow++] = a + 13;
 		} else if (strcmp(a, "--drop-groups") == 0) {
 			o.drop_groups = 1;
 		} else if (strncmp(a, "--seccomp=", 10) == 0) {
@@ -237,20 +260,35 @@ static void load_tty_filter(void) {
 }
 
 // scope confines pid1, and so everything it starts, to a Landlock domain
-// of its own with no filesystem or network rules, only scopes: abstract
-// unix sockets made outside the domain (the host's X11, session buses,
-// tool daemons, which the full tier's shared network namespace would
-// otherwise reach) cannot be connected to, and processes outside it
-// cannot be signalled. Sockets the command makes itself still work.
-static void scope(void) {
+// of its own with no network rules and only scopes: abstract unix sockets
+// made outside the domain (the host's X11, session buses, tool daemons,
+// which the full tier's shared network namespace would otherwise reach)
+// cannot be connected to, and processes outside it cannot be signalled.
+// With resolve_unix (ABI 9) the domain also handles
+// LANDLOCK_ACCESS_FS_RESOLVE_UNIX: no pathname socket bound outside it
+// can be connected to, wherever it lives, but beneath the unix_allow
+// paths (the Nix daemon's socket, --socket). Sockets the command makes
+// itself still work.
+static void scope(const struct options *o) {
 	struct cb_landlock_ruleset_attr attr = {
 	    .scoped = CB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | CB_LANDLOCK_SCOPE_SIGNAL,
 	};
+	if (o->resolve_unix)
+		attr.handled_access_fs = CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX;
 	int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
 	if (fd < 0)
-		fail(CLAUDEBOX_EXIT_FAILURE, "scoping abstract sockets and signals (Landlock ABI 6, Linux 6.12): %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "scoping sockets and signals (Landlock ABI %d): %s", o->resolve_unix ? 9 : 6, strerror(errno));
+	for (int i = 0; i < o->n_unix_allow; i++) {
+		struct cb_landlock_path_beneath_attr rule = {.allowed_access = CB_LANDLOCK_ACCESS_FS_RESOLVE_UNIX};
+		rule.parent_fd = open(o->unix_allow[i], O_PATH | O_CLOEXEC);
+		if (rule.parent_fd < 0)
+			fail(CLAUDEBOX_EXIT_FAILURE, "the socket shown on purpose %s: %s", o->unix_allow[i], strerror(errno));
+		if (syscall(__NR_landlock_add_rule, fd, CB_LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
+			fail(CLAUDEBOX_EXIT_FAILURE, "allowing the socket %s (Landlock): %s", o->unix_allow[i], strerror(errno));
+		close(rule.parent_fd);
+	}
 	if (syscall(__NR_landlock_restrict_self, fd, 0) < 0)
-		fail(CLAUDEBOX_EXIT_FAILURE, "scoping abstract sockets and signals: landlock_restrict_self: %s", strerror(errno));
+		fail(CLAUDEBOX_EXIT_FAILURE, "scoping sockets and signals: landlock_restrict_self: %s", strerror(errno));
 	close(fd);
 }
 
@@ -393,8 +431,10 @@ void claudebox_pid1(int argc, char **argv) {
 	// setgroups is allowed here, and pid1 holds CAP_SETGID for it.
 	if (o.drop_groups && setgroups(0, NULL) < 0)
 		fail(CLAUDEBOX_EXIT_FAILURE, "dropping the supplementary groups: %s", strerror(errno));
+	if (o.resolve_unix && !o.scope)
+		fail(CLAUDEBOX_EXIT_FAILURE, "--resolve-unix needs --scope");
 	if (o.scope)
-		scope();
+		scope(&o);
 	if (o.seccomp != NULL)
 		load_filter_file(o.seccomp);
 	if (o.tty_filter)

@@ -21,9 +21,12 @@ const (
 	Init = "init"
 	// Pid1 is the sandbox's pid 1 (internal/pid1, C).
 	Pid1 = "pid1"
-	// NSHold holds the inet tier's user and network namespaces (C).
+	// NSHold holds an inet or allowlist launch's user and network
+	// namespaces, and makes the relay's sockets in them
+	// (network/holder_join.c).
 	NSHold = "_ns-hold"
-	// UsernsExec execs the uplink in the sandbox's user namespace (C).
+	// UsernsExec execs slirp4netns in the sandbox's user namespace
+	// (network/holder_join.c).
 	UsernsExec = "_userns-exec"
 	// CNI runs libcni in the sandbox's user namespace.
 	CNI = "_cni"
@@ -33,6 +36,12 @@ const (
 	// down when the container ends.
 	NetHook   = "_net-hook"
 	NetKeeper = "_net-keeper"
+	// GitCredential is git's credential helper inside a sandbox launched
+	// with --git-credential (package gitcred).
+	GitCredential = "_git-credential"
+	// Publish makes --publish's sockets in the sandbox's network
+	// namespace, from its user namespace (joined before Go starts).
+	Publish = "_publish"
 )
 
 // Environment the helpers are started with.

@@ -21,6 +21,8 @@
 #define CLAUDEBOX_VERB_PROBE "_probe"             // --check's network probe, inside (Go)
 #define CLAUDEBOX_VERB_NET_HOOK "_net-hook"       // an exported bundle's OCI hook (Go)
 #define CLAUDEBOX_VERB_NET_KEEPER "_net-keeper"   // takes that network down (Go)
+#define CLAUDEBOX_VERB_GIT_CREDENTIAL "_git-credential" // git's credential helper, inside (Go)
+#define CLAUDEBOX_VERB_PUBLISH "_publish"         // --publish's sockets, in the sandbox's netns (Go)
 
 // Environment of the helpers: the user namespace to join, the resolv.conf
 // the uplink's DNS forwarder reads, and (the namespace holder) that the

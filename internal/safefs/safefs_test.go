@@ -38,16 +38,19 @@ func tree(t *testing.T, plant func(root, secret string) error) (*Dir, string, st
 var plants = map[string]struct {
 	plant   func(root, secret string) error
 	problem string // what ReadFile("x/f") says
+	// writeErr is what WriteFile("x/f") says; "": it replaces what was
+	// planted with a file.
+	writeErr string
 }{
-	"link to a secret": {func(r, s string) error { return os.Symlink(s, filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
-	"link to a dir":    {func(r, s string) error { return os.Symlink(filepath.Dir(s), filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
+	"link to a secret": {func(r, s string) error { return os.Symlink(s, filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link", ""},
+	"link to a dir":    {func(r, s string) error { return os.Symlink(filepath.Dir(s), filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link", ""},
 	"parent a link": {func(r, s string) error {
 		os.Remove(filepath.Join(r, "x"))
 		return os.Symlink(filepath.Dir(s), filepath.Join(r, "x"))
-	}, "~/x is a symbolic link"},
-	"fifo":      {func(r, _ string) error { return unix.Mkfifo(filepath.Join(r, "x/f"), 0o600) }, "~/x/f is a FIFO, not a file"},
-	"directory": {func(r, _ string) error { return os.Mkdir(filepath.Join(r, "x/f"), 0o700) }, "~/x/f is a directory, not a file"},
-	"dev/zero":  {func(r, _ string) error { return os.Symlink("/dev/zero", filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link"},
+	}, "~/x is a symbolic link", "~/x is a symbolic link"},
+	"fifo":      {func(r, _ string) error { return unix.Mkfifo(filepath.Join(r, "x/f"), 0o600) }, "~/x/f is a FIFO, not a file", ""},
+	"directory": {func(r, _ string) error { return os.Mkdir(filepath.Join(r, "x/f"), 0o700) }, "~/x/f is a directory, not a file", "~/x/f is a directory, not a file"},
+	"dev/zero":  {func(r, _ string) error { return os.Symlink("/dev/zero", filepath.Join(r, "x/f")) }, "~/x/f is a symbolic link", ""},
 	"30 GB": {func(r, _ string) error {
 		f, err := os.Create(filepath.Join(r, "x/f"))
 		if err != nil {
@@ -55,7 +58,7 @@ var plants = map[string]struct {
 		}
 		defer f.Close()
 		return f.Truncate(30 << 30)
-	}, "~/x/f is 30 GiB, more than the 64 KiB allowed"},
+	}, "~/x/f is 30 GiB, more than the 64 KiB allowed", ""},
 }
 
 func TestReadFileRefuses(t *testing.T) {
@@ -95,6 +98,39 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+// TestWriteFile: a new file, then the same replaced, with its mode; no
+// temporary file is left; a path that leaves the tree is refused.
+func TestWriteFile(t *testing.T) {
+	d, root, _ := tree(t, func(string, string) error { return nil })
+	for _, data := range []string{"first", "second, longer"} {
+		if err := d.WriteFile("x/f", []byte(data), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(filepath.Join(root, "x/f"))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("x/f: %v %v", fi, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "x/f")); string(b) != data {
+			t.Fatalf("x/f holds %q, want %q", b, data)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "x")); len(entries) != 1 {
+		t.Errorf("x holds %v, want f alone", entries)
+	}
+	for rel, want := range map[string]string{
+		"../x/f":                     "~/../x/f is not a path inside ~",
+		filepath.Join(root, "x/new"): "~/" + filepath.Join(root, "x/new") + " is not a path inside ~",
+	} {
+		var bad *Error
+		if err := d.WriteFile(rel, []byte("no"), 0o600); !errors.As(err, &bad) || bad.Error() != want {
+			t.Errorf("WriteFile(%q): got %v, want %q", rel, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "x/new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an absolute path was written: %v", err)
+	}
+}
+
 // WriteFile replaces what is at the path, never what a link names.
 func TestWriteFileNeverFollows(t *testing.T) {
 	for name, p := range plants {
@@ -107,12 +143,18 @@ func TestWriteFileNeverFollows(t *testing.T) {
 			if entries, _ := os.ReadDir(filepath.Dir(secret)); len(entries) != 1 {
 				t.Fatalf("a file was made outside the tree: %v", entries)
 			}
-			if err != nil {
+			if p.writeErr != "" {
 				var bad *Error
-				if !errors.As(err, &bad) {
-					t.Fatalf("not an *Error: %v", err)
+				if !errors.As(err, &bad) || bad.Error() != p.writeErr {
+					t.Fatalf("got %v, want %q", err, p.writeErr)
 				}
 				return
+			}
+			if err != nil {
+				t.Fatalf("WriteFile: %v", err)
+			}
+			if fi, err := os.Lstat(filepath.Join(root, "x/f")); err != nil || !fi.Mode().IsRegular() {
+				t.Fatalf("x/f is not a file now: %v %v", fi, err)
 			}
 			if b, err := os.ReadFile(filepath.Join(root, "x/f")); err != nil || string(b) != "new" {
 				t.Errorf("x/f: %q %v", b, err)

@@ -1,21 +1,6 @@
-package main
-
-// Joining a user namespace (setns) is only allowed to a single-threaded
-// process, which a Go program never is once its runtime has started. So the
-// CNI helper (see network/network.go) joins the sandbox's user namespace
-// here, in a constructor that runs before the Go runtime, when
-// _CLAUDEBOX_USERNS names the namespace. It then holds every capability in
-// that namespace, which owns the sandbox's network namespace, while staying
-// in the host's network and mount namespaces.
-//
-// `claudebox _userns-exec PROGRAM ARGS...` (the uplink, slirp4netns) never
-// reaches Go: once the namespace is joined the constructor execs PROGRAM
-// itself, which spares starting a Go runtime (3 ms) on the path that every
-// inet launch waits for. With _CLAUDEBOX_RESOLV_CONF it first gives PROGRAM
-// a mount namespace of its own where that file is /etc/resolv.conf.
-
-/*
-#cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../../internal/registry
+// The namespace holder's C half (holder_join.go says why C): the
+// constructor that runs before the Go runtime, `claudebox _ns-hold`, and
+// `claudebox _userns-exec`.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -144,5 +129,3 @@ __attribute__((constructor)) static void claudebox_join_userns(int argc, char **
 	if (argc > 2 && strcmp(argv[1], CLAUDEBOX_VERB_USERNS_EXEC) == 0)
 		claudebox_userns_exec(argv + 2);
 }
-*/
-import "C"
