@@ -157,7 +157,10 @@ func TestReadFirst(t *testing.T) {
 
 // answerFrom is an upstream resolver that answers A queries with addr,
 // and records the queries it was sent.
-func answerFrom(addr [4]byte, asked *[][]byte) askFunc {
+func answerFrom(addr [4]byte, asked *[][]byte) askFunc { return answersFrom(addr, 1, asked) }
+
+// answersFrom answers A queries with n addresses from addr on.
+func answersFrom(addr [4]byte, n int, asked *[][]byte) askFunc {
 	return func(_ context.Context, q []byte, ok func([]byte) bool, _ bool) []byte {
 		*asked = append(*asked, q)
 		var p dnsmessage.Parser
@@ -167,8 +170,12 @@ func answerFrom(addr [4]byte, asked *[][]byte) askFunc {
 		b.StartQuestions()
 		b.Question(qq)
 		b.StartAnswers()
-		if qq.Type == dnsmessage.TypeA {
-			b.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 30}, dnsmessage.AResource{A: addr})
+		for i := range n {
+			if qq.Type == dnsmessage.TypeA {
+				a := addr
+				a[3] += byte(i)
+				b.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 30}, dnsmessage.AResource{A: a})
+			}
 		}
 		out, _ := b.Finish()
 		if !ok(out) {
@@ -580,24 +587,7 @@ func TestStubInet(t *testing.T) {
 		dnsmessage.UnknownResource{Type: 99, Data: []byte("smuggled")})
 	client, _ := b.Finish()
 	var asked [][]byte
-	ask := func(_ context.Context, q []byte, ok func([]byte) bool, tcp bool) []byte {
-		asked = append(asked, q)
-		var p dnsmessage.Parser
-		h, _ := p.Start(q)
-		qq, _ := p.Question()
-		rb := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true})
-		rb.StartQuestions()
-		rb.Question(qq)
-		rb.StartAnswers()
-		for i := range 60 {
-			rb.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 30}, dnsmessage.AResource{A: [4]byte{198, 51, 100, byte(i)}})
-		}
-		out, _ := rb.Finish()
-		if !ok(out) {
-			t.Fatal("the upstream's own answer is not taken")
-		}
-		return out
-	}
+	ask := answersFrom([4]byte{198, 51, 100, 0}, 60, &asked)
 	var p dnsmessage.Parser
 	for _, tcp := range []bool{false, true} {
 		asked = nil
