@@ -29,9 +29,9 @@ import (
 // reads where the connection was going (SO_ORIGINAL_DST), checks it again,
 // and connects there with the kernel's own TCP; the bytes are moved by
 // splice(2) (io.Copy between TCP connections). DNS goes to a stub on
-// 127.0.0.53 in the sandbox, which the launcher forwards to the host's
-// resolvers. No tap device, no /dev/net/tun, no slirp4netns. UDP other than
-// DNS is rejected at once.
+// 127.0.0.53 in the sandbox, whose questions the launcher asks the host's
+// resolvers in queries it builds itself (dns.go). No tap device, no
+// /dev/net/tun, no slirp4netns. UDP other than DNS is rejected at once.
 
 // RelayAddr is the sandbox's address on its loopback in the relay's shape,
 // and RelayDNS its DNS stub.
