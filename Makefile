@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Unit tests: every package but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build docs install uninstall deb demo test unit fuzz integration bench lint clean
+.PHONY: all build docs install uninstall deb demo test unit fuzz integration bench mutate lint clean
 
 all: build
 
@@ -65,8 +65,10 @@ test:
 	$(MAKE) lint unit fuzz deb integration
 
 # With the build's tags, so that what only they compile is tested too.
+# Through hack/check-skips.sh, as every suite CI runs: with CI=true a
+# skipped test fails the run.
 unit:
-	$(GO) test -tags '$(TAGS)' -count=1 $(UNIT_PKGS)
+	set -o pipefail; $(GO) test -v -tags '$(TAGS)' -count=1 $(UNIT_PKGS) 2>&1 | hack/check-skips.sh
 
 # Bounded runs of the fuzz targets of every parser of user input:
 # profiles, --env, --network, --allow-net, --publish, meta.json; and of what a sandbox
@@ -76,25 +78,35 @@ unit:
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile
-	$(GO) test -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch
-	$(GO) test -run='^$$' -fuzz=FuzzParsePublish -fuzztime=200000x ./launch
-	$(GO) test -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state
-	$(GO) test -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network
-	$(GO) test -run='^$$' -fuzz=FuzzDecide -fuzztime=200000x ./network
-	$(GO) test -run='^$$' -fuzz=FuzzMessage -fuzztime=200000x ./sshagent
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./gitcred
+	set -o pipefail; { \
+		$(GO) test -v -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./profile && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzUserInput -fuzztime=200000x ./launch && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzParsePublish -fuzztime=200000x ./launch && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzDecide -fuzztime=200000x ./network && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzMessage -fuzztime=200000x ./sshagent && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./gitcred; \
+	} 2>&1 | hack/check-skips.sh
 
 integration:
 	set -o pipefail; real_claude=$$(hack/install-claude-code.sh) || real_claude=; \
 	CLAUDEBOX_BIN=$(abspath $(BIN)) CLAUDEBOX_REAL_CLAUDE=$$real_claude $(GO) test -count=1 -p 1 -v ./integration/... 2>&1 | hack/check-skips.sh
 
-# Launch time against bwrap and runc, memory, gc, throughput:
-# bench/results.md. Needs root (runs as the test user).
+# Launch time against bwrap and runc, memory, gc, throughput, and which
+# targets were met: bench/results.md, whose lines are the README's figures.
+# BASE=REV (make bench BASE=REV) also times REV's launches, built in a
+# temporary worktree, interleaved with this build's. BENCH_RUNS: hyperfine
+# runs per row (30). Needs root (runs as the test user).
 bench:
 	hack/install-deps.sh --bench
 	$(MAKE) build
-	hack/bench.sh
+	BASE='$(BASE)' hack/bench.sh
+
+# A mutation run over the security predicates (hack/mutate.sh, gremlins):
+# a surviving mutant is a predicate no unit test pins down. Not run by CI.
+mutate:
+	hack/mutate.sh
 
 # Every finding fails: gofmt, go vet and staticcheck with the build's tags
 # (seccomp_seccomp.go only compiles with them), shellcheck on the scripts.

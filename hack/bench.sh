@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # make bench: launch time against bwrap and runc, launcher memory, bundle
 # build time, gc over 10,000 instances, inet throughput and --publish
-# against full (hack/bench-publish.sh), measured side
-# by side in one run. Prints a table and writes bench/results.md. Needs
-# root (it runs the launches as the test user, and builds the network test
-# world for the throughput rows). Never a timed unit test.
+# against full (hack/bench-publish.sh), measured side by side in one run.
+# Prints a table, says which targets it met, and writes bench/results.md:
+# every figure in the README's performance section is one of its lines.
+# Needs root (it runs the launches as the test user, and builds the
+# network test world for the throughput rows). Never a timed unit test.
+#
+# BASE=REV (make bench BASE=REV) also builds REV's claudebox in a temporary
+# git worktree and times its launch in each tier interleaved with this
+# build's (ABBA order, the same runs), then prints both medians and the
+# difference: what a change bought, measured in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +23,15 @@ work=$(mktemp -d /tmp/claudebox-bench.XXXXXX)
 chmod 755 "$work"
 out=bench/results.md
 mkdir -p bench
-trap 'hack/testworld.sh down >/dev/null 2>&1 || true; rm -rf "$work" "$home/bench-proj"' EXIT
+base_tree=
+cleanup() {
+	hack/testworld.sh down >/dev/null 2>&1 || true
+	if [[ -n $base_tree ]]; then
+		git worktree remove --force "$base_tree" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work" "$home/bench-proj" "$home/bench-proj-base"
+}
+trap cleanup EXIT
 
 # The binary and plugins where the user can run them; a project to run in.
 cp bin/claudebox "$work/claudebox"
@@ -51,6 +65,20 @@ chmod 755 "$work"/*.sh
 CGO_ENABLED=1 go build -tags runc_nocriu -trimpath -ldflags '-s -w' -o "$work/floor" ./hack/floor
 mkdir -p "$work/runc-root" "$work/out" && chown "$user:" "$work/runc-root" "$work/out"
 
+# BASE: that revision's binary, built by its own Makefile in a temporary
+# worktree (removed on exit).
+if [[ -n ${BASE:-} ]]; then
+	base_rev=$(git rev-parse --verify "$BASE^{commit}")
+	base_tree=$work/base-tree
+	git worktree add -q --detach "$base_tree" "$base_rev"
+	make -s -C "$base_tree" build >/dev/null
+	cp "$base_tree/bin/claudebox" "$work/claudebox-base"
+	mkdir -p "$home/bench-proj-base/.git"
+	chown -R "$user:" "$home/bench-proj-base"
+fi
+
+diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a-b}'; }
+
 # median and p90 in ms of hyperfine's JSON times.
 stats() {
 	awk '/"times"/ {on=1; next} on && /\]/ {exit} on {gsub(/[ ,]/, ""); if ($0 != "") print $0*1000}' "$1" |
@@ -69,6 +97,61 @@ for i in "${!rows[@]}"; do
 	median[${rows[$i]}]=$m
 	p90[${rows[$i]}]=$p
 done
+
+# BASE: its launch and this build's, each tier, interleaved (ABBA), after
+# two unrecorded rounds; each project its own, so that neither meets the
+# other's instance. Timed in the user's bash ($EPOCHREALTIME: no fork in
+# the timed window).
+base_table=
+if [[ -n $base_tree ]]; then
+	cat >"$work/ab.sh" <<'EOF'
+#!/bin/bash
+# ab.sh RUNS CURRENT BASE CURRENT_PROJECT BASE_PROJECT: "TIER WHICH T0 T1" per launch.
+set -euo pipefail
+runs=$1
+declare -A bin=([current]=$2 [base]=$3) dir=([current]=$4 [base]=$5)
+once() { # WHICH TIER RECORD
+	(
+		cd "${dir[$1]}"
+		net=$2
+		if [[ $2 == slirp4netns ]]; then
+			net=inet
+			export CLAUDEBOX_UPLINK=slirp4netns
+		fi
+		t0=$EPOCHREALTIME
+		"${bin[$1]}" run -q --network "$net" -- true >/dev/null || { echo "bench: $1 failed in $2" >&2; exit 1; }
+		t1=$EPOCHREALTIME
+		if [[ $3 == yes ]]; then echo "$2 $1 $t0 $t1"; fi
+	)
+}
+for ((i = -2; i < runs; i++)); do
+	record=yes
+	((i >= 0)) || record=no
+	for tier in none inet allowlist full slirp4netns; do
+		if ((i % 2)); then
+			once base "$tier" "$record"
+			once current "$tier" "$record"
+		else
+			once current "$tier" "$record"
+			once base "$tier" "$record"
+		fi
+	done
+done
+EOF
+	chmod 755 "$work/ab.sh"
+	as_user "$work/ab.sh" "$runs" "$bin" "$work/claudebox-base" "$proj" "$home/bench-proj-base" >"$work/ab.txt"
+	# ab_median TIER WHICH: the median ms.
+	ab_median() {
+		awk -v t="$1" -v w="$2" '$1 == t && $2 == w {printf "%.3f\n", ($4 - $3) * 1000}' "$work/ab.txt" | sort -n |
+			awk '{a[NR]=$1} END {printf "%.1f", (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'
+	}
+	base_table="| tier | base $(git rev-parse --short "$base_rev") ms | this build ms | difference ms |"$'\n'"|---|---|---|---|"
+	for tier in none inet allowlist full slirp4netns; do
+		bm=$(ab_median "$tier" base)
+		cm=$(ab_median "$tier" current)
+		base_table+=$'\n'"| $tier | $bm | $cm | $(diff_ms "$cm" "$bm") |"
+	done
+fi
 
 # Launcher peak RSS while the sandbox runs (VmHWM of the launcher; every
 # step execs, so the pid is the launcher's).
@@ -151,7 +234,45 @@ declare -A pub
 while read -r k v; do pub[$k]=$v; done < <(hack/bench-publish.sh "$bin" "$proj" "$uid" "$gid" "$home")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", 100*a/b}'; }
+# check KEY NAME VALUE OP LIMIT: whether a target was met, in verdict[KEY],
+# and in met or missed by NAME, for the summary.
+declare -A verdict
+met=() missed=()
+check() {
+	if awk -v v="$3" -v l="$5" -v op="$4" 'BEGIN {exit !((op == "<=" && v <= l) || (op == ">=" && v >= l))}'; then
+		verdict[$1]=met
+		met+=("$2")
+	else
+		verdict[$1]=MISSED
+		missed+=("$2")
+	fi
+}
 b=${median[bwrap]}
+none_bwrap=$(ratio "${median[claudebox none]}" "$b")
+none_runc=$(ratio "${median[claudebox none]}" "${median[runc run]}")
+inet_none=$(diff_ms "${median[claudebox inet]}" "${median[claudebox none]}")
+slirp_none=$(diff_ms "${median[claudebox inet (slirp4netns)]}" "${median[claudebox none]}")
+allow_none=$(diff_ms "${median[claudebox allowlist]}" "${median[claudebox none]}")
+inet_pct=$(pct "$thr_inet" "$thr_full")
+allow_pct=$(pct "$thr_allow" "$thr_full")
+root_pct=$(pct "$thr_root_inet" "$thr_root_full")
+size_mb() { awk -v n="$(stat -c %s "$1")" 'BEGIN {printf "%.1f", n/1048576}'; }
+check none_bwrap "none ≤ 2.5× bwrap" "$none_bwrap" "<=" 2.5
+check none_runc "none ≤ 0.5× runc run" "$none_runc" "<=" 0.5
+check inet_none "inet − none ≤ 15 ms" "$inet_none" "<=" 15
+check allow_none "allowlist − none ≤ 15 ms" "$allow_none" "<=" 15
+check rss "peak RSS ≤ 30 MB" "$((rss_kb / 1024))" "<=" 30
+check rss100 "peak RSS with 100 connections ≤ 30 MB" "$((rss100_kb / 1024))" "<=" 30
+check gc "gc scan ≤ 1000 ms" "$gc_scan_ms" "<=" 1000
+check ct "relay set-up ≤ full + 1000 µs" "$ct_inet" "<=" "$((ct_full + 1000))"
+check thr_inet "inet ≥ 80% of full" "$inet_pct" ">=" 80
+check thr_allow "allowlist ≥ 80% of full" "$allow_pct" ">=" 80
+check thr_root "root inet ≥ 50% of full" "$root_pct" ">=" 50
+pub_pct=$(pct "${pub[thr_publish]}" "${pub[thr_full]}")
+check pub_new "--publish GET, new connection ≤ full + 300 µs" "${pub[lat_new_publish]}" "<=" "$((pub[lat_new_full] + 300))"
+check pub_keep "--publish GET, kept-alive ≤ full + 300 µs" "${pub[lat_keep_publish]}" "<=" "$((pub[lat_keep_full] + 300))"
+check pub_thr "--publish throughput ≥ 60% of full" "$pub_pct" ">=" 60
 {
 	echo "# claudebox benchmark"
 	echo
@@ -163,28 +284,44 @@ b=${median[bwrap]}
 		echo "| $r | ${median[$r]} | ${p90[$r]} | $(ratio "${median[$r]}" "$b") |"
 	done
 	echo
-	echo "| measure | value | target |"
-	echo "|---|---|---|"
-	echo "| none / bwrap | $(ratio "${median[claudebox none]}" "$b")× | ≤ 2.5× |"
-	echo "| none / runc run | $(ratio "${median[claudebox none]}" "${median[runc run]}")× | ≤ 0.5× |"
-	echo "| libcontainer floor / bwrap | $(ratio "${median[libcontainer floor]}" "$b")× | (the least any libcontainer launch takes) |"
-	echo "| libcontainer floor / runc run | $(ratio "${median[libcontainer floor]}" "${median[runc run]}")× | |"
-	echo "| none − libcontainer floor | $(awk -v a="${median[claudebox none]}" -v b="${median[libcontainer floor]}" 'BEGIN {printf "%.1f", a-b}') ms | (what claudebox adds) |"
-	echo "| inet − none | $(awk -v a="${median[claudebox inet]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
-	echo "| launcher peak RSS while the sandbox runs | $((rss_kb / 1024)) MB | ≤ 30 MB |"
-	echo "| bundle.Build alone | $(awk -v n="$build_ns" 'BEGIN {printf "%.2f", n/1e6}') ms | |"
-	echo "| gc --dry-run over 10,000 instances | $gc_scan_ms ms | ≤ 1000 ms |"
-	echo "| gc over 10,000 instances, removing 5,000 | $gc_ms ms | |"
-	echo "| TCP throughput, full | $thr_full Mbit/s (median of 3, interleaved with inet and allowlist; runs: ${thr_runs[full]}) | |"
-	echo "| TCP throughput, inet | $thr_inet Mbit/s ($(awk -v a="$thr_inet" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; the relay; runs: ${thr_runs[inet]}) | ≥ 80% |"
-	echo "| TCP throughput, allowlist | $thr_allow Mbit/s ($(awk -v a="$thr_allow" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; the relay; runs: ${thr_runs[$allowlist]}) | ≥ 80% |"
-	echo "| TCP throughput, inet through slirp4netns | $thr_slirp Mbit/s ($(awk -v a="$thr_slirp" -v b="$thr_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; CLAUDEBOX_UPLINK=slirp4netns) | |"
-	echo "| launcher peak RSS with 100 connections through the relay | $((rss100_kb / 1024)) MB | ≤ 30 MB |"
-	echo "| connection set-up, full / inet (relay) / inet (slirp4netns) | $ct_full / $ct_inet / $ct_slirp µs | relay ≤ full + 1000 µs |"
-	echo "| allowlist − none | $(awk -v a="${median[claudebox allowlist]}" -v b="${median[claudebox none]}" 'BEGIN {printf "%.1f", a-b}') ms | ≤ 15 ms |"
-	echo "| GET latency, a new connection each, full / --publish | ${pub[lat_new_full]} / ${pub[lat_new_publish]} µs (+$((pub[lat_new_publish] - pub[lat_new_full])) µs; median of 1,000) | ≤ full + 300 µs |"
-	echo "| GET latency, one kept-alive connection, full / --publish | ${pub[lat_keep_full]} / ${pub[lat_keep_publish]} µs (+$((pub[lat_keep_publish] - pub[lat_keep_full])) µs) | ≤ full + 300 µs |"
-	echo "| TCP throughput, sandbox to host, full / --publish | ${pub[thr_full]} / ${pub[thr_publish]} Mbit/s ($(awk -v a="${pub[thr_publish]}" -v b="${pub[thr_full]}" 'BEGIN {printf "%.0f", 100*a/b}')% of full) | ≥ 60% |"
-	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | |"
-	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s ($(awk -v a="$thr_root_inet" -v b="$thr_root_full" 'BEGIN {printf "%.0f", 100*a/b}')% of full; bridge) | ≥ 50% |"
+	echo "| measure | value | target | |"
+	echo "|---|---|---|---|"
+	echo "| none / bwrap | ${none_bwrap}× | ≤ 2.5× | ${verdict[none_bwrap]} |"
+	echo "| none / runc run | ${none_runc}× | ≤ 0.5× | ${verdict[none_runc]} |"
+	echo "| libcontainer floor / bwrap | $(ratio "${median[libcontainer floor]}" "$b")× | (the least any libcontainer launch takes) | |"
+	echo "| libcontainer floor / runc run | $(ratio "${median[libcontainer floor]}" "${median[runc run]}")× | | |"
+	echo "| none − libcontainer floor | $(diff_ms "${median[claudebox none]}" "${median[libcontainer floor]}") ms | (what claudebox adds) | |"
+	echo "| claudebox binary / floor binary (copied into a memfd at every start) | $(size_mb "$bin") MB / $(size_mb "$work/floor") MB | | |"
+	echo "| inet − none | $inet_none ms | ≤ 15 ms | ${verdict[inet_none]} |"
+	echo "| inet (slirp4netns) − none | $slirp_none ms | | |"
+	echo "| allowlist − none | $allow_none ms | ≤ 15 ms | ${verdict[allow_none]} |"
+	echo "| launcher peak RSS while the sandbox runs | $((rss_kb / 1024)) MB | ≤ 30 MB | ${verdict[rss]} |"
+	echo "| launcher peak RSS with 100 connections through the relay | $((rss100_kb / 1024)) MB | ≤ 30 MB | ${verdict[rss100]} |"
+	echo "| bundle.Build alone | $(awk -v n="$build_ns" 'BEGIN {printf "%.2f", n/1e6}') ms | | |"
+	echo "| gc --dry-run over 10,000 instances | $gc_scan_ms ms | ≤ 1000 ms | ${verdict[gc]} |"
+	echo "| gc over 10,000 instances, removing 5,000 | $gc_ms ms | | |"
+	echo "| connection set-up, full / inet (relay) / inet (slirp4netns) | $ct_full / $ct_inet / $ct_slirp µs | relay ≤ full + 1000 µs | ${verdict[ct]} |"
+	echo "| TCP throughput, full | $thr_full Mbit/s (median of 3, interleaved with inet and allowlist; runs: ${thr_runs[full]}) | | |"
+	echo "| TCP throughput, inet | $thr_inet Mbit/s (${inet_pct}% of full; the relay; runs: ${thr_runs[inet]}) | ≥ 80% | ${verdict[thr_inet]} |"
+	echo "| TCP throughput, allowlist | $thr_allow Mbit/s (${allow_pct}% of full; the relay; runs: ${thr_runs[$allowlist]}) | ≥ 80% | ${verdict[thr_allow]} |"
+	echo "| TCP throughput, inet through slirp4netns | $thr_slirp Mbit/s ($(pct "$thr_slirp" "$thr_full")% of full; CLAUDEBOX_UPLINK=slirp4netns) | | |"
+	echo "| GET latency, a new connection each, full / --publish | ${pub[lat_new_full]} / ${pub[lat_new_publish]} µs (+$((pub[lat_new_publish] - pub[lat_new_full])) µs; median of 1,000) | ≤ full + 300 µs | ${verdict[pub_new]} |"
+	echo "| GET latency, one kept-alive connection, full / --publish | ${pub[lat_keep_full]} / ${pub[lat_keep_publish]} µs (+$((pub[lat_keep_publish] - pub[lat_keep_full])) µs) | ≤ full + 300 µs | ${verdict[pub_keep]} |"
+	echo "| TCP throughput, sandbox to host, full / --publish | ${pub[thr_full]} / ${pub[thr_publish]} Mbit/s (${pub_pct}% of full) | ≥ 60% | ${verdict[pub_thr]} |"
+	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | | |"
+	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s (${root_pct}% of full; bridge) | ≥ 50% | ${verdict[thr_root]} |"
+	if [[ -n $base_table ]]; then
+		echo
+		echo "Launch time against BASE=$BASE, interleaved in this run ($runs runs each; medians; difference: this build − base):"
+		echo
+		echo "$base_table"
+	fi
+	echo
+	echo "Targets met: ${#met[@]} of $((${#met[@]} + ${#missed[@]}))."
+	for m in "${met[@]}"; do
+		echo "- met: $m"
+	done
+	for m in "${missed[@]}"; do
+		echo "- MISSED: $m"
+	done
 } | tee "$out"

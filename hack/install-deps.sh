@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what claudebox needs to build and run on Debian/Ubuntu, and with
 # --test what its tests need (runc for the export test, util-linux's script
-# for the TTY test, shellcheck for make lint, sshd and ssh for the
-# --ssh-agent test, curl, python3, nodejs and chromium for the --publish
-# tests, the non-root test user).
+# for the TTY test, bubblewrap run inside a sandbox by the escape suite,
+# sshd and ssh for the --ssh-agent test, curl, python3, nodejs and chromium
+# for the --publish tests, the linter shellcheck for make lint, the
+# non-root test user).
 # Installs only what is missing.
 set -euo pipefail
 
@@ -14,8 +15,8 @@ test_mode=false
 case ${1:-} in
 --test | --bench)
 	test_mode=true
-	packages+=(runc uidmap bsdutils passwd nftables shellcheck screen nscd postgresql openssh-server openssh-client curl python3 nodejs chromium)
-	[[ $1 == --bench ]] && packages+=(bubblewrap hyperfine iperf3 time)
+	packages+=(runc uidmap bsdutils passwd nftables shellcheck screen nscd postgresql bubblewrap openssh-server openssh-client curl python3 nodejs chromium)
+	[[ $1 == --bench ]] && packages+=(hyperfine iperf3 time)
 	;;
 esac
 

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,8 +66,11 @@ func TestRealClaudeCode(t *testing.T) {
 	instances := filepath.Join(testUser.home, ".claudebox/instances")
 	for _, c := range []struct{ project, other string }{{a, b}, {b, a}} {
 		home := filepath.Join(instances, launch.InstanceID(c.project), "home")
-		if b, err := os.ReadFile(filepath.Join(home, ".claude.json")); err != nil || !strings.Contains(string(b), `"numStartups"`) {
-			t.Errorf("claude did not write the instance's ~/.claude.json: %v %q", err, b)
+		// The host's file (numStartups, hasCompletedOnboarding) is
+		// copied in; what Claude adds at its first start is its own.
+		var state struct{ FirstStartTime, UserID string }
+		if b, err := os.ReadFile(filepath.Join(home, ".claude.json")); err != nil || json.Unmarshal(b, &state) != nil || state.FirstStartTime == "" || state.UserID == "" {
+			t.Errorf("claude did not write the instance's ~/.claude.json (no firstStartTime, userID of its own): %v %q", err, b)
 		}
 		slug := strings.ReplaceAll(c.project, "/", "-")
 		if got, _ := filepath.Glob(filepath.Join(home, ".claude/projects", slug, "*.jsonl")); len(got) == 0 {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -285,10 +287,13 @@ func TestHostileHelperOnPath(t *testing.T) {
 	defer os.Remove(marker)
 	plantInside(t, in, "x", fmt.Sprintf(`mkdir -p bin; printf '#!/bin/sh\ntouch %s\nexec /usr/bin/slirp4netns "$@"\n' > bin/slirp4netns; chmod +x bin/slirp4netns`, marker))
 
-	in.env = []string{"PATH=" + filepath.Join(proj, "bin") + ":" + filepath.Join(testUser.home, ".local/bin") + ":/usr/bin:/bin"}
-	r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "./testpeer", "probe", "internet=198.51.100.10:8080")
+	// inet launches use the relay; CLAUDEBOX_UPLINK=slirp4netns makes
+	// this one start slirp4netns, which gives the sandbox its tap0.
+	in.env = []string{"PATH=" + filepath.Join(proj, "bin") + ":" + filepath.Join(testUser.home, ".local/bin") + ":/usr/bin:/bin",
+		"CLAUDEBOX_UPLINK=slirp4netns"}
+	r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", "./testpeer probe internet=198.51.100.10:8080; cat /proc/net/dev")
 	mustExit(t, r, 0)
-	mustContain(t, r, "internet ok")
+	mustContain(t, r, "internet ok", "tap0")
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("a slirp4netns planted in the project ran on the host")
 	}
@@ -298,6 +303,15 @@ func TestHostileHelperOnPath(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("a slirp4netns planted in the project ran on the host at --check")
+	}
+	// The control: the planted helper does run when the host runs it.
+	cmd := exec.Command("setpriv", "--reuid", strconv.Itoa(testUser.uid), "--regid", strconv.Itoa(testUser.gid), "--clear-groups",
+		filepath.Join(proj, "bin/slirp4netns"), "--version")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the planted helper does not run on the host: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the planted helper ran but left no marker: %v", err)
 	}
 }
 

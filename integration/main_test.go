@@ -202,6 +202,8 @@ type invocation struct {
 	env    []string // on top of the account's base environment
 	stdin  string
 	groups []uint32 // supplementary groups (none by default)
+	// extraFiles are inherited as fds 3, 4, ... (a leak a caller makes).
+	extraFiles []*os.File
 }
 
 func (in invocation) binary() string {
@@ -244,6 +246,7 @@ func (in invocation) command(args ...string) *exec.Cmd {
 		}
 	}
 	cmd.Stdin = strings.NewReader(in.stdin)
+	cmd.ExtraFiles = in.extraFiles
 	return cmd
 }
 

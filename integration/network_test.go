@@ -244,22 +244,36 @@ func TestNetworkPrecedenceAndAllow(t *testing.T) {
 	mustContain(t, r, `unknown network tier "bogus"`, "none, allowlist, inet or full")
 }
 
-// TestNetworkRulesHold: nothing inside can change the rules or the links,
-// not even root of a nested user namespace.
+// TestNetworkRulesHold: nothing inside can change the rules or the links
+// of its network namespace, in either rootless shape (the relay's: the
+// address and route on lo; slirp4netns's: tap0), not even root of a nested
+// user namespace. The control: the same commands work as root of a nested
+// user namespace in a network namespace of its own.
 func TestNetworkRulesHold(t *testing.T) {
 	needSuite(t)
 	proj := worldProject(t, testUser)
-	r := invocation{as: testUser, dir: proj}.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", `
-		export PATH=$PATH:/usr/sbin:/sbin
-		nft flush ruleset 2>/dev/null && echo FLUSHED
-		nft delete table inet claudebox 2>/dev/null && echo DELETED
-		ip link set tap0 down 2>/dev/null && echo LINK-DOWN
-		ip route replace 192.168.77.0/24 dev tap0 2>/dev/null && echo ROUTED
-		unshare -Urn sh -c 'nft flush ruleset' 2>/dev/null && echo NESTED-FLUSH-OWN-NETNS-ONLY
-		./testpeer probe lan=192.168.77.10:8080 internet=198.51.100.10:8080`)
-	mustExit(t, r, 0)
-	mustNotContain(t, r, "FLUSHED", "DELETED", "LINK-DOWN", "ROUTED")
-	mustContain(t, r, "lan fail", "internet ok")
+	for shape, dev := range map[string]string{"relay": "lo", "slirp4netns": "tap0"} {
+		t.Run(shape, func(t *testing.T) {
+			in := invocation{as: testUser, dir: proj}
+			if shape == "slirp4netns" {
+				in.env = []string{"CLAUDEBOX_UPLINK=slirp4netns"}
+			}
+			r := in.inWorld(t, "run", "-q", "--network", "inet", "--", "sh", "-c", strings.ReplaceAll(`
+				export PATH=$PATH:/usr/sbin:/sbin
+				ip -o addr show dev DEV | grep -q 'inet 10.0.2.100/' && echo SHAPE-OK
+				nft flush ruleset 2>/dev/null && echo FLUSHED
+				nft delete table inet claudebox 2>/dev/null && echo DELETED
+				ip route replace 192.168.77.0/24 dev DEV 2>/dev/null && echo ROUTED
+				ip addr flush dev DEV 2>/dev/null && echo ADDR-FLUSHED
+				ip link set DEV down 2>/dev/null && echo LINK-DOWN
+				unshare -Urn sh -c 'ip link set lo up && ip addr add 10.0.2.100/32 dev lo && nft flush ruleset &&
+					ip route replace 192.168.77.0/24 dev lo && ip addr flush dev lo && ip link set lo down' && echo NESTED-OWN-NETNS-OK
+				./testpeer probe lan=192.168.77.10:8080 internet=198.51.100.10:8080`, "DEV", dev))
+			mustExit(t, r, 0)
+			mustNotContain(t, r, "FLUSHED", "DELETED", "LINK-DOWN", "ROUTED", "ADDR-FLUSHED")
+			mustContain(t, r, "SHAPE-OK", "NESTED-OWN-NETNS-OK", "lan fail", "internet ok")
+		})
+	}
 }
 
 // TestNoneShownSocket: loopback only, and it is up; a host unix socket

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claudebox/claudebox/internal/testuser"
 	"github.com/claudebox/claudebox/launch"
 	"golang.org/x/sys/unix"
 	"time"
@@ -156,7 +157,7 @@ func TestCredentialSyncHostileCopy(t *testing.T) {
 	}
 	for name, plant := range plants {
 		t.Run(name, func(t *testing.T) {
-			if name == "unreadable" && asTestUser(t, "^TestCredentialSyncHostileCopy$/^unreadable$") {
+			if name == "unreadable" && testuser.Rerun(t, "^TestCredentialSyncHostileCopy$/^unreadable$") {
 				return // root reads a mode 000 file: run as the test user
 			}
 			home, host, instFile := testHome(t)

@@ -363,7 +363,14 @@ func trySyscall(name string) {
 		return
 	}
 	// Arguments that make each call a no-op or an EINVAL when allowed.
-	_, _, errno := unix.Syscall6(nr, 0, 0, 0, 0, 0, 0)
+	// userfaultfd with UFFD_USER_MODE_ONLY, which an unprivileged user
+	// may make (since Linux 5.11) when vm.unprivileged_userfaultfd is 0:
+	// with no flags, the kernel itself refuses such a user.
+	var a1 uintptr
+	if name == "userfaultfd" {
+		a1 = 1 // UFFD_USER_MODE_ONLY
+	}
+	_, _, errno := unix.Syscall6(nr, a1, 0, 0, 0, 0, 0)
 	switch errno {
 	case unix.EPERM, unix.ENOSYS, unix.EACCES:
 		fmt.Println("refused:", errno)

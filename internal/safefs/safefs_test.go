@@ -5,10 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/testuser"
 	"golang.org/x/sys/unix"
 )
 
@@ -204,18 +207,122 @@ func TestOpenPath(t *testing.T) {
 	} else {
 		d.Close()
 	}
-	if _, err := OpenPath(filepath.Join(root, "link"), "link"); err == nil {
-		t.Error("opened through a link")
+	var bad *Error
+	if _, err := OpenPath(filepath.Join(root, "link"), "link"); !errors.As(err, &bad) || !strings.HasPrefix(bad.Error(), "link cannot be opened without following links") {
+		t.Errorf("through a link: %v", err)
 	}
-	if _, err := OpenPath(root+"/real/../link", "dots"); err == nil {
-		t.Error("opened an unclean path")
+	for _, p := range []string{root + "/real/../link", root + "/real/../real", "real", root + "/real/"} {
+		if _, err := OpenPath(p, "p"); !errors.As(err, &bad) || bad.Error() != "p is not a clean absolute path" {
+			t.Errorf("OpenPath(%q): %v", p, err)
+		}
+	}
+	var pe *fs.PathError
+	if _, err := OpenPath(filepath.Join(root, "missing"), "missing"); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
+		t.Errorf("missing: %v", err)
 	}
 }
 
 func TestSize(t *testing.T) {
-	for n, want := range map[int64]string{10: "10 B", 64 << 10: "64 KiB", 30 << 30: "30 GiB", 1536: "1.5 KiB"} {
+	for n, want := range map[int64]string{
+		0: "0 B", 10: "10 B", 1023: "1023 B", 1024: "1 KiB", 1536: "1.5 KiB", 64 << 10: "64 KiB",
+		1<<20 - 1: "1024.0 KiB", 1 << 20: "1 MiB", 30 << 30: "30 GiB",
+	} {
 		if got := Size(n); got != want {
 			t.Errorf("Size(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestRefusesAsUser: what only a user who is not root meets (root reads
+// and enters anything): an unreadable file, an inaccessible directory,
+// each named in the error. Runs as the test user under root.
+func TestRefusesAsUser(t *testing.T) {
+	if testuser.Rerun(t, "^TestRefusesAsUser$") {
+		return
+	}
+	for _, c := range []struct {
+		name    string
+		plant   func(root string) error
+		problem string
+	}{
+		{"unreadable file", func(r string) error { return os.WriteFile(filepath.Join(r, "x/f"), []byte("x"), 0) }, "~/x/f is not readable (mode 0000)"},
+		{"inaccessible directory", func(r string) error {
+			if err := os.WriteFile(filepath.Join(r, "x/f"), []byte("x"), 0o600); err != nil {
+				return err
+			}
+			return os.Chmod(filepath.Join(r, "x"), 0o600)
+		}, "~/x is not accessible (mode 0600)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, root, _ := tree(t, func(r, _ string) error { return c.plant(r) })
+			t.Cleanup(func() { os.Chmod(filepath.Join(root, "x"), 0o755) })
+			var bad *Error
+			if _, _, err := d.ReadFile("x/f", 64); !errors.As(err, &bad) || bad.Error() != c.problem || !errors.Is(err, fs.ErrPermission) {
+				t.Errorf("got %v, want %q", err, c.problem)
+			}
+		})
+	}
+	// Repair reports what it cannot make.
+	d, root, _ := tree(t, func(string, string) error { return nil })
+	os.Chmod(root, 0o555)
+	defer os.Chmod(root, 0o755)
+	for _, dir := range []bool{false, true} {
+		if _, err := d.Repair("new", dir, 0o700); !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("Repair(new, dir=%v) in a read-only directory: %v", dir, err)
+		}
+	}
+}
+
+// TestMoveAside: a name of its own each time, also when the first choice
+// is taken (two in the same second); the entry moves whole.
+func TestMoveAside(t *testing.T) {
+	d, root, _ := tree(t, func(r, _ string) error { return os.WriteFile(filepath.Join(r, "x/f"), []byte("1"), 0o600) })
+	stamped := regexp.MustCompile(`^f\.bad-\d{8}T\d{6}$`)
+	first, err := d.MoveAside("x/f")
+	if err != nil || !stamped.MatchString(first) {
+		t.Fatalf("MoveAside: %q %v", first, err)
+	}
+	// Take the names of the next few seconds too, so that the next
+	// moves collide whenever they run.
+	now := time.Now().UTC()
+	for s := range 5 {
+		os.WriteFile(filepath.Join(root, "x", "f.bad-"+now.Add(time.Duration(s)*time.Second).Format("20060102T150405")), nil, 0o600)
+	}
+	for i, content := range []string{"2", "3"} {
+		os.WriteFile(filepath.Join(root, "x/f"), []byte(content), 0o600)
+		name, err := d.MoveAside("x/f")
+		if err != nil || !strings.HasPrefix(name, "f.bad-") || !strings.HasSuffix(name, "-"+strconv.Itoa(i+1)) {
+			t.Fatalf("MoveAside %d: %q %v", i+2, name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "x", name)); string(b) != content {
+			t.Errorf("%s holds %q, want %q", name, b, content)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "x/f")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("x/f is still there: %v", err)
+	}
+}
+
+// TestRepairFile: a file is made with its directories, and the Dir it was
+// made beneath is still usable after (Repair closes only its own).
+func TestRepairFile(t *testing.T) {
+	d, root, _ := tree(t, func(string, string) error { return nil })
+	for range 2 {
+		notes, err := d.Repair("a/b/f", false, 0o700)
+		if err != nil || len(notes) != 0 {
+			t.Fatalf("Repair: %q %v", notes, err)
+		}
+		for rel, dir := range map[string]bool{"a": true, "a/b": true, "a/b/f": false} {
+			fi, err := os.Lstat(filepath.Join(root, rel))
+			if err != nil || fi.IsDir() != dir || !dir && !fi.Mode().IsRegular() {
+				t.Fatalf("%s: %v %v", rel, fi, err)
+			}
+		}
+	}
+	if err := d.WriteFile("a/b/f", []byte("ok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := d.ReadFile("a/b/f", 2); err != nil || string(b) != "ok" {
+		t.Errorf("after Repair: %q %v", b, err)
 	}
 }

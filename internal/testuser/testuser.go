@@ -1,4 +1,8 @@
-package state
+// Package testuser lets a unit test run a case as the unprivileged test
+// user when the tests run as root (as CI does), where root would prove
+// nothing: root reads a mode 000 file and writes a mode 0555 directory.
+// Only tests import it.
+package testuser
 
 import (
 	"io"
@@ -12,21 +16,27 @@ import (
 	"testing"
 )
 
-// asTestUser runs the test named by pattern (a -test.run pattern naming
-// exactly one test or subtest, which is t) in a copy of this test binary
-// as the unprivileged test user, when the tests run as root: root reads a
-// mode 000 file, so such a case would prove nothing as root, and CI runs
-// as root. It reports whether it did; the caller returns then. The test
-// user is $CLAUDEBOX_TEST_USER, else cbtest (hack/setup-test-user.sh).
-func asTestUser(t *testing.T, pattern string) bool {
+// Name is the test user: $CLAUDEBOX_TEST_USER, else cbtest (made by
+// hack/setup-test-user.sh).
+func Name() string {
+	if n := os.Getenv("CLAUDEBOX_TEST_USER"); n != "" {
+		return n
+	}
+	return "cbtest"
+}
+
+// Rerun runs t again, in a copy of the test binary, as the test user, when
+// the tests run as root, and reports whether it did: the caller returns
+// then. pattern is a -test.run pattern naming exactly t (for a subtest,
+// "^TestX$/^name$"). As another user it returns false and t goes on. A
+// root run without the test user skips, with the fix; CI turns a skip into
+// a failure.
+func Rerun(t *testing.T, pattern string) bool {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return false
 	}
-	name := os.Getenv("CLAUDEBOX_TEST_USER")
-	if name == "" {
-		name = "cbtest"
-	}
+	name := Name()
 	u, err := user.Lookup(name)
 	if err != nil {
 		t.Skipf("as root, this case runs as the test user %s: %v (hack/setup-test-user.sh makes it)", name, err)
@@ -41,8 +51,8 @@ func asTestUser(t *testing.T, pattern string) bool {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(dir, "state.test")
-	if err := copyExecutable(exe); err != nil {
+	exe := filepath.Join(dir, "test")
+	if err := copySelf(exe); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run", pattern, "-test.v", "-test.count=1")
@@ -57,7 +67,7 @@ func asTestUser(t *testing.T, pattern string) bool {
 	return true
 }
 
-func copyExecutable(to string) error {
+func copySelf(to string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
