@@ -84,6 +84,11 @@ func TestClassify(t *testing.T) {
 		{"HTTP, smuggled address", []byte("GET / HTTP/1.1\r\nHost: ::ffff:198.51.100.10%x.allowed.test\r\n\r\n"), false, httpRequest, "", "not a host name: the Host holds ':'"},
 		{"HTTP, bare LF", []byte("GET / HTTP/1.1\nHost: github.com\n\n"), false, httpRequest, "", "bare LF"},
 		{"HTTP, bare LF before the head ends", []byte("GET / HTTP/1.1\nHost: git"), false, httpRequest, "", "bare LF"},
+		{"HTTP, bare LF in the last line", []byte("GET / HTTP/1.1\r\nHost: github.com\r\nX: a\nb\r\n\r\n"), false, httpRequest, "", "bare LF"},
+		{"HTTP, bare CR", []byte("GET / HTTP/1.1\r\nHost: github.com\rX: 1\r\n\r\n"), false, httpRequest, "", "bare CR"},
+		{"HTTP, a CR last so far", []byte("GET / HTTP/1.1\r"), false, undecided, "", ""},
+		{"a space first", []byte(" GET / HTTP/1.1\r\n"), false, other, "", ""},
+		{"a method of 21 letters", []byte("ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n"), false, other, "", ""},
 		{"HTTP, absolute form naming another", []byte("GET http://other.test/ HTTP/1.1\r\nHost: github.com\r\n\r\n"), false, httpRequest, "", "the request target names other.test"},
 		{"HTTP, absolute form", []byte("GET http://GitHub.com:80/x HTTP/1.1\r\nHost: github.com\r\n\r\n"), false, httpRequest, "github.com", ""},
 		{"h2c", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), false, httpRequest, "", "h2c"},
@@ -252,6 +257,8 @@ func TestDecide(t *testing.T) {
 			return []netip.Addr{netip.MustParseAddr("198.51.100.20"), netip.MustParseAddr("198.51.100.21")}, nil
 		case "x.allowed.test":
 			return []netip.Addr{netip.MustParseAddr("198.51.100.30")}, nil
+		case "empty.allowed.test":
+			return nil, nil
 		}
 		return nil, errors.New("NXDOMAIN")
 	}
@@ -272,7 +279,8 @@ func TestDecide(t *testing.T) {
 		{"SNI listed, wrong port", "198.51.100.20:8443", hello("cdn-a.test"), "", "not on the list with port 8443"},
 		{"smuggled address", "198.51.100.20:8080", http("::ffff:198.51.100.10%x.allowed.test"), "", "holds ':'"},
 		{"wildcard", "198.51.100.99:8080", http("x.allowed.test"), "198.51.100.30:8080", ""},
-		{"does not resolve", "198.51.100.99:8080", http("y.allowed.test"), "", "does not resolve"},
+		{"does not resolve", "198.51.100.99:8080", http("y.allowed.test"), "", "does not resolve: NXDOMAIN"},
+		{"resolves to nothing", "198.51.100.99:8080", http("empty.allowed.test"), "", "does not resolve"},
 		{"late hello", "198.51.100.20:443", classify(clientHello(t, "cdn-b.test")[:40], true), "", "not whole"},
 		{"silent at a shared address", "198.51.100.20:443", first{kind: silent}, "", "sent nothing"},
 		{"ssh at a shared address", "198.51.100.20:443", classify([]byte("SSH-2.0-x\r\n"), false), "", "neither TLS nor HTTP"},
@@ -606,6 +614,85 @@ func TestStubInet(t *testing.T) {
 		var up dnsmessage.Message
 		if err := up.Unpack(asked[0]); err != nil || len(up.Questions) != 1 || len(up.Additionals) != 1 || up.Additionals[0].Header.Type != dnsmessage.TypeOPT {
 			t.Errorf("tcp %v: the upstream query: %v %+v", tcp, err, up)
+		}
+	}
+}
+
+// parseQuery takes a standard query with one question, and the EDNS size
+// of an OPT record among the additionals; anything else is no query.
+func TestParseQuery(t *testing.T) {
+	build := func(h dnsmessage.Header, questions int, extra func(*dnsmessage.Builder)) []byte {
+		b := dnsmessage.NewBuilder(nil, h)
+		b.StartQuestions()
+		for range questions {
+			b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("a.test."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+		}
+		b.StartAdditionals()
+		if extra != nil {
+			extra(&b)
+		}
+		out, _ := b.Finish()
+		return out
+	}
+	opt := func(size uint16) func(*dnsmessage.Builder) {
+		return func(b *dnsmessage.Builder) {
+			b.UnknownResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("x.test."), Type: 99, Class: dnsmessage.ClassINET},
+				dnsmessage.UnknownResource{Type: 99, Data: []byte("x")})
+			var rh dnsmessage.ResourceHeader
+			rh.SetEDNS0(int(size), dnsmessage.RCodeSuccess, false)
+			b.OPTResource(rh, dnsmessage.OPTResource{})
+		}
+	}
+	for _, c := range []struct {
+		what  string
+		b     []byte
+		ok    bool
+		edns  bool
+		limit int
+	}{
+		{"a query", build(dnsmessage.Header{ID: 1}, 1, nil), true, false, 512},
+		{"with EDNS 1232", build(dnsmessage.Header{ID: 1}, 1, opt(1232)), true, true, 1232},
+		{"with EDNS 100", build(dnsmessage.Header{ID: 1}, 1, opt(100)), true, true, 512},
+		{"a response", build(dnsmessage.Header{ID: 1, Response: true}, 1, nil), false, false, 0},
+		{"opcode 2", build(dnsmessage.Header{ID: 1, OpCode: 2}, 1, nil), false, false, 0},
+		{"two questions", build(dnsmessage.Header{ID: 1}, 2, nil), false, false, 0},
+		{"no question", build(dnsmessage.Header{ID: 1}, 0, nil), false, false, 0},
+		{"an answer count with no answer", append(build(dnsmessage.Header{ID: 1}, 1, nil)[:7:7], append([]byte{1}, build(dnsmessage.Header{ID: 1}, 1, nil)[8:]...)...), false, false, 0},
+		{"an additional count with none", append(build(dnsmessage.Header{ID: 1}, 1, nil)[:11:11], append([]byte{1}, build(dnsmessage.Header{ID: 1}, 1, nil)[12:]...)...), false, false, 0},
+	} {
+		q, err := parseQuery(c.b)
+		if (err == nil) != c.ok || c.ok && (q.edns != c.edns || q.udpLimit != c.limit || q.id != 1) {
+			t.Errorf("%s: %+v, %v", c.what, q, err)
+		}
+	}
+}
+
+// answers takes only the upstream's response to the very query sent.
+func TestAnswers(t *testing.T) {
+	resp := func(h dnsmessage.Header, name string, typ dnsmessage.Type, class dnsmessage.Class) []byte {
+		b := dnsmessage.NewBuilder(nil, h)
+		b.StartQuestions()
+		b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: typ, Class: class})
+		out, _ := b.Finish()
+		return out
+	}
+	ok := dnsmessage.Header{ID: 7, Response: true}
+	for _, c := range []struct {
+		what string
+		b    []byte
+		want bool
+	}{
+		{"the response", resp(ok, "a.test.", dnsmessage.TypeA, dnsmessage.ClassINET), true},
+		{"in other case", resp(ok, "A.Test.", dnsmessage.TypeA, dnsmessage.ClassINET), true},
+		{"another ID", resp(dnsmessage.Header{ID: 8, Response: true}, "a.test.", dnsmessage.TypeA, dnsmessage.ClassINET), false},
+		{"a query", resp(dnsmessage.Header{ID: 7}, "a.test.", dnsmessage.TypeA, dnsmessage.ClassINET), false},
+		{"another name", resp(ok, "b.test.", dnsmessage.TypeA, dnsmessage.ClassINET), false},
+		{"another type", resp(ok, "a.test.", dnsmessage.TypeAAAA, dnsmessage.ClassINET), false},
+		{"another class", resp(ok, "a.test.", dnsmessage.TypeA, dnsmessage.ClassCHAOS), false},
+		{"garbage", []byte{0, 7, 0x80}, false},
+	} {
+		if got := answers(c.b, 7, "a.test.", dnsmessage.TypeA, dnsmessage.ClassINET); got != c.want {
+			t.Errorf("%s: %v", c.what, got)
 		}
 	}
 }
