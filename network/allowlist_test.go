@@ -696,3 +696,119 @@ func TestAnswers(t *testing.T) {
 		}
 	}
 }
+
+// parseHead is strict: what a server could read two ways is refused.
+func TestParseHead(t *testing.T) {
+	for _, c := range []struct{ head, name, reason string }{
+		{"GET http://a.test HTTP/1.1\r\nHost: a.test\r\n\r\n", "a.test", ""},
+		{"GET http://a.test?x HTTP/1.1\r\nHost: a.test:80\r\n\r\n", "a.test", ""},
+		{"OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n", "a.test", ""},
+		{"GET * HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "no form"},
+		{"GET http:///x HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "without a host"},
+		{"GET http://u@a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "holds '@'"},
+		{"GET /\x7f HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "control or non-ASCII"},
+		{"GET /\x01 HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "control or non-ASCII"},
+		{"GET /! HTTP/1.1\r\nHost: a.test\r\n\r\n", "a.test", ""},
+		{"GET / HTTP/1.1 x\r\nHost: a.test\r\n\r\n", "", "request line"},
+		{"GET / HTTP/1.2\r\nHost: a.test\r\n\r\n", "", "HTTP version"},
+		{"get / HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "the method"},
+		{"GET / HTTP/1.1\r\nHo st: a.test\r\n\r\n", "", "the header line"},
+		{"GET / HTTP/1.1\r\n: a.test\r\n\r\n", "", "the header line"},
+		{"GET / HTTP/1.1\r\nHost a.test\r\n\r\n", "", "the header line"},
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nX: a\x01b\r\n\r\n", "", "control byte"},
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nX: a\x7fb\r\n\r\n", "", "control byte"},
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nX: a\tb\r\n\r\n", "a.test", ""},
+		{"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1\r\n\r\n", "", "Content-Length"},
+		{"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +5\r\n\r\n", "", "Content-Length"},
+		{"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", "a.test", ""},
+		{"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", "", "only chunked, once"},
+		{"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "", "only chunked, once"},
+		{"POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n", "", "HTTP/1.0"},
+		{"GET / HTTP/1.1\r\nHost: a.test:\r\n\r\n", "", "holds ':'"},
+		{"GET / HTTP/1.1\r\nHost: a.test:8x\r\n\r\n", "", "holds ':'"},
+		{"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "", "holds '['"},
+	} {
+		h, err := parseHead([]byte(c.head))
+		switch {
+		case c.reason == "" && (err != nil || h.name != c.name):
+			t.Errorf("%q: %q, %v; want %q", c.head, h.name, err, c.name)
+		case c.reason != "" && (err == nil || !strings.Contains(err.Error(), c.reason)):
+			t.Errorf("%q: %v; want a reason with %q", c.head, err, c.reason)
+		}
+	}
+	var out bytes.Buffer
+	reason := guardHTTP(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n")), &out, "a.test")
+	if !strings.HasPrefix(reason, "request 2 on the connection: 2 Host headers") {
+		t.Errorf("a bad second request: %q", reason)
+	}
+}
+
+// hello is a ClientHello body of the given fields, as helloSNI reads it.
+func hello(sid, suites, compression, exts []byte, trailing ...byte) []byte {
+	vec := func(lenBytes int, b []byte) []byte {
+		n := len(b)
+		if lenBytes == 1 {
+			return append([]byte{byte(n)}, b...)
+		}
+		return append([]byte{byte(n >> 8), byte(n)}, b...)
+	}
+	b := append([]byte{3, 3}, make([]byte, 32)...)
+	b = append(b, vec(1, sid)...)
+	b = append(b, vec(2, suites)...)
+	b = append(b, vec(1, compression)...)
+	if exts != nil {
+		b = append(b, vec(2, exts)...)
+	}
+	return append(b, trailing...)
+}
+
+// ext is one extension of a ClientHello.
+func ext(typ uint16, data []byte) []byte {
+	return append([]byte{byte(typ >> 8), byte(typ), byte(len(data) >> 8), byte(len(data))}, data...)
+}
+
+// serverName is a server_name extension's data naming each of names
+// (type 0, host_name, unless typ says otherwise).
+func serverName(typ byte, names ...string) []byte {
+	var list []byte
+	for _, n := range names {
+		list = append(list, typ, byte(len(n)>>8), byte(len(n)))
+		list = append(list, n...)
+	}
+	return append([]byte{byte(len(list) >> 8), byte(len(list))}, list...)
+}
+
+// helloSNI reads a ClientHello strictly: a field that does not fit, a
+// second server name or extension, or bytes after the end are refused.
+func TestHelloSNI(t *testing.T) {
+	suites, comp := []byte{0x13, 0x01}, []byte{0}
+	sni := ext(0, serverName(0, "a.test"))
+	for _, c := range []struct {
+		what, name, err string
+		msg             []byte
+	}{
+		{"an SNI", "a.test", "", hello(nil, suites, comp, append(ext(43, []byte{2, 3, 4}), sni...))},
+		{"no extensions", "", "", hello(nil, suites, comp, nil)},
+		{"no SNI", "", "", hello(nil, suites, comp, ext(43, []byte{2, 3, 4}))},
+		{"a session id of 33", "", "session id", hello(make([]byte, 33), suites, comp, sni)},
+		{"no cipher suites", "", "cipher suite", hello(nil, nil, comp, sni)},
+		{"an odd cipher suite list", "", "cipher suite", hello(nil, []byte{1, 2, 3}, comp, sni)},
+		{"no compression", "", "compression", hello(nil, suites, nil, sni)},
+		{"bytes after the extensions", "", "do not end", hello(nil, suites, comp, sni, 0)},
+		{"an extension twice", "", "twice", hello(nil, suites, comp, append(sni, ext(0, serverName(0, "b.test"))...))},
+		{"two server names", "", "more than one", hello(nil, suites, comp, ext(0, serverName(0, "a.test", "b.test")))},
+		{"a name of type 1", "", "type 1", hello(nil, suites, comp, ext(0, serverName(1, "a.test")))},
+		{"an empty name", "", "malformed server_name", hello(nil, suites, comp, ext(0, serverName(0, "")))},
+		{"bytes after the name list", "", "malformed server_name", hello(nil, suites, comp, ext(0, append(serverName(0, "a.test"), 0)))},
+		{"a truncated extension", "", "truncated extension", hello(nil, suites, comp, sni[:len(sni)-1])},
+		{"cut before the extensions", "", "truncated", hello(nil, suites, comp, nil)[:40]},
+	} {
+		name, err := helloSNI(c.msg)
+		switch {
+		case c.err == "" && (err != nil || name != c.name):
+			t.Errorf("%s: %q, %v; want %q", c.what, name, err, c.name)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: %q, %v; want an error with %q", c.what, name, err, c.err)
+		}
+	}
+}

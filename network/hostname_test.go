@@ -15,6 +15,7 @@ func TestHostName(t *testing.T) {
 		{"a.b-c.d1", "a.b-c.d1"},
 		{"localhost", "localhost"},
 		{strings.Repeat("a", 63) + ".test", strings.Repeat("a", 63) + ".test"},
+		{strings.Repeat("abcdefghi.", 24) + "abcdefgh.test", strings.Repeat("abcdefghi.", 24) + "abcdefgh.test"}, // 253 bytes
 	} {
 		got, err := hostName(c.in)
 		if err != nil || got != c.want {
@@ -65,6 +66,9 @@ func TestHostName(t *testing.T) {
 func TestClip(t *testing.T) {
 	if got := clip(strings.Repeat("x", 300)); got != strings.Repeat("x", 255)+"..." {
 		t.Errorf("clip: %q", got)
+	}
+	if got := clip(strings.Repeat("x", 255)); got != strings.Repeat("x", 255) {
+		t.Errorf("clip at the bound: %q", got)
 	}
 	if got := clip("cdn-a.test"); got != "cdn-a.test" {
 		t.Errorf("clip: %q", got)
