@@ -72,8 +72,9 @@ unit:
 
 # Bounded runs of the fuzz targets of every parser of user input:
 # profiles, --env, --network, --allow-net, --publish, meta.json; and of what a sandbox
-# sends the relay (a connection's first bytes, DNS queries), the ssh-agent
-# proxy (agent messages) and the git credential server. Bounded by a count of
+# sends the relay (a connection's first bytes, DNS queries, plaintext HTTP) and the
+# property of its allowlist decision (FuzzDecide), the ssh-agent proxy (agent
+# messages) and the git credential server. Bounded by a count of
 # inputs, not a time: a time limit on a loaded 2-core machine can end in a
 # spurious "context deadline exceeded".
 fuzz:
@@ -83,6 +84,7 @@ fuzz:
 		$(GO) test -v -run='^$$' -fuzz=FuzzParsePublish -fuzztime=200000x ./launch && \
 		$(GO) test -v -run='^$$' -fuzz=FuzzReadMeta -fuzztime=200000x ./state && \
 		$(GO) test -v -run='^$$' -fuzz=FuzzSandboxInput -fuzztime=200000x ./network && \
+		$(GO) test -v -run='^$$' -fuzz=FuzzDecide -fuzztime=200000x ./network && \
 		$(GO) test -v -run='^$$' -fuzz=FuzzMessage -fuzztime=200000x ./sshagent && \
 		$(GO) test -v -run='^$$' -fuzz=FuzzParse -fuzztime=200000x ./gitcred; \
 	} 2>&1 | hack/check-skips.sh

@@ -80,7 +80,7 @@ func RenderSandboxMD(s *launch.Spec) []byte {
 		for _, h := range s.Network.Hosts {
 			p("- `%s` (%s)", h.String(), h.Why)
 		}
-		p("Any other name does not resolve (NXDOMAIN), and a connection to another name, an IP address, another port, or over UDP is refused at once. This is intended; do not try to work around it. Tools need no proxy settings. If you need another host, ask the user to relaunch with `claudebox --network allowlist --allow-host NAME` (or `--allow-host NAME:PORT`).")
+		p("Any other name does not resolve (NXDOMAIN), and a connection to another name, an IP address, another port, or over UDP is refused at once. A connection must name its host: TLS by its server name (SNI), plain HTTP by its Host header, the same host for every request on a connection; other protocols (ssh) go through only on a port marked `/nameless` above. This is intended; do not try to work around it. Tools need no proxy settings. If you need another host, ask the user to relaunch with `claudebox --network allowlist --allow-host NAME` (or `--allow-host NAME:PORT`, or `--allow-host NAME:22/nameless` for ssh).")
 	case launch.TierFull:
 		p("The host's full network, as the user has it.")
 		if s.Scoped {

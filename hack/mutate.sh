@@ -13,7 +13,10 @@
 #                     (hidden.go), protected paths (protect.go), the env
 #                     allow-list (env.go), containment (paths.go), network
 #                     allow/deny rules (network.go)
-#   network           the relay's admit and allowed (relay.go, allowlist.go)
+#   network           the relay's decisions: admit and allowed (relay.go,
+#                     allowlist.go), names off the wire (hostname.go), first
+#                     bytes and HTTP framing (firstbytes.go, http.go), DNS
+#                     (dns.go), bounded bookkeeping (answered.go, netlog.go)
 #   state             credential checks and sync (credsync.go, home.go),
 #                     what stays protected (protected.go)
 set -euo pipefail

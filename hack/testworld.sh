@@ -21,7 +21,9 @@
 #                   login for that one), and over ssh on
 #                   22 while the --ssh-agent test runs its sshd);
 #   198.51.100.41   other.test: that test's second sshd;
-#   198.51.100.10:9090 keeps each connection open)
+#   198.51.100.50   registry.test: an npm registry over HTTP (cb-hello);
+#   198.51.100.10:9090 keeps each connection open;
+#   198.51.100.99   slow.test: drops every packet, so a dial there hangs)
 #   fd7a:115c:a1e0::10 Tailscale (IPv6)
 #   10.0.2.100      a LAN host at the address the relay gives a sandbox
 set -euo pipefail
@@ -78,9 +80,17 @@ up() {
 	ip -n "$peers" addr add 203.0.113.2/24 dev p0
 	ip -n "$peers" addr add 2001:db8:ff::2/64 dev p0 nodad
 	ip -n "$peers" link set p0 up
-	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.41 198.51.100.53 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10 10.0.2.100; do
+	for a in 198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.40 198.51.100.41 198.51.100.50 198.51.100.53 198.51.100.99 192.168.77.10 100.100.7.10 169.254.169.254 10.9.9.10 10.0.2.100; do
 		ip -n "$peers" addr add "$a/32" dev lo
 	done
+	ip netns exec "$peers" nft -f - <<-'EOF'
+		table ip cbw {
+			chain input {
+				type filter hook input priority 0; policy accept;
+				ip daddr 198.51.100.99 drop
+			}
+		}
+	EOF
 	for a in 2001:db8:1::10 fd7a:115c:a1e0::10; do
 		ip -n "$peers" addr add "$a/128" dev lo nodad
 	done
@@ -99,7 +109,7 @@ up() {
 	git -C "$run/git/push.git" config http.receivepack true
 
 	start "$peers" peers -dns 198.51.100.53:53 -tls 198.51.100.20:443 -http 198.51.100.20:80 198.51.100.20:2222 \
-		-messages 198.51.100.30:8080 -git 198.51.100.40:443 "$run/git" -hold 198.51.100.10:9090 \
+		-messages 198.51.100.30:8080 -git 198.51.100.40:443 "$run/git" -npm 198.51.100.50:80 -hold 198.51.100.10:9090 \
 		198.51.100.10:8080 192.168.77.10:8080 192.168.77.10:8081 100.100.7.10:8080 \
 		169.254.169.254:8080 10.9.9.10:8080 10.0.2.100:8080 '[2001:db8:1::10]:8080' '[fd7a:115c:a1e0::10]:8080'
 	start "$world" world 127.0.0.1:8080 203.0.113.1:8080

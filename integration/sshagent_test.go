@@ -256,8 +256,8 @@ echo "found:[$(grep -rlsF "$1" "$HOME" /home /tmp /run /etc /.claudebox "$PWD")]
 			t.Errorf("agent-log lacks %v:\n%s", c, lr.stdout)
 		}
 	}
-	// The allowlist tier, with the host's ssh port listed, pushes too.
-	ar := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "git.test:22", "--ssh-agent", "git.test", "--", "sh", "-c",
+	// The allowlist tier, with the host's ssh port listed as nameless, pushes too.
+	ar := in.inWorld(t, "run", "-q", "--network", "allowlist", "--allow-host", "git.test:22/nameless", "--ssh-agent", "git.test", "--", "sh", "-c",
 		"git -c user.name=t -c user.email=t@e commit -q --allow-empty -m via-allowlist && git push -q origin HEAD:refs/heads/main && echo PUSHED")
 	mustExit(t, ar, 0)
 	mustContain(t, ar, "PUSHED")

@@ -67,6 +67,11 @@ type HostRule struct {
 	// Why says where the rule came from: "Claude Code", "--allow-host",
 	// "profile NAME".
 	Why string `json:"why"`
+	// Nameless lets a connection that names no host (ssh, or any client
+	// that sends neither TLS nor HTTP first) through on Ports, to an
+	// address the DNS stub gave out for a name of the rule
+	// (PATTERN:PORT/nameless). False: every connection names its host.
+	Nameless bool `json:"nameless,omitempty"`
 }
 
 func (h HostRule) String() string {
@@ -74,8 +79,15 @@ func (h HostRule) String() string {
 	for i, p := range h.Ports {
 		ports[i] = strconv.Itoa(int(p))
 	}
-	return h.Pattern + ":" + strings.Join(ports, ",")
+	s := h.Pattern + ":" + strings.Join(ports, ",")
+	if h.Nameless {
+		s += namelessSuffix
+	}
+	return s
 }
+
+// namelessSuffix marks a nameless rule: --allow-host github.com:22/nameless.
+const namelessSuffix = "/nameless"
 
 // Matches reports whether name (lower case, no trailing dot) is the rule's.
 func (h HostRule) Matches(name string) bool {
@@ -91,14 +103,20 @@ func (h HostRule) Matches(name string) bool {
 // origin (CLAUDE_AI_ORIGIN).
 var ClaudeHosts = []string{"api.anthropic.com", "platform.claude.com", "claude.ai"}
 
-// ParseHost reads PATTERN[:PORT]: a host name or *.DOMAIN, lower case
-// letters, digits and hyphens in dot-separated labels; without a port, 443
-// and 80.
+// ParseHost reads PATTERN[:PORT][/nameless]: a host name or *.DOMAIN,
+// lower case letters, digits and hyphens in dot-separated labels; without
+// a port, 443 and 80. /nameless (with a port) lets through connections
+// that name no host (ssh) on that port, to the addresses the name
+// resolved to.
 func ParseHost(s, why string) (HostRule, error) {
 	bad := withHint(fmt.Errorf("%w: --allow-host %q", ErrBadNetwork, s),
-		"give a host name or *.DOMAIN, with :PORT if not 443 and 80, e.g. --allow-host github.com or --allow-host '*.npmjs.org'")
-	name, port, hasPort := strings.Cut(strings.ToLower(strings.TrimSuffix(s, ".")), ":")
-	h := HostRule{Pattern: name, Ports: []uint16{443, 80}, Why: why}
+		"give a host name or *.DOMAIN, with :PORT if not 443 and 80, and /nameless after the port for a protocol that names no host (ssh), e.g. --allow-host github.com, --allow-host '*.npmjs.org' or --allow-host github.com:22/nameless")
+	rest, nameless := strings.CutSuffix(s, namelessSuffix)
+	name, port, hasPort := strings.Cut(strings.ToLower(strings.TrimSuffix(rest, ".")), ":")
+	h := HostRule{Pattern: name, Ports: []uint16{443, 80}, Why: why, Nameless: nameless}
+	if nameless && !hasPort {
+		return h, bad
+	}
 	if hasPort {
 		n, err := strconv.ParseUint(port, 10, 16)
 		if err != nil || n == 0 {

@@ -2,6 +2,7 @@ package network
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -28,9 +29,9 @@ import (
 // reads where the connection was going (SO_ORIGINAL_DST), checks it again,
 // and connects there with the kernel's own TCP; the bytes are moved by
 // splice(2) (io.Copy between TCP connections). DNS goes to a stub on
-// 127.0.0.53 in the sandbox, which the launcher forwards to the host's
-// resolvers. No tap device, no /dev/net/tun, no slirp4netns. UDP other than
-// DNS is rejected at once.
+// 127.0.0.53 in the sandbox, whose questions the launcher asks the host's
+// resolvers in queries it builds itself (dns.go). No tap device, no
+// /dev/net/tun, no slirp4netns. UDP other than DNS is rejected at once.
 
 // RelayAddr is the sandbox's address on its loopback in the relay's shape,
 // and RelayDNS its DNS stub.
@@ -105,6 +106,10 @@ type relayDriver struct {
 	// launcher hold at once; queries bounds the DNS queries in flight.
 	connSet
 	queries chan struct{}
+	// ctx ends with Down: dials, DNS exchanges and first-byte reads in
+	// progress stop with it, so that exit does not wait for them.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Prepare: the CNI list's egress plugin gives the namespace its address
@@ -128,7 +133,7 @@ func (d *relayDriver) Prepare(a *Attachment, opts netconf.Options) (netconf.Opti
 		if err != nil {
 			return opts, nil, err
 		}
-		d.list = &allowlist{hosts: a.Network.Hosts, answered: map[netip.Addr][]string{}, log: log}
+		d.list = newAllowlist(a.Network.Hosts, log)
 	}
 	opts.Relay = &netconf.RelayConf{Port: d.sockets.port(), Addr: RelayAddr}
 	return opts, nil, nil
@@ -152,6 +157,7 @@ const (
 // Up serves the sockets until Down.
 func (d *relayDriver) Up(*Attachment) error {
 	d.init(maxRelayed)
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.queries = make(chan struct{}, maxInFlight)
 	d.serve(func() { d.acceptLoop(d.sockets.TCP, d.relayTCP) })
 	d.serve(func() { d.acceptLoop(d.sockets.DNSTCP, d.relayDNSTCP) })
@@ -163,6 +169,9 @@ func (d *relayDriver) Up(*Attachment) error {
 func (d *relayDriver) Down(*Attachment) {
 	if d.sockets == nil {
 		return
+	}
+	if d.cancel != nil {
+		d.cancel()
 	}
 	d.closeAll()
 	d.sockets.Close()
@@ -190,41 +199,108 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 		}
 		return
 	}
-	first := firstBytes(in)
-	to, name, refused := d.admit(dst, first)
-	e := logEntry{Kind: "tcp", Name: name, Addr: dst.Addr().String(), Port: dst.Port(), Verdict: "allowed"}
-	if refused != "" {
-		e.Verdict, e.Reason = "refused", refused
+	_, nameless := d.list.namelessFor(dst)
+	f := readFirst(in, nameless)
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	v := d.list.decide(ctx, dst, f, func(ctx context.Context, name string) ([]netip.Addr, error) { return lookupA(ctx, d.ask, name) },
+		d.allowed, d.allowedNet)
+	cancel()
+	e := logEntry{Kind: "tcp", Name: v.name, Addr: dst.Addr().String(), Port: dst.Port(), Verdict: "allowed"}
+	if v.reason != "" {
+		e.Verdict, e.Reason = "refused", v.reason
 		d.list.log.add(e)
 		in.SetLinger(0)
 		return
 	}
-	n, ok := d.pass(in, to, first, 30*time.Second)
+	to := v.to.String()
+	e.Addr = to
+	if f.kind != httpRequest || v.byNet {
+		n, ok := d.pass(in, to, f.bytes, 30*time.Second)
+		if !ok {
+			e.Verdict, e.Reason = "refused", "cannot connect to "+to
+			in.SetLinger(0)
+		}
+		e.Bytes = n
+		d.list.log.add(e)
+		return
+	}
+	// Plaintext HTTP: each request is looked at (guardHTTP).
+	out, ok := d.dial(to, 30*time.Second)
 	if !ok {
 		e.Verdict, e.Reason = "refused", "cannot connect to "+to
+		d.list.log.add(e)
 		in.SetLinger(0)
+		return
 	}
-	e.Addr, e.Bytes = to, n
+	if out == nil {
+		return
+	}
+	defer d.untrack(out)
+	back := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(in, out)
+		_ = in.CloseWrite()
+		back <- n
+	}()
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(f.bytes), in), 4096)
+	cw := &countingWriter{w: out}
+	reason := guardHTTP(r, cw, v.name)
+	if reason != "" {
+		in.SetLinger(0)
+		in.Close()
+		out.Close()
+	} else {
+		_ = out.CloseWrite()
+	}
+	e.Bytes = cw.n + <-back
 	d.list.log.add(e)
+	if reason != "" {
+		e.Verdict, e.Reason, e.Bytes = "refused", reason, 0
+		d.list.log.add(e)
+	}
+}
+
+// countingWriter counts what it passes on.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// dial connects to addr, within timeout and until Down; the connection is
+// nil, with true, when the relay is closing.
+func (d *relayDriver) dial(addr string, timeout time.Duration) (*net.TCPConn, bool) {
+	ctx, cancel := context.WithTimeout(d.ctx, timeout)
+	defer cancel()
+	out, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false
+	}
+	if !d.track(out) {
+		out.Close()
+		return nil, true
+	}
+	return out.(*net.TCPConn), true
 }
 
 // pass connects to addr, sends it what the client sent already (first),
 // and moves the bytes between in and it until both are done; it returns
 // the bytes moved, and false when it cannot connect.
 func (d *relayDriver) pass(in *net.TCPConn, addr string, first []byte, timeout time.Duration) (int64, bool) {
-	out, err := (&net.Dialer{Timeout: timeout}).Dial("tcp", addr)
-	if err != nil {
-		return 0, false
-	}
-	if !d.track(out) {
-		out.Close()
-		return 0, true
+	out, ok := d.dial(addr, timeout)
+	if out == nil {
+		return 0, ok
 	}
 	defer d.untrack(out)
 	if _, err := out.Write(first); err != nil {
 		return 0, true
 	}
-	return int64(len(first)) + splice(in, out.(*net.TCPConn)), true
+	return int64(len(first)) + splice(in, out), true
 }
 
 // allowed says whether the relay may connect to dst: what the egress rules
@@ -251,15 +327,9 @@ func (d *relayDriver) allowedNet(dst netip.AddrPort) bool {
 	})
 }
 
-// relayDNSTCP passes a DNS-over-TCP connection to the host's first
-// resolver.
+// relayDNSTCP answers DNS over TCP as over UDP: length-prefixed
+// messages (RFC 1035 4.2.2), each answered by stub.
 func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
-	if d.list == nil {
-		d.pass(in, d.upstreams[0], nil, 5*time.Second)
-		return
-	}
-	// The allowlist's stub answers over TCP as over UDP: length-prefixed
-	// messages (RFC 1035 4.2.2), each answered by the list.
 	r := bufio.NewReader(in)
 	for {
 		_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -271,7 +341,7 @@ func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
 		if _, err := io.ReadFull(r, query); err != nil {
 			return
 		}
-		answer := d.list.answer(query, d.resolve)
+		answer := stub(d.ctx, d.list, query, true, d.ask)
 		if answer == nil {
 			return
 		}
@@ -281,8 +351,8 @@ func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
 	}
 }
 
-// dnsLoop answers the stub's queries by asking the host's resolvers, in
-// turn, from the host's network namespace.
+// dnsLoop answers the stub's queries (stub), asking the host's resolvers
+// from the host's network namespace.
 func (d *relayDriver) dnsLoop() {
 	buf := make([]byte, 65535)
 	for {
@@ -298,38 +368,11 @@ func (d *relayDriver) dnsLoop() {
 		query := append([]byte(nil), buf[:n]...)
 		d.serve(func() {
 			defer func() { <-d.queries }()
-			ask := d.resolve
-			if d.list != nil {
-				ask = func(q []byte) []byte { return d.list.answer(q, d.resolve) }
-			}
-			if answer := ask(query); answer != nil {
+			if answer := stub(d.ctx, d.list, query, false, d.ask); answer != nil {
 				_, _ = d.sockets.DNS.WriteToUDPAddrPort(answer, from)
 			}
 		})
 	}
-}
-
-// resolve sends a query to the host's resolvers until one answers.
-func (d *relayDriver) resolve(query []byte) []byte {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, up := range d.upstreams {
-		c, err := (&net.Dialer{}).DialContext(ctx, "udp", up)
-		if err != nil {
-			continue
-		}
-		deadline, _ := ctx.Deadline()
-		_ = c.SetDeadline(deadline)
-		if _, err := c.Write(query); err == nil {
-			answer := make([]byte, 65535)
-			if n, err := c.Read(answer); err == nil {
-				c.Close()
-				return answer[:n]
-			}
-		}
-		c.Close()
-	}
-	return nil
 }
 
 // splice moves the bytes of a and b both ways until both sides are done,

@@ -222,7 +222,7 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 	}
 	for i, h := range f.AllowHosts {
 		if _, err := launch.ParseHost(h, ""); err != nil {
-			return nil, "", bad(fmt.Sprintf("allowHosts[%d]", i), "%q: use a host name or *.DOMAIN, with :PORT if not 443 and 80", h)
+			return nil, "", bad(fmt.Sprintf("allowHosts[%d]", i), "%q: use a host name or *.DOMAIN, with :PORT if not 443 and 80, and /nameless after the port for ssh", h)
 		}
 		p.AllowHosts = append(p.AllowHosts, h)
 	}

@@ -45,7 +45,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "", "apply profile `NAME` (~/.claudebox/profiles/NAME.json); default $CLAUDEBOX_PROFILE")
 	fs.StringVar(&f.network, "network", "", "network `TIER`: none (loopback only), allowlist (only --allow-host names and Claude's own), inet (internet, no LAN or host) or full (the host's); default $CLAUDEBOX_NETWORK, else full")
 	fs.StringArrayVar(&f.allowNet, "allow-net", nil, "with --network inet, let `ADDR[:PORT]` or CIDR[:PORT] through (repeatable), e.g. 192.168.1.10:5432")
-	fs.StringArrayVar(&f.allowHost, "allow-host", nil, "with --network allowlist, let `PATTERN[:PORT]` through: a host name or *.DOMAIN, ports 443 and 80 unless given (repeatable)")
+	fs.StringArrayVar(&f.allowHost, "allow-host", nil, "with --network allowlist, let `PATTERN[:PORT][/nameless]` through: a host name or *.DOMAIN, ports 443 and 80 unless given; /nameless also lets through connections that name no host, e.g. github.com:22/nameless for ssh (repeatable)")
 	fs.StringArrayVar(&f.sockets, "socket", nil, "show the host's unix socket `PATH`, or a directory of sockets, on purpose (repeatable), e.g. /run/postgresql; every other host socket is out of reach")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "launch without asking for confirmation")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing of claudebox's own unless something fails or was repaired (no audit, no question)")

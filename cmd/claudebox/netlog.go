@@ -31,7 +31,10 @@ func newNetLogCommand() *cobra.Command {
 (the current directory's, or --project DIR): each DNS query answered or
 refused, each connection allowed (with the bytes moved) or refused, and
 why. The log lives in the project's instance, which the sandbox never
-sees.`,
+sees. It is bounded (8 MiB, with a share for each of allowed connections,
+DNS answers and refusals): a "dropped" line counts what was not written,
+so a flood of refusals never hides the allowed connections. Names are shown
+with control bytes escaped (\xNN).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, found, err := readSessionLog(project, state.LastNetLog, cmd.ErrOrStderr())

@@ -11,12 +11,24 @@
 //	    play a scripted Messages API (-messages ADDR:PORT, see messagesAPI);
 //	    serve git over HTTPS (-git ADDR:PORT DIR, git http-backend; the
 //	    repositories named push*.git ask for GitUser and GitPassword);
+//	    serve an npm registry (-npm ADDR:PORT, npmRegistry);
 //	    print "ready" once listening.
 //	testpeer probe NAME=TARGET...
 //	    TARGET is ADDR:PORT, unix:PATH, dns:HOSTNAME, udp:ADDR:PORT (a DNS
 //	    query), tls:HOST:PORT[@ADDR:PORT] (SNI HOST, connecting to ADDR
-//	    when given) or http:HOST:PORT[@ADDR:PORT] (Host HOST); print
-//	    "NAME ok|fail MS detail" for each, 3 s at most each.
+//	    when given) or http:HOST:PORT[@ADDR:PORT] (Host HOST);
+//	    hello:SNI@ADDR:PORT/MODE, a ClientHello naming SNI (any string)
+//	    sent whole, late (after 450 ms), over two TLS records (records)
+//	    or over two TCP segments 50 ms apart (segments), then read what
+//	    comes back; tlssplit:HOST@ADDR:PORT, a whole TLS handshake whose
+//	    ClientHello (its size shown) goes over two TCP segments;
+//	    send:ADDR:PORT/PART,... sends each PART (base64url, or sMS to
+//	    wait MS ms) and reads what comes back. Print "NAME ok|fail MS
+//	    detail" for each, 3 s at most each; MS counts from the last
+//	    write for hello and send.
+//	testpeer dnsflood N
+//	    send N DNS queries for distinct names under flood.test to the
+//	    resolver, 200 at a time; print how many were answered.
 //	testpeer connect-time ADDR:PORT N
 //	    connect N times (reading the greeting each time); print the median
 //	    in microseconds.
@@ -38,14 +50,19 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -72,6 +89,8 @@ var records = map[string][4]byte{
 	"api.test.":      {198, 51, 100, 30},
 	"git.test.":      {198, 51, 100, 40},
 	"other.test.":    {198, 51, 100, 41},
+	"slow.test.":     {198, 51, 100, 99}, // no host: a dial there hangs
+	"registry.test.": {198, 51, 100, 50},
 }
 
 func main() {
@@ -95,6 +114,8 @@ func main() {
 		fmt.Println("injected")
 	case "syscall":
 		trySyscall(os.Args[2])
+	case "dnsflood":
+		err = dnsFlood(os.Args[2:])
 	case "connect-time":
 		err = connectTime(os.Args[2:])
 	case "open":
@@ -158,6 +179,19 @@ func serve(args []string) error {
 			}
 			backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
 			go http.Serve(l, gitLogin(backend))
+		case "-npm":
+			// -npm ADDR:PORT: an npm registry over plain HTTP with one
+			// package, cb-hello (npmRegistry).
+			i++
+			l, err := net.Listen("tcp", args[i])
+			if err != nil {
+				return err
+			}
+			reg, err := npmRegistry()
+			if err != nil {
+				return err
+			}
+			go http.Serve(l, reg)
 		case "-messages":
 			i++
 			l, err := net.Listen("tcp", args[i])
@@ -345,11 +379,18 @@ func trySyscall(name string) {
 	}
 }
 
+// lastWrite, when a probe sets it, is where its time counts from.
+var lastWrite time.Time
+
 func probe(args []string) {
 	for _, a := range args {
 		name, target, _ := strings.Cut(a, "=")
 		start := time.Now()
+		lastWrite = time.Time{}
 		detail, err := try(target)
+		if !lastWrite.IsZero() {
+			start = lastWrite
+		}
 		ms := time.Since(start).Milliseconds()
 		if err != nil {
 			fmt.Printf("%s fail %d %v\n", name, ms, err)
@@ -368,6 +409,19 @@ func try(target string) (string, error) {
 			return "", err
 		}
 		return strings.Join(addrs, ","), nil
+	}
+	if rest, ok := strings.CutPrefix(target, "hello:"); ok {
+		sni, rest, _ := strings.Cut(rest, "@")
+		addr, mode, _ := strings.Cut(rest, "/")
+		return sendHello(ctx, sni, addr, mode)
+	}
+	if rest, ok := strings.CutPrefix(target, "tlssplit:"); ok {
+		host, addr, _ := strings.Cut(rest, "@")
+		return tlsSplit(ctx, host, addr)
+	}
+	if rest, ok := strings.CutPrefix(target, "send:"); ok {
+		addr, parts, _ := strings.Cut(rest, "/")
+		return sendParts(ctx, addr, strings.Split(parts, ","))
 	}
 	if rest, ok := strings.CutPrefix(target, "tls:"); ok {
 		hostport, at, _ := strings.Cut(rest, "@")
@@ -546,6 +600,258 @@ func openMany(args []string) error {
 		c.Close()
 	}
 	return nil
+}
+
+// clientHello is the ClientHello crypto/tls sends for sni, as one record.
+// crypto/tls leaves out an SNI that holds an address, so it is asked for a
+// stand-in name of the same length, which is then replaced.
+func clientHello(sni string) ([]byte, error) {
+	stand := strings.Repeat("s", max(len(sni)-5, 1)) + ".test"
+	a, b := net.Pipe()
+	defer a.Close()
+	go func() {
+		c := tls.Client(a, &tls.Config{ServerName: stand, InsecureSkipVerify: true})
+		c.SetDeadline(time.Now().Add(time.Second))
+		c.Handshake()
+	}()
+	buf := make([]byte, 16<<10)
+	b.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := b.Read(buf)
+	b.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(sni) < 6 {
+		return nil, fmt.Errorf("an SNI of %d bytes is too short for the stand-in", len(sni))
+	}
+	return bytes.Replace(buf[:n], []byte(stand), []byte(sni), 1), nil
+}
+
+// sendHello sends a ClientHello for sni to addr as mode says, and reads
+// what comes back (the relay lets it through when the server answers).
+func sendHello(ctx context.Context, sni, addr, mode string) (string, error) {
+	hello, err := clientHello(sni)
+	if err != nil {
+		return "", err
+	}
+	var steps []any
+	switch mode {
+	case "whole":
+		steps = []any{hello}
+	case "late":
+		steps = []any{450 * time.Millisecond, hello}
+	case "records":
+		body := hello[5:]
+		rec := func(b []byte) []byte {
+			return append([]byte{22, hello[1], hello[2], byte(len(b) >> 8), byte(len(b))}, b...)
+		}
+		steps = []any{append(rec(body[:100]), rec(body[100:])...)}
+	case "segments":
+		steps = []any{hello[:100], 50 * time.Millisecond, hello[100:]}
+	default:
+		return "", fmt.Errorf("unknown mode %q", mode)
+	}
+	return exchange(ctx, addr, steps)
+}
+
+// sendParts sends each part (base64url, or sMS: wait MS ms), then reads
+// what comes back.
+func sendParts(ctx context.Context, addr string, parts []string) (string, error) {
+	var steps []any
+	for _, p := range parts {
+		if ms, ok := strings.CutPrefix(p, "s"); ok {
+			var n int
+			fmt.Sscan(ms, &n)
+			steps = append(steps, time.Duration(n)*time.Millisecond)
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(p)
+		if err != nil {
+			return "", err
+		}
+		steps = append(steps, b)
+	}
+	return exchange(ctx, addr, steps)
+}
+
+// exchange connects to addr and takes each step, a write ([]byte) or a
+// wait (time.Duration), then reads what comes back.
+func exchange(ctx context.Context, addr string, steps []any) (string, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(true)
+	for _, s := range steps {
+		switch s := s.(type) {
+		case time.Duration:
+			time.Sleep(s)
+		case []byte:
+			if _, err := c.Write(s); err != nil {
+				return "", err
+			}
+			lastWrite = time.Now()
+		}
+	}
+	return readBack(c)
+}
+
+// readBack reads what the other side sends, for 1.5 s at most: the bytes
+// (quoted), in the error too when the connection ended otherwise than
+// still open or closed cleanly after some bytes.
+func readBack(c net.Conn) (string, error) {
+	c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	got, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) && len(got) > 0 {
+		err = nil
+	}
+	if err == nil && len(got) == 0 {
+		err = errors.New("closed with nothing sent back")
+	}
+	back := fmt.Sprintf("%d bytes back: %q", len(got), got[:min(len(got), 1000)])
+	if err != nil {
+		return "", fmt.Errorf("%w, after %s", err, back)
+	}
+	return back, nil
+}
+
+// splitConn sends its first write over two TCP segments, 50 ms apart,
+// and notes its size.
+type splitConn struct {
+	net.Conn
+	first int
+}
+
+func (c *splitConn) Write(b []byte) (int, error) {
+	if c.first != 0 || len(b) < 200 {
+		return c.Conn.Write(b)
+	}
+	c.first = len(b)
+	n, err := c.Conn.Write(b[:100])
+	if err != nil {
+		return n, err
+	}
+	time.Sleep(50 * time.Millisecond)
+	m, err := c.Conn.Write(b[100:])
+	return n + m, err
+}
+
+// tlsSplit makes a TLS connection to host at addr whose ClientHello goes
+// over two segments, and reads the server's line.
+func tlsSplit(ctx context.Context, host, addr string) (string, error) {
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	raw.(*net.TCPConn).SetNoDelay(true)
+	sc := &splitConn{Conn: raw}
+	c := tls.Client(sc, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return fmt.Sprintf("%s (a ClientHello of %d bytes)", strings.TrimSpace(line), sc.first), err
+}
+
+// dnsFlood sends N queries for distinct names under flood.test to the
+// resolver of /etc/resolv.conf, 200 at a time, reading the answers of
+// each batch (200 ms at most) before the next.
+func dnsFlood(args []string) error {
+	var n int
+	if len(args) != 1 {
+		return errors.New("usage: testpeer dnsflood N")
+	}
+	fmt.Sscan(args[0], &n)
+	conf, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return err
+	}
+	server := ""
+	for _, l := range strings.Split(string(conf), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "nameserver" && server == "" {
+			server = f[1]
+		}
+	}
+	c, err := net.Dial("udp", net.JoinHostPort(server, "53"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	answered := 0
+	buf := make([]byte, 512)
+	for sent := 0; sent < n; {
+		batch := min(200, n-sent)
+		for i := range batch {
+			name := fmt.Sprintf("f%d.flood", sent+i)
+			q := []byte{byte(sent + i), byte((sent + i) >> 8), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}
+			for _, l := range strings.Split(name, ".") {
+				q = append(append(q, byte(len(l))), l...)
+			}
+			q = append(q, 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1)
+			if _, err := c.Write(q); err != nil {
+				return err
+			}
+		}
+		sent += batch
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for range batch {
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+			answered++
+		}
+	}
+	fmt.Println("flood sent", n, "answered", answered)
+	return nil
+}
+
+// npmRegistry is an npm registry, over plain HTTP at registry.test, that
+// holds one package: cb-hello 1.0.0, whose module is the string "hello
+// from the world registry". It prints "npm-request PATH" for each request.
+func npmRegistry() (http.Handler, error) {
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	for name, body := range map[string]string{
+		"package/package.json": `{"name":"cb-hello","version":"1.0.0","main":"index.js"}`,
+		"package/index.js":     `module.exports = "hello from the world registry";`,
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(1e9, 0)}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	sum := sha512.Sum512(tgz.Bytes())
+	meta, err := json.Marshal(map[string]any{
+		"name": "cb-hello", "dist-tags": map[string]string{"latest": "1.0.0"},
+		"versions": map[string]any{"1.0.0": map[string]any{"name": "cb-hello", "version": "1.0.0", "main": "index.js",
+			"dist": map[string]string{"tarball": "http://registry.test/cb-hello/-/cb-hello-1.0.0.tgz",
+				"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sum[:])}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("npm-request", r.URL.Path)
+		switch r.URL.Path {
+		case "/cb-hello":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(meta)
+		case "/cb-hello/-/cb-hello-1.0.0.tgz":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(tgz.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}), nil
 }
 
 // The login the git server asks for on its push*.git repositories.
