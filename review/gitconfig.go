@@ -272,9 +272,16 @@ func judgeGitConfig(old, now []byte) []string {
 }
 
 // judgeCommondir: a linked worktree's commondir ("../..") is git's own;
-// any other redirects where git reads config and hooks from.
+// in a git directory the review examines itself (not a worktrees/ entry,
+// whose own config and hooks it does not read), "." names that same
+// directory: nothing new (it is the placeholder the pinned protection
+// makes at launch). Any other redirects where git reads config and hooks
+// from. Exact content only (one optional newline): git reads the whole
+// file as the path.
 func judgeCommondir(rel string, now []byte) []string {
-	if path.Base(path.Dir(path.Dir(rel))) == "worktrees" && strings.TrimSpace(string(now)) == "../.." {
+	content := strings.TrimSuffix(string(now), "\n")
+	inWorktree := path.Base(path.Dir(path.Dir(rel))) == "worktrees"
+	if inWorktree && content == "../.." || !inWorktree && content == "." {
 		return nil
 	}
 	return []string{"commondir " + strings.TrimSpace(string(now)) + ": git reads its config and hooks from there"}

@@ -121,6 +121,14 @@ func TestJudgeCommondir(t *testing.T) {
 	if r := judgeCommondir(".git/worktrees/w/commondir", []byte("../..\n")); r != nil {
 		t.Errorf("a linked worktree's commondir held: %q", r)
 	}
+	if r := judgeCommondir(".git/commondir", []byte(".\n")); r != nil {
+		t.Errorf("the placeholder commondir \".\" held: %q", r)
+	}
+	for rel, c := range map[string]string{".git/worktrees/w/commondir": ".\n", "x/commondir": ".\n../evil\n", ".git/commondir": " .\n"} {
+		if r := judgeCommondir(rel, []byte(c)); r == nil {
+			t.Errorf("commondir %s = %q passed", rel, c)
+		}
+	}
 	if r := judgeCommondir(".git/commondir", []byte("../evil\n")); r == nil {
 		t.Error("a commondir to elsewhere passed")
 	}
