@@ -76,7 +76,7 @@ func TestClassify(t *testing.T) {
 		{"half a record, then nothing", hello[:len(hello)/2], true, tlsHello, "", "not whole within"},
 		{"a smuggled address", withSNI(t, "::ffff:198.51.100.10%x.allowed.test"), false, tlsHello, "::ffff:198.51.100.10%x.allowed.test", "not a host name: the SNI holds ':'"},
 		{"no SNI", clientHello(t, ""), false, tlsHello, "", "without a server name"},
-		{"an alert record", []byte{21, 3, 1, 0, 2, 1, 0}, false, other, "", ""},
+		{"an alert record", []byte{21, 3, 1, 0, 2, 1, 0}, false, tlsHello, "", "a TLS record of type 21 before the ClientHello"},
 		{"a record of the wrong type in the middle", append(splitRecords(hello, 300)[:305], 23, 3, 3, 0, 1, 0), false, tlsHello, "", "type 23"},
 		{"HTTP", []byte("GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: github.com:80\r\n\r\n"), false, httpRequest, "github.com", ""},
 		{"HTTP, head not whole", []byte("GET / HTTP/1.1\r\nHost: github.com\r\n"), false, undecided, "", ""},
@@ -344,7 +344,7 @@ func TestGuardHTTP(t *testing.T) {
 			"", "over 32 KiB"},
 	} {
 		var out bytes.Buffer
-		reason := guardHTTP(bufio.NewReaderSize(strings.NewReader(c.in), 4096), &out, "a.test")
+		reason := guardHTTP(bufio.NewReaderSize(strings.NewReader(c.in), 4096), &out, "a.test", anyRead)
 		if out.String() != c.passed || !strings.Contains(reason, c.reason) || c.reason == "" && reason != "" {
 			t.Errorf("%s: passed %q, reason %q; want %q, %q", c.what, out.String(), reason, c.passed, c.reason)
 		}
@@ -435,7 +435,7 @@ func FuzzSandboxInput(f *testing.F) {
 		_ = classify(b, false)
 		_ = classify(b, true)
 		var out bytes.Buffer
-		_ = guardHTTP(bufio.NewReaderSize(bytes.NewReader(b), 4096), &out, "internet.test")
+		_ = guardHTTP(bufio.NewReaderSize(bytes.NewReader(b), 4096), &out, "internet.test", anyRead)
 		if out.Len() > len(b) {
 			t.Fatal("passed more than was sent")
 		}
@@ -737,7 +737,7 @@ func TestParseHead(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	reason := guardHTTP(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n")), &out, "a.test")
+	reason := guardHTTP(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n")), &out, "a.test", anyRead)
 	if !strings.HasPrefix(reason, "request 2 on the connection: 2 Host headers") {
 		t.Errorf("a bad second request: %q", reason)
 	}
@@ -809,6 +809,34 @@ func TestHelloSNI(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", c.what, name, err, c.name)
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s: %q, %v; want an error with %q", c.what, name, err, c.err)
+		}
+	}
+}
+
+// anyRead lets guardHTTP read every head at once (the relay bounds them).
+func anyRead(bool) bool { return true }
+
+// TestClassifyLenient: what a lenient server would take for TLS or HTTP
+// is taken for it, so that it must name its host, on a nameless port too:
+// a TLS alert before the ClientHello, a lower-case method, empty lines
+// before the request line.
+func TestClassifyLenient(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		kind firstKind
+	}{
+		{"\x15\x03\x01\x00\x02\x01\x5a\x16\x03\x01", tlsHello},
+		{"\x17\x03\x03\x00\x10", tlsHello},
+		{"get / HTTP/1.1\r\nHost: b.test\r\n\r\n", httpRequest},
+		{"\r\nGET / HTTP/1.1\r\nHost: b.test\r\n\r\n", httpRequest},
+		{"SSH-2.0-OpenSSH_9.2\r\n", other},
+	} {
+		f := classify([]byte(c.in), true)
+		if f.kind != c.kind {
+			t.Errorf("%q: kind %v, want %v", c.in, f.kind, c.kind)
+		}
+		if c.kind != other && f.reason == "" {
+			t.Errorf("%q: let through (name %q): a TLS or HTTP client must name an allowed host, well-formed", c.in, f.name)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,10 @@ func classify(b []byte, final bool) first {
 		if final {
 			f.kind = silent
 		}
+		return f
+	case b[0] >= 20 && b[0] <= 24 && b[0] != 22: // another TLS record first (an alert, ...)
+		f.kind = tlsHello
+		f.reason = fmt.Sprintf("a TLS record of type %d before the ClientHello", b[0])
 		return f
 	case b[0] == 22: // a TLS handshake record
 		f.kind = tlsHello
@@ -132,18 +137,31 @@ func checked(what, raw string) (name, reason string) {
 	return n, ""
 }
 
-// looksHTTP says whether b starts an HTTP/1 request line, a method of
-// capital letters and a space: 1 yes, -1 no, 0 cannot tell yet.
+// looksHTTP says whether b may start an HTTP/1 request, as a lenient
+// server reads one: empty lines, then a method of letters of either case
+// and a space: 1 yes, -1 no, 0 cannot tell yet. What it takes for HTTP
+// must name its host (parseHead is strict about the rest): a client
+// that looks like HTTP is never let through by address.
 func looksHTTP(b []byte) int {
-	for i, c := range b {
+	i := 0
+	for i < len(b) && i < 8 && (b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	for j, c := range b[i:] {
 		switch {
-		case c == ' ' && i > 0:
+		case c == ' ' && j > 0:
 			return 1
-		case c < 'A' || c > 'Z' || i >= 20:
+		case (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') || j >= 20:
 			return -1
 		}
 	}
 	return 0
+}
+
+// isMethod says whether m is a method as claudebox passes one: capital
+// letters.
+func isMethod(m string) bool {
+	return m != "" && len(m) < 20 && strings.Trim(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }
 
 // crlfOnly checks that every line break in b (up to end, the head's end;

@@ -44,7 +44,7 @@ func parseHead(head []byte) (httpHead, error) {
 		return h, fmt.Errorf("HTTP version %q", clip(version))
 	case method == "CONNECT":
 		return h, errors.New("an HTTP CONNECT (a tunnel) is refused")
-	case looksHTTP([]byte(method+" ")) != 1:
+	case !isMethod(method):
 		return h, fmt.Errorf("the method %q", clip(method))
 	}
 	for _, c := range []byte(target) {
@@ -140,10 +140,23 @@ func stripPort(host string) string {
 // guardHTTP passes a plaintext HTTP client's requests from r to out,
 // each whole (head, then body by its framing), as long as each names
 // name; it returns at the client's end between requests (""), or with the
-// reason it stopped passing.
-func guardHTTP(r *bufio.Reader, out io.Writer, name string) string {
+// reason it stopped passing. reading(true) is called when a request's
+// first byte has come and its head is to be read (false: stop, the relay
+// is going down), reading(false) when it has been: the relay bounds how
+// many heads it reads at once, and how long each may take.
+func guardHTTP(r *bufio.Reader, out io.Writer, name string, reading func(bool) bool) string {
 	for n := 0; ; n++ {
+		if _, err := r.Peek(1); err != nil {
+			if err == io.EOF {
+				return ""
+			}
+			return "not a well-formed HTTP request: " + err.Error()
+		}
+		if !reading(true) {
+			return ""
+		}
 		head, err := readHead(r)
+		reading(false)
 		if err == io.EOF {
 			return ""
 		}

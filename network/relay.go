@@ -106,6 +106,8 @@ type relayDriver struct {
 	// launcher hold at once; queries bounds the DNS queries in flight.
 	connSet
 	queries chan struct{}
+	// reading holds a slot per connection being read (maxReading).
+	reading chan struct{}
 	// ctx ends with Down: dials, DNS exchanges and first-byte reads in
 	// progress stop with it, so that exit does not wait for them.
 	ctx    context.Context
@@ -150,8 +152,14 @@ func (d *relayDriver) summary() string {
 // Limits on what one sandbox makes the relay hold at once; beyond them a
 // connection is reset, a query dropped (its client asks again).
 const (
-	maxRelayed  = 4096
+	maxRelayed  = 1024
 	maxInFlight = 256
+	// maxReading bounds the connections whose first bytes or request head
+	// are being read at once (each up to maxHead): the others wait, their
+	// bytes in the kernel's buffers, not the launcher's memory.
+	maxReading = 64
+	// maxDNSMessage bounds a DNS query over TCP: a question and EDNS.
+	maxDNSMessage = 4096
 )
 
 // Up serves the sockets until Down.
@@ -159,6 +167,7 @@ func (d *relayDriver) Up(*Attachment) error {
 	d.init(maxRelayed)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.queries = make(chan struct{}, maxInFlight)
+	d.reading = make(chan struct{}, maxReading)
 	d.serve(func() { d.acceptLoop(d.sockets.TCP, d.relayTCP) })
 	d.serve(func() { d.acceptLoop(d.sockets.DNSTCP, d.relayDNSTCP) })
 	d.serve(d.dnsLoop)
@@ -200,7 +209,12 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 		return
 	}
 	_, nameless := d.list.namelessFor(dst)
+	if !d.read() {
+		in.SetLinger(0)
+		return
+	}
 	f := readFirst(in, nameless)
+	d.doneReading()
 	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
 	v := d.list.decide(ctx, dst, f, func(ctx context.Context, name string) ([]netip.Addr, error) { return lookupA(ctx, d.ask, name) },
 		d.allowed, d.allowedNet)
@@ -244,7 +258,15 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 	}()
 	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(f.bytes), in), 4096)
 	cw := &countingWriter{w: out}
-	reason := guardHTTP(r, cw, v.name)
+	reason := guardHTTP(r, cw, v.name, func(reading bool) bool {
+		if !reading {
+			d.doneReading()
+			_ = in.SetReadDeadline(time.Time{})
+			return true
+		}
+		_ = in.SetReadDeadline(time.Now().Add(nameWait))
+		return d.read()
+	})
 	if reason != "" {
 		in.SetLinger(0)
 		in.Close()
@@ -259,6 +281,19 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 		d.list.log.add(e)
 	}
 }
+
+// read takes a reading slot, waiting for one until Down; false when the
+// relay is going down.
+func (d *relayDriver) read() bool {
+	select {
+	case d.reading <- struct{}{}:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+func (d *relayDriver) doneReading() { <-d.reading }
 
 // countingWriter counts what it passes on.
 type countingWriter struct {
@@ -336,6 +371,9 @@ func (d *relayDriver) relayDNSTCP(in *net.TCPConn) {
 		var n uint16
 		if binary.Read(r, binary.BigEndian, &n) != nil {
 			return
+		}
+		if n > maxDNSMessage {
+			return // no query is this long: a sandbox holding the launcher's memory
 		}
 		query := make([]byte, n)
 		if _, err := io.ReadFull(r, query); err != nil {
