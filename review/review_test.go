@@ -2,6 +2,7 @@ package review
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,17 +357,32 @@ func TestReviewWalkCap(t *testing.T) {
 	old := walkLimits
 	walkLimits.Dirs = 3
 	defer func() { walkLimits = old }()
+	// Fails closed: the review stays pending (the next launch refuses).
 	res, err := w.store.Run()
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ErrIncomplete) || !w.store.Pending() {
+		t.Fatalf("a capped review ended: err %v, pending %v", err, w.store.Pending())
 	}
 	if len(res.Incomplete) == 0 || !strings.Contains(res.Incomplete[0], "more than 3 directories") {
 		t.Errorf("a capped walk is not said: %q", res.Incomplete)
 	}
 	var b bytes.Buffer
 	Report(&b, res)
-	if !strings.Contains(b.String(), "could not look at everything") {
+	if !strings.Contains(b.String(), "could not look at everything") || !strings.Contains(b.String(), "--incomplete-ok") {
 		t.Errorf("report: %s", b.String())
+	}
+	if _, err := w.store.Run(); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("run again, still capped: %v", err)
+	}
+	// The user acknowledges: the review ends, saying what it missed.
+	res, err = w.store.RunAcknowledging()
+	if err != nil || w.store.Pending() || len(res.Incomplete) == 0 {
+		t.Errorf("acknowledged: err %v, pending %v, incomplete %q", err, w.store.Pending(), res.Incomplete)
+	}
+	// Or the cap is no longer reached: it ends by itself.
+	w.begin(t)
+	walkLimits = old
+	if _, err := w.store.Run(); err != nil || w.store.Pending() {
+		t.Errorf("uncapped: err %v, pending %v", err, w.store.Pending())
 	}
 }
 

@@ -152,8 +152,18 @@ func (s *Store) seed(project string, snap *Snapshot) error {
 
 // Run reviews every project of the pending baseline, holds what it
 // finds, and ends the review (the baseline is removed). Nothing pending:
-// an empty Result.
-func (s *Store) Run() (Result, error) {
+// an empty Result. A review that could not look at everything (a cap, a
+// directory it cannot read) fails closed: it returns ErrIncomplete and
+// stays pending, so the next launch refuses, until a review looks at
+// everything or the user acknowledges it (RunAcknowledging).
+func (s *Store) Run() (Result, error) { return s.run(false) }
+
+// RunAcknowledging is Run, where the user acknowledged that the review
+// cannot look at everything (claudebox review --incomplete-ok): what it
+// could not look at is said, and the review ends.
+func (s *Store) RunAcknowledging() (Result, error) { return s.run(true) }
+
+func (s *Store) run(ack bool) (Result, error) {
 	var res Result
 	var b Baseline
 	if err := s.readJSON(baselineName, &b); err != nil {
@@ -201,8 +211,16 @@ func (s *Store) Run() (Result, error) {
 	if len(res.Failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrCannotHold, strings.Join(res.Failed, "; "))
 	}
+	if len(res.Incomplete) > 0 && !ack {
+		return res, ErrIncomplete
+	}
 	return res, os.Remove(filepath.Join(s.dir, baselineName))
 }
+
+// ErrIncomplete: the review could not look at everything a host tool
+// may run; it stays pending.
+var ErrIncomplete = errors.New("the review could not look at everything in the project, so something a host tool runs may be planted where it did not look: " +
+	"move away or remove what is named, then run claudebox review; or, having looked yourself, claudebox review --incomplete-ok")
 
 // ErrCannotHold: the review found what a host tool would run and could
 // not hold it; the review stays pending.
@@ -342,7 +360,7 @@ func Report(w io.Writer, res Result) {
 		}
 	}
 	if len(res.Incomplete) > 0 {
-		fmt.Fprintln(w, "claudebox: the review could not look at everything, so something a host tool runs may have been planted there:")
+		fmt.Fprintln(w, "claudebox: the review could not look at everything, so something a host tool runs may have been planted there (the review stays pending until it can, or you acknowledge it: claudebox review --incomplete-ok):")
 		for _, s := range res.Incomplete {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
