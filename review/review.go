@@ -210,11 +210,14 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 			res.Incomplete = append(res.Incomplete, project+"/"+w.Rel+" could not be read: "+err.Error())
 			return nil
 		}
-		if w.Rel != "." && slices.Contains(w.Names, "HEAD") && slices.Contains(w.Names, "objects") && slices.Contains(w.Names, "refs") {
-			// git takes a directory like this for a repository when
-			// run in it (a bare one, or a .git moved elsewhere).
+		if w.Rel != "." && slices.Contains(w.Names, "HEAD") &&
+			(slices.Contains(w.Names, "commondir") || slices.Contains(w.Names, "objects") || slices.Contains(w.Names, "refs")) {
+			// git may take a directory like this for a repository when
+			// run in it (a bare one, a .git moved elsewhere, one whose
+			// commondir names where its objects and config are): judged
+			// as one, and walked on (what is under it is in the work
+			// tree as well).
 			locs = append(locs, location{rel: w.Rel, kind: locGitDir, fresh: w.Fresh})
-			return nil
 		}
 		for i, n := range w.Names {
 			if _, ok := surfaceNames[n]; ok {
@@ -317,7 +320,7 @@ func (r *reviewer) location(loc location, res *Result) error {
 				r.pass(abs, sv)
 				continue // what it names is looked at (follow)
 			}
-			runs = []string{"gitdir: " + target + ", outside the project: git runs that repository's config and hooks"}
+			runs = []string{"gitdir: " + target + ", not a directory in the project reached without a link: git runs that repository's config and hooks"}
 		default:
 			var prev []byte
 			if had {
@@ -361,6 +364,13 @@ func (r *reviewer) follow(loc location) []location {
 			}
 		case it.kind == kindGitfile && now != nil:
 			if target, inside := r.gitfileTarget(it.rel, now); inside {
+				out = append(out, location{rel: target, kind: locGitDir, fresh: changed, redirected: changed})
+			}
+		case it.kind == kindCommondir && now != nil:
+			// git reads config and hooks where a commondir leads (a
+			// linked worktree's ../.. included): that is a git
+			// directory, looked at as one.
+			if target, inside := r.inProject(it.rel, strings.TrimRight(string(now), "\r\n")); inside {
 				out = append(out, location{rel: target, kind: locGitDir, fresh: changed, redirected: changed})
 			}
 		}
@@ -421,18 +431,44 @@ func (r *reviewer) linkTarget(rel string) (string, bool) {
 	return r.inProject(rel, target)
 }
 
-// inProject resolves target, named in the entry rel, to a path in the
-// project, if it is inside.
+// inProject resolves target, named in the entry rel, to a directory in
+// the project, if it is one reached without following any link: each
+// name on the way is looked at (a real directory, not a link), so a ".."
+// after it is its real parent. Anything else (outside the project, a
+// link on the way, nothing there) is not a place the review can look at
+// as what it names, and the name that leads there is held.
 func (r *reviewer) inProject(rel, target string) (string, bool) {
-	abs := target
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(r.project, filepath.Dir(rel), target)
+	var names []string
+	rest := target
+	if filepath.IsAbs(target) {
+		in, ok := strings.CutPrefix(target, r.project+"/")
+		if !ok {
+			return target, false
+		}
+		rest = in
+	} else if d := path.Dir(rel); d != "." {
+		rest = d + "/" + target
 	}
-	in, err := filepath.Rel(r.project, filepath.Clean(abs))
-	if err != nil || !filepath.IsLocal(in) {
-		return target, false
+	for _, n := range strings.Split(rest, "/") {
+		switch n {
+		case "", ".":
+			continue
+		case "..":
+			if len(names) == 0 {
+				return target, false
+			}
+			names = names[:len(names)-1]
+			continue
+		}
+		names = append(names, n)
+		if info, err := r.root.Stat(strings.Join(names, "/")); err != nil || info.Type != fs.ModeDir {
+			return target, false
+		}
 	}
-	return filepath.ToSlash(in), true
+	if len(names) == 0 {
+		return target, false // the project itself is not a git directory
+	}
+	return strings.Join(names, "/"), true
 }
 
 // kindAt is the type of what is at rel (fs.ModeIrregular when nothing).
@@ -444,14 +480,15 @@ func (r *reviewer) kindAt(rel string) fs.FileMode {
 	return info.Type
 }
 
-// gitfileTarget reads a .git file ("gitdir: PATH") and says where it
-// points, as a path in the project when it is inside.
+// gitfileTarget reads a .git file and says where it points, as a path in
+// the project when it is a directory there reached without a link (see
+// inProject). Only the one form passes: exactly "gitdir: PATH" and at
+// most one newline; git reads the whole content but trailing newlines as
+// the path, so a second line is part of it.
 func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
-	line, _, _ := strings.Cut(string(b), "\n")
-	target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
-	target = strings.TrimSpace(target)
-	if !ok || target == "" || len(b) > maxGitfile {
-		return "(not a gitdir line)", false
+	target, ok := strings.CutPrefix(strings.TrimSuffix(string(b), "\n"), "gitdir: ")
+	if !ok || target == "" || len(b) > maxGitfile || strings.ContainsAny(target, "\r\n\x00") {
+		return "(not one line \"gitdir: PATH\")", false
 	}
 	return r.inProject(rel, target)
 }

@@ -443,3 +443,61 @@ func TestReviewFollows(t *testing.T) {
 		t.Errorf("held %q, want %q", got, want)
 	}
 }
+
+// What a security review planted to reach a host tool past the review:
+// each is held (deny by default), the control in the same session too.
+func TestReviewRedirections(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, "src/main.c", "int main;\n", 0o644)
+	w.begin(t)
+	link := func(target, rel string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(w.proj, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(w.proj, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A: a gitfile names a worktrees-like directory whose commondir
+	// leads to a directory with the config and no HEAD.
+	w.write(t, "a/.git", "gitdir: ../y/worktrees/w\n", 0o644)
+	w.write(t, "y/worktrees/w/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "y/worktrees/w/commondir", "../..\n", 0o644)
+	w.write(t, "y/config", "[core]\nfsmonitor = A\n", 0o644)
+	w.write(t, "y/refs/heads/main", "", 0o644)
+	// H: a gitfile names a link into another .git directory.
+	w.write(t, "other/.git/evil/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "other/.git/evil/config", "[core]\nfsmonitor = H\n", 0o644)
+	w.write(t, "h/.git", "gitdir: l\n", 0o644)
+	link("../other/.git/evil", "h/l")
+	// H2: ".." after a link.
+	w.write(t, "h2/.git", "gitdir: l/..\n", 0o644)
+	link("../other/.git/evil/refs", "h2/l")
+	// M: a second line (git reads it as part of the path).
+	w.write(t, "m/x/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "m/.git", "gitdir: x\ny/.git/evil\n", 0o644)
+	// R: a new repository whose hooks is a link to a plain directory.
+	w.write(t, "n/.git/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "tools/githooks/pre-commit", "#!/bin/sh\necho R\n", 0o755)
+	link("../../tools/githooks", "n/.git/hooks")
+	// B2: an existing directory becomes a git directory by HEAD and a
+	// commondir, whose config is in a directory with no HEAD.
+	w.write(t, "src/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "src/commondir", "../.cache/c\n", 0o644)
+	w.write(t, ".cache/c/config", "[core]\npager = B2\n", 0o644)
+	w.write(t, ".cache/c/refs/heads/main", "", 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".cache/c/config", "h/.git", "h2/.git", "m/.git", "n/.git/hooks", "src/commondir", "y/config"}
+	if got := held(res); !slices.Equal(got, want) {
+		t.Errorf("held %q, want %q", got, want)
+	}
+	for _, rel := range want {
+		if _, err := os.Lstat(filepath.Join(w.proj, rel)); err == nil {
+			t.Errorf("%s is still in place", rel)
+		}
+	}
+}
