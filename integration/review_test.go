@@ -425,3 +425,91 @@ func TestReviewPassesHostEditsOfReadOnlyPaths(t *testing.T) {
 		t.Errorf("the host's own edit was undone: %q", b)
 	}
 }
+
+// reviewCommit is a commit with a fixed identity (the test user's git has none).
+const reviewCommit = `git -c user.name=a -c user.email=a@e commit -q`
+
+// redirections are plants a security review used to reach a host tool
+// past the review, each through git's own redirections: MARKER is what
+// the planted command touches; dir and host the user's git on the host
+// afterwards (B2's core.pager runs only on a terminal: script gives one).
+var redirections = []struct {
+	name, plant, dir string
+	host             []string
+}{
+	{"A worktree-like gitdir whose commondir leads to a config with no HEAD", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p y/worktrees/w; mv sub/.git/objects sub/.git/refs y/; mv sub/.git/HEAD y/worktrees/w/
+	echo ../.. > y/worktrees/w/commondir
+	rm -rf sub/.git; echo "gitdir: ../y/worktrees/w" > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > y/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"H gitfile names a link into another .git directory", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p other/.git; mv sub/.git other/.git/evil
+	ln -s ../other/.git/evil sub/l; echo "gitdir: l" > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > other/.git/evil/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"H2 gitfile with .. after a link", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p deep/.git; mv sub/.git deep/.git/evil
+	ln -s ../deep/.git/evil/objects sub/l; echo "gitdir: l/.." > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > deep/.git/evil/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"M two-line gitfile", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	D="sub/$(printf 'x\ny')/.git"; mkdir -p "$D"; mv sub/.git "$D/evil"
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > "$D/evil/config"
+	printf 'gitdir: x\ny/.git/evil\n' > sub/.git
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"R hooks is a link to a plain directory", `set -e
+	git init -q n; mkdir -p tools/githooks
+	printf '#!/bin/sh\necho ran >> MARKER\n' > tools/githooks/pre-commit; chmod 755 tools/githooks/pre-commit
+	rm -rf n/.git/hooks; ln -s ../../tools/githooks n/.git/hooks
+	echo planted`, "n", []string{"sh", "-c", "echo x > f && git add f && " + reviewCommit + " -m x"}},
+	{"B2 a directory becomes a git directory by HEAD and commondir", `set -e
+	mkdir -p .cache/c/objects .cache/c/refs/heads; cp -r .git/objects/. .cache/c/objects/
+	git rev-parse HEAD > .cache/c/refs/heads/main
+	echo 'ref: refs/heads/main' > src/HEAD; echo ../.cache/c > src/commondir
+	printf '[core]\n\trepositoryformatversion = 0\n\tpager = "echo ran >> MARKER; cat"\n' > .cache/c/config
+	echo planted`, "src", []string{"script", "-qc", "git log --oneline", "/dev/null"}},
+}
+
+// TestReviewRedirections: each plant, made in a session, is held: the
+// user's git on the host does not run it. Positive control: the same
+// plant made on the host (no sandbox, no review) is run by the same git.
+func TestReviewRedirections(t *testing.T) {
+	needSuite(t)
+	for _, c := range redirections {
+		t.Run(strings.Fields(c.name)[0], func(t *testing.T) {
+			resetClaudeState(t)
+			project := func() string {
+				proj := reviewProject(t)
+				hostTool(t, proj, true, "sh", "-c", "mkdir src && echo 'int a;' > src/a.c && git add src && "+reviewCommit+" -m src")
+				return proj
+			}
+			marker := filepath.Join(outsideDir(t, testUser), "ran")
+			plant := strings.ReplaceAll(c.plant, "MARKER", marker)
+			proj := project()
+			in := invocation{as: testUser, dir: proj}
+			r := in.run(t, "run", "-q", "--", "sh", "-c", plant)
+			mustExit(t, r, 0)
+			mustContain(t, r, "planted", "held for your review")
+			hostTool(t, filepath.Join(proj, c.dir), false, c.host...)
+			if exists(marker) {
+				t.Fatalf("the host's %v ran what a session planted (%s)\n%s", c.host, c.name, r)
+			}
+			// Positive control: planted on the host, the same git runs it.
+			ctl := project()
+			hostTool(t, ctl, true, "sh", "-c", plant)
+			hostTool(t, filepath.Join(ctl, c.dir), false, c.host...)
+			if !exists(marker) {
+				t.Fatalf("planted on the host, %v did not run it: the judge cannot see it (%s)", c.host, c.name)
+			}
+		})
+	}
+}
