@@ -513,3 +513,59 @@ func TestReviewRedirections(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewCapFailsClosed: a directory over the walk's cap stops the
+// review from looking at what is past it: the review stays pending and
+// the next launch refuses, until the review can look at everything (the
+// big directory moved away: it then holds what was planted) or the user
+// acknowledges it (claudebox review --incomplete-ok).
+func TestReviewCapFailsClosed(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := reviewProject(t)
+	marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+	in := invocation{as: testUser, dir: proj}
+	big := "mkdir big; (cd big && seq 1 100001 | xargs touch)\n"
+	r := in.run(t, "run", "-q", "--", "sh", "-c", big+plantNestedRepoAt(marker, "big/sub"))
+	mustExit(t, r, 0)
+	mustContain(t, r, "planted", "could not look at everything", "more than 100000 entries", "--incomplete-ok")
+	mustNotContain(t, r, "held for your review") // big/sub is past the cap: not looked at
+	r = in.run(t, "run", "-q", "--", "echo", "must-not-run")
+	if r.code == 0 || strings.Contains(r.stdout, "must-not-run") {
+		t.Fatalf("the launch after an incomplete review started:\n%s", r)
+	}
+	mustContain(t, r, "could not look at everything", "claudebox review --incomplete-ok")
+	r = in.run(t, "ls")
+	mustContain(t, r, "review pending")
+	// The files that made big too big removed: the review looks at
+	// everything and holds what was planted past the cap (in big/sub);
+	// the host's git does not run it.
+	hostTool(t, proj, true, "find", "big", "-maxdepth", "1", "-type", "f", "-delete")
+	r = in.run(t, "review")
+	mustExit(t, r, 0)
+	mustContain(t, r, "held for your review", proj+"/big/sub/.git/config", "core.fsmonitor = touch "+marker)
+	hostTool(t, proj, true, "git", "status")
+	if exists(marker) {
+		t.Fatal("the host's git status ran the fsmonitor planted past the cap")
+	}
+	r = in.run(t, "run", "-q", "--", "echo", "runs-again")
+	mustExit(t, r, 0)
+	mustContain(t, r, "runs-again")
+	// Or the user acknowledges what the review could not look at.
+	r = in.run(t, "run", "-q", "--", "sh", "-c", "mkdir big2; (cd big2 && seq 1 100001 | xargs touch); echo planted-big")
+	mustExit(t, r, 0)
+	mustContain(t, r, "planted-big", "could not look at everything")
+	r = in.run(t, "review", "--incomplete-ok")
+	mustExit(t, r, 0)
+	mustContain(t, r, "more than 100000 entries")
+	r = in.run(t, "run", "-q", "--", "echo", "acknowledged")
+	mustExit(t, r, 0)
+	mustContain(t, r, "acknowledged")
+	// Positive control: accepted, the planted fsmonitor runs.
+	r = in.run(t, "accept", "big/sub/.git/config")
+	mustExit(t, r, 0)
+	hostTool(t, proj, true, "git", "status")
+	if !exists(marker) {
+		t.Fatal("accepted, the planted fsmonitor did not run: the judge cannot see it")
+	}
+}
