@@ -501,3 +501,40 @@ func TestReviewRedirections(t *testing.T) {
 		}
 	}
 }
+
+// A file of the surface no launch-time snapshot covers (a nested
+// .claude, a nested repository's config), there before the session and
+// changed by it in a way that is held, goes back to the content the first
+// launch found: the user's version is not lost.
+func TestReviewRestoresNested(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, "sub/.claude/settings.local.json", `{"permissions":{"allow":["Bash(ls)"]}}`, 0o644)
+	w.begin(t)
+	w.write(t, "sub/.claude/settings.local.json", `{"hooks":{"Stop":[{"command":"sh"}]}}`, 0o644)
+	w.write(t, "old/nested/.git/config", "[core]\nfsmonitor = planted\n", 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := held(res); !slices.Equal(got, []string{"old/nested/.git/config", "sub/.claude/settings.local.json"}) {
+		t.Errorf("held %q", got)
+	}
+	if got := w.read("sub/.claude/settings.local.json"); got != `{"permissions":{"allow":["Bash(ls)"]}}` {
+		t.Errorf("the user's nested settings are not back: %q", got)
+	}
+	if got := w.read("old/nested/.git/config"); got != "[core]\nfsmonitor = users-own\n" {
+		t.Errorf("the user's nested config is not back: %q", got)
+	}
+	for _, h := range res.Held {
+		if !h.Restored {
+			t.Errorf("%s: not said to be restored", h.Rel)
+		}
+	}
+	// accept puts the session's version in place.
+	if _, err := w.store.Accept(filepath.Join(w.proj, "sub/.claude/settings.local.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.read("sub/.claude/settings.local.json"); !strings.Contains(got, "hooks") {
+		t.Errorf("accepted: %q", got)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	knownName      = "known.json"      // what earlier reviews passed, and the user accepted
 	incompleteName = "incomplete.json" // what the last review could not look at
 	heldDir        = "held"            // the session's versions of held files, by id
+	originalsDir   = "originals"       // what reviews passed, by sha256: put back when a session changes it
 	// BaselineVersion is the baseline.json format.
 	BaselineVersion = 1
 	maxState        = 256 << 20 // baseline.json, holds.json
@@ -144,7 +145,7 @@ func (s *Store) seed(project string, snap *Snapshot) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		known = map[string]string{}
 	}
-	if _, err := walkProject(project, snap, time.Now(), known, nil, true); err != nil {
+	if _, err := walkProject(project, snap, time.Now(), known, s, true); err != nil {
 		return err
 	}
 	return s.writeJSON(knownName, known)
@@ -185,7 +186,7 @@ func (s *Store) run(ack bool) (Result, error) {
 	}
 	slices.Sort(projects)
 	for _, p := range projects {
-		r, err := runProject(p, b.Projects[p], b.Since, known, s.keep)
+		r, err := runProject(p, b.Projects[p], b.Since, known, s)
 		res.Held = append(res.Held, r.Held...)
 		res.Incomplete = append(res.Incomplete, r.Incomplete...)
 		res.Failed = append(res.Failed, r.Failed...)
@@ -230,6 +231,28 @@ var ErrCannotHold = errors.New("could not hold what a host tool would run")
 func (s *Store) keep(data []byte) (string, error) {
 	id := randomID()
 	return id, s.write(filepath.Join(heldDir, id), data)
+}
+
+// keepOriginal keeps the content of a file the review passed, by its
+// sha256, once: a later hold of the file puts it back.
+func (s *Store) keepOriginal(hash string, data []byte) {
+	name := filepath.Join(originalsDir, hash)
+	if _, err := os.Lstat(filepath.Join(s.dir, name)); err == nil {
+		return
+	}
+	_ = s.write(name, data) // a cache: without it, a hold only moves aside
+}
+
+// original is the content kept under hash (nil when none, or changed).
+func (s *Store) original(hash string) []byte {
+	b, _, err := safefs.ReadTrusted(filepath.Join(s.dir, originalsDir, hash), maxKeep)
+	if err != nil {
+		return nil
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hash {
+		return nil
+	}
+	return b
 }
 
 func randomID() string {
