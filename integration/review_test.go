@@ -569,3 +569,45 @@ func TestReviewCapFailsClosed(t *testing.T) {
 		t.Fatal("accepted, the planted fsmonitor did not run: the judge cannot see it")
 	}
 }
+
+// TestReviewRestoresNestedOriginals: a nested repository's config and a
+// nested .claude/settings.local.json, the user's before the first launch,
+// changed by a session in a way that is held, go back to the user's
+// content (no launch-time snapshot covers them: the first launch's walk
+// kept them); the user's own alias runs again, the planted fsmonitor
+// does not. Positive control: accepted, git runs the fsmonitor.
+func TestReviewRestoresNestedOriginals(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := reviewProject(t)
+	marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+	userSettings := `{"permissions":{"allow":["Bash(make:*)"]}}`
+	hostTool(t, proj, true, "sh", "-c", `set -e
+		git init -q sub; git -C sub config alias.hi '!echo users-own-alias'
+		mkdir -p app/.claude; echo '`+userSettings+`' > app/.claude/settings.local.json`)
+	in := invocation{as: testUser, dir: proj}
+	r := in.run(t, "run", "-q", "--", "sh", "-c", `set -e
+		printf '[core]\n\tfsmonitor = "touch `+marker+`; false"\n' > sub/.git/config
+		echo '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"touch `+marker+`"}]}]}}' > app/.claude/settings.local.json
+		echo rewritten`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "rewritten", "held for your review", proj+"/sub/.git/config", proj+"/app/.claude/settings.local.json")
+	if b, _ := os.ReadFile(filepath.Join(proj, "app/.claude/settings.local.json")); strings.TrimSpace(string(b)) != userSettings {
+		t.Errorf("the user's nested Claude settings are not back: %q", b)
+	}
+	if out := hostTool(t, filepath.Join(proj, "sub"), false, "git", "hi"); !strings.Contains(out, "users-own-alias") {
+		t.Errorf("the user's nested config is not back: git hi says %q", out)
+	}
+	hostTool(t, filepath.Join(proj, "sub"), false, "git", "status")
+	if exists(marker) {
+		t.Fatal("the host's git status ran the fsmonitor a session planted")
+	}
+	r = in.run(t, "review")
+	mustContain(t, r, "back to its launch-time content")
+	r = in.run(t, "accept", "sub/.git/config")
+	mustExit(t, r, 0)
+	hostTool(t, filepath.Join(proj, "sub"), false, "git", "status")
+	if !exists(marker) {
+		t.Fatal("accepted, the planted fsmonitor did not run: the judge cannot see it")
+	}
+}
