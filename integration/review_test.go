@@ -425,3 +425,189 @@ func TestReviewPassesHostEditsOfReadOnlyPaths(t *testing.T) {
 		t.Errorf("the host's own edit was undone: %q", b)
 	}
 }
+
+// reviewCommit is a commit with a fixed identity (the test user's git has none).
+const reviewCommit = `git -c user.name=a -c user.email=a@e commit -q`
+
+// redirections are plants a security review used to reach a host tool
+// past the review, each through git's own redirections: MARKER is what
+// the planted command touches; dir and host the user's git on the host
+// afterwards (B2's core.pager runs only on a terminal: script gives one).
+var redirections = []struct {
+	name, plant, dir string
+	host             []string
+}{
+	{"A worktree-like gitdir whose commondir leads to a config with no HEAD", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p y/worktrees/w; mv sub/.git/objects sub/.git/refs y/; mv sub/.git/HEAD y/worktrees/w/
+	echo ../.. > y/worktrees/w/commondir
+	rm -rf sub/.git; echo "gitdir: ../y/worktrees/w" > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > y/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"H gitfile names a link into another .git directory", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p other/.git; mv sub/.git other/.git/evil
+	ln -s ../other/.git/evil sub/l; echo "gitdir: l" > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > other/.git/evil/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"H2 gitfile with .. after a link", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	mkdir -p deep/.git; mv sub/.git deep/.git/evil
+	ln -s ../deep/.git/evil/objects sub/l; echo "gitdir: l/.." > sub/.git
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > deep/.git/evil/config
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"M two-line gitfile", `set -e
+	git init -q sub; (cd sub && ` + reviewCommit + ` --allow-empty -m s); SHA=$(git -C sub rev-parse HEAD)
+	D="sub/$(printf 'x\ny')/.git"; mkdir -p "$D"; mv sub/.git "$D/evil"
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = "echo ran >> MARKER; false"\n' > "$D/evil/config"
+	printf 'gitdir: x\ny/.git/evil\n' > sub/.git
+	git update-index --add --cacheinfo 160000,$SHA,sub
+	echo planted`, ".", []string{"git", "status"}},
+	{"R hooks is a link to a plain directory", `set -e
+	git init -q n; mkdir -p tools/githooks
+	printf '#!/bin/sh\necho ran >> MARKER\n' > tools/githooks/pre-commit; chmod 755 tools/githooks/pre-commit
+	rm -rf n/.git/hooks; ln -s ../../tools/githooks n/.git/hooks
+	echo planted`, "n", []string{"sh", "-c", "echo x > f && git add f && " + reviewCommit + " -m x"}},
+	{"B2 a directory becomes a git directory by HEAD and commondir", `set -e
+	mkdir -p .cache/c/objects .cache/c/refs/heads; cp -r .git/objects/. .cache/c/objects/
+	git rev-parse HEAD > .cache/c/refs/heads/main
+	echo 'ref: refs/heads/main' > src/HEAD; echo ../.cache/c > src/commondir
+	printf '[core]\n\trepositoryformatversion = 0\n\tpager = "echo ran >> MARKER; cat"\n' > .cache/c/config
+	echo planted`, "src", []string{"script", "-qc", "git log --oneline", "/dev/null"}},
+}
+
+// TestReviewRedirections: each plant, made in a session, is held: the
+// user's git on the host does not run it. Positive control: the same
+// plant made on the host (no sandbox, no review) is run by the same git.
+func TestReviewRedirections(t *testing.T) {
+	needSuite(t)
+	for _, c := range redirections {
+		t.Run(strings.Fields(c.name)[0], func(t *testing.T) {
+			resetClaudeState(t)
+			project := func() string {
+				proj := reviewProject(t)
+				hostTool(t, proj, true, "sh", "-c", "mkdir src && echo 'int a;' > src/a.c && git add src && "+reviewCommit+" -m src")
+				return proj
+			}
+			marker := filepath.Join(outsideDir(t, testUser), "ran")
+			plant := strings.ReplaceAll(c.plant, "MARKER", marker)
+			proj := project()
+			in := invocation{as: testUser, dir: proj}
+			r := in.run(t, "run", "-q", "--", "sh", "-c", plant)
+			mustExit(t, r, 0)
+			mustContain(t, r, "planted", "held for your review")
+			hostTool(t, filepath.Join(proj, c.dir), false, c.host...)
+			if exists(marker) {
+				t.Fatalf("the host's %v ran what a session planted (%s)\n%s", c.host, c.name, r)
+			}
+			// Positive control: planted on the host, the same git runs it.
+			ctl := project()
+			hostTool(t, ctl, true, "sh", "-c", plant)
+			hostTool(t, filepath.Join(ctl, c.dir), false, c.host...)
+			if !exists(marker) {
+				t.Fatalf("planted on the host, %v did not run it: the judge cannot see it (%s)", c.host, c.name)
+			}
+		})
+	}
+}
+
+// TestReviewCapFailsClosed: a directory over the walk's cap stops the
+// review from looking at what is past it: the review stays pending and
+// the next launch refuses, until the review can look at everything (the
+// big directory moved away: it then holds what was planted) or the user
+// acknowledges it (claudebox review --incomplete-ok).
+func TestReviewCapFailsClosed(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := reviewProject(t)
+	marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+	in := invocation{as: testUser, dir: proj}
+	big := "mkdir big; (cd big && seq 1 100001 | xargs touch)\n"
+	r := in.run(t, "run", "-q", "--", "sh", "-c", big+plantNestedRepoAt(marker, "big/sub"))
+	mustExit(t, r, 0)
+	mustContain(t, r, "planted", "could not look at everything", "more than 100000 entries", "--incomplete-ok")
+	mustNotContain(t, r, "held for your review") // big/sub is past the cap: not looked at
+	r = in.run(t, "run", "-q", "--", "echo", "must-not-run")
+	if r.code == 0 || strings.Contains(r.stdout, "must-not-run") {
+		t.Fatalf("the launch after an incomplete review started:\n%s", r)
+	}
+	mustContain(t, r, "could not look at everything", "claudebox review --incomplete-ok")
+	r = in.run(t, "ls")
+	mustContain(t, r, "review pending")
+	// The files that made big too big removed: the review looks at
+	// everything and holds what was planted past the cap (in big/sub);
+	// the host's git does not run it.
+	hostTool(t, proj, true, "find", "big", "-maxdepth", "1", "-type", "f", "-delete")
+	r = in.run(t, "review")
+	mustExit(t, r, 0)
+	mustContain(t, r, "held for your review", proj+"/big/sub/.git/config", "core.fsmonitor = touch "+marker)
+	hostTool(t, proj, true, "git", "status")
+	if exists(marker) {
+		t.Fatal("the host's git status ran the fsmonitor planted past the cap")
+	}
+	r = in.run(t, "run", "-q", "--", "echo", "runs-again")
+	mustExit(t, r, 0)
+	mustContain(t, r, "runs-again")
+	// Or the user acknowledges what the review could not look at.
+	r = in.run(t, "run", "-q", "--", "sh", "-c", "mkdir big2; (cd big2 && seq 1 100001 | xargs touch); echo planted-big")
+	mustExit(t, r, 0)
+	mustContain(t, r, "planted-big", "could not look at everything")
+	r = in.run(t, "review", "--incomplete-ok")
+	mustExit(t, r, 0)
+	mustContain(t, r, "more than 100000 entries")
+	r = in.run(t, "run", "-q", "--", "echo", "acknowledged")
+	mustExit(t, r, 0)
+	mustContain(t, r, "acknowledged")
+	// Positive control: accepted, the planted fsmonitor runs.
+	r = in.run(t, "accept", "big/sub/.git/config")
+	mustExit(t, r, 0)
+	hostTool(t, proj, true, "git", "status")
+	if !exists(marker) {
+		t.Fatal("accepted, the planted fsmonitor did not run: the judge cannot see it")
+	}
+}
+
+// TestReviewRestoresNestedOriginals: a nested repository's config and a
+// nested .claude/settings.local.json, the user's before the first launch,
+// changed by a session in a way that is held, go back to the user's
+// content (no launch-time snapshot covers them: the first launch's walk
+// kept them); the user's own alias runs again, the planted fsmonitor
+// does not. Positive control: accepted, git runs the fsmonitor.
+func TestReviewRestoresNestedOriginals(t *testing.T) {
+	needSuite(t)
+	resetClaudeState(t)
+	proj := reviewProject(t)
+	marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+	userSettings := `{"permissions":{"allow":["Bash(make:*)"]}}`
+	hostTool(t, proj, true, "sh", "-c", `set -e
+		git init -q sub; git -C sub config alias.hi '!echo users-own-alias'
+		mkdir -p app/.claude; echo '`+userSettings+`' > app/.claude/settings.local.json`)
+	in := invocation{as: testUser, dir: proj}
+	r := in.run(t, "run", "-q", "--", "sh", "-c", `set -e
+		printf '[core]\n\tfsmonitor = "touch `+marker+`; false"\n' > sub/.git/config
+		echo '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"touch `+marker+`"}]}]}}' > app/.claude/settings.local.json
+		echo rewritten`)
+	mustExit(t, r, 0)
+	mustContain(t, r, "rewritten", "held for your review", proj+"/sub/.git/config", proj+"/app/.claude/settings.local.json")
+	if b, _ := os.ReadFile(filepath.Join(proj, "app/.claude/settings.local.json")); strings.TrimSpace(string(b)) != userSettings {
+		t.Errorf("the user's nested Claude settings are not back: %q", b)
+	}
+	if out := hostTool(t, filepath.Join(proj, "sub"), false, "git", "hi"); !strings.Contains(out, "users-own-alias") {
+		t.Errorf("the user's nested config is not back: git hi says %q", out)
+	}
+	hostTool(t, filepath.Join(proj, "sub"), false, "git", "status")
+	if exists(marker) {
+		t.Fatal("the host's git status ran the fsmonitor a session planted")
+	}
+	r = in.run(t, "review")
+	mustContain(t, r, "back to its launch-time content")
+	r = in.run(t, "accept", "sub/.git/config")
+	mustExit(t, r, 0)
+	hostTool(t, filepath.Join(proj, "sub"), false, "git", "status")
+	if !exists(marker) {
+		t.Fatal("accepted, the planted fsmonitor did not run: the judge cannot see it")
+	}
+}

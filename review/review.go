@@ -2,8 +2,10 @@
 // session created or changed in the project that a tool on the host would
 // run (git's config and hooks in every git directory, nested ones
 // included; Claude Code's project settings and .mcp.json; editor run
-// configurations) is held: the file goes back to its launch-time content,
-// or away when it is new, the session's version is kept (in the instance
+// configurations) is held: the file goes back to its launch-time content
+// (or, where no launch-time snapshot covers it, the content the first
+// launch's walk or the last review that passed it found), or away when it
+// is new, the session's version is kept (in the instance
 // directory, and beside the file as NAME.claudebox-held, a name no tool
 // loads), and the user accepts it with `claudebox accept PATH`.
 //
@@ -16,8 +18,15 @@
 // which no process can set back) says may be new. The judges accept data
 // and hold everything else: a git config whose new variables are not
 // all data keys, any hook but a sample, any commondir but a linked
-// worktree's, Claude settings whose changed keys are not data keys, any
-// change to .mcp.json or an editor's run configurations.
+// worktree's "../.." or a git directory's own "." (and where any commondir
+// leads is looked at as a git directory), a .git file but one line
+// "gitdir: PATH" to a directory reached without a link, a link where git
+// expects a file or one of its directories, Claude settings whose
+// changed keys are not data keys, any change to .mcp.json or an editor's
+// run configurations. A directory with HEAD and a commondir, objects or
+// refs is a git directory. A review that could not look at everything (a
+// cap) stays pending: the next launch refuses until it can, or the user
+// acknowledges it.
 //
 // The project is the sandbox's to write: it is read only through
 // internal/safefs (no links, regular files, bounded), and no project tool
@@ -177,13 +186,13 @@ type Result struct {
 // runProject reviews one project against its launch-time snapshot; since
 // is when the session began. keep stores a held file's session version
 // and returns its id.
-func runProject(project string, snap *Snapshot, since time.Time, known map[string]string, keep func(data []byte) (string, error)) (Result, error) {
-	return walkProject(project, snap, since, known, keep, false)
+func runProject(project string, snap *Snapshot, since time.Time, known map[string]string, st *Store) (Result, error) {
+	return walkProject(project, snap, since, known, st, false)
 }
 
 // walkProject is runProject; with seed, every file found only fills
 // known (a project's first launch: what is there is the user's).
-func walkProject(project string, snap *Snapshot, since time.Time, known map[string]string, keep func(data []byte) (string, error), seed bool) (Result, error) {
+func walkProject(project string, snap *Snapshot, since time.Time, known map[string]string, st *Store, seed bool) (Result, error) {
 	var res Result
 	root, err := safefs.OpenRoot(project, project)
 	if err != nil {
@@ -210,11 +219,14 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 			res.Incomplete = append(res.Incomplete, project+"/"+w.Rel+" could not be read: "+err.Error())
 			return nil
 		}
-		if w.Rel != "." && slices.Contains(w.Names, "HEAD") && slices.Contains(w.Names, "objects") && slices.Contains(w.Names, "refs") {
-			// git takes a directory like this for a repository when
-			// run in it (a bare one, or a .git moved elsewhere).
+		if w.Rel != "." && slices.Contains(w.Names, "HEAD") &&
+			(slices.Contains(w.Names, "commondir") || slices.Contains(w.Names, "objects") || slices.Contains(w.Names, "refs")) {
+			// git may take a directory like this for a repository when
+			// run in it (a bare one, a .git moved elsewhere, one whose
+			// commondir names where its objects and config are): judged
+			// as one, and walked on (what is under it is in the work
+			// tree as well).
 			locs = append(locs, location{rel: w.Rel, kind: locGitDir, fresh: w.Fresh})
-			return nil
 		}
 		for i, n := range w.Names {
 			if _, ok := surfaceNames[n]; ok {
@@ -231,7 +243,7 @@ func walkProject(project string, snap *Snapshot, since time.Time, known map[stri
 	}
 	// Every place, with what links and .git files lead to (a place found
 	// twice is fresh if either finding says so), then each looked at once.
-	r := reviewer{root: root, project: project, snap: snap, since: since, known: known, keep: keep, seed: seed}
+	r := reviewer{root: root, project: project, snap: snap, since: since, known: known, st: st, seed: seed}
 	byRel := map[string]int{}
 	var all []location
 	for i := 0; i < len(locs); i++ {
@@ -264,9 +276,9 @@ type reviewer struct {
 	snap    *Snapshot
 	since   time.Time
 	known   map[string]string // path -> sha256 of what earlier reviews passed and the user accepted
-	keep    func([]byte) (string, error)
-	covered bool // the location was in the launch-time snapshot
-	seed    bool // only fill known
+	st      *Store            // keeps held files' session versions, and what passed
+	covered bool              // the location was in the launch-time snapshot
+	seed    bool              // only fill known
 }
 
 // location reviews the files of one location; it returns the git
@@ -295,14 +307,15 @@ func (r *reviewer) location(loc location, res *Result) error {
 		abs := filepath.Join(r.project, it.rel)
 		switch {
 		case r.seed:
-			r.pass(abs, sv)
+			r.pass(abs, sv, now)
 			continue
 		case had && sv.Type == old.Type && sv.Hash == old.Hash:
 			continue // as it was at launch
 		case !had && !loc.redirected && sv.Type == 0 && sv.Hash != "" && r.known[abs] == sv.Hash:
-			continue // as an earlier review passed it, or the user accepted it
+			r.pass(abs, sv, now) // keeps its content, if not kept yet
+			continue             // as an earlier review passed it, or the user accepted it
 		case !had && !r.covered && !fresh && !r.changedSince(loc.rel, it.rel):
-			r.pass(abs, sv)
+			r.pass(abs, sv, now)
 			continue // there before the session, untouched by it
 		}
 		var runs []string
@@ -314,10 +327,10 @@ func (r *reviewer) location(loc location, res *Result) error {
 		case it.kind == kindGitfile:
 			target, inside := r.gitfileTarget(it.rel, now)
 			if inside {
-				r.pass(abs, sv)
+				r.pass(abs, sv, now)
 				continue // what it names is looked at (follow)
 			}
-			runs = []string{"gitdir: " + target + ", outside the project: git runs that repository's config and hooks"}
+			runs = []string{"gitdir: " + target + ", not a directory in the project reached without a link: git runs that repository's config and hooks"}
 		default:
 			var prev []byte
 			if had {
@@ -326,7 +339,7 @@ func (r *reviewer) location(loc location, res *Result) error {
 			runs = judge(it.kind, it.rel, prev, now)
 		}
 		if len(runs) == 0 {
-			r.pass(abs, sv)
+			r.pass(abs, sv, now)
 			continue
 		}
 		h, err := r.hold(it, runs, had, old, sv, now)
@@ -363,16 +376,29 @@ func (r *reviewer) follow(loc location) []location {
 			if target, inside := r.gitfileTarget(it.rel, now); inside {
 				out = append(out, location{rel: target, kind: locGitDir, fresh: changed, redirected: changed})
 			}
+		case it.kind == kindCommondir && now != nil:
+			// git reads config and hooks where a commondir leads (a
+			// linked worktree's ../.. included): that is a git
+			// directory, looked at as one.
+			if target, inside := r.inProject(it.rel, strings.TrimRight(string(now), "\r\n")); inside {
+				out = append(out, location{rel: target, kind: locGitDir, fresh: changed, redirected: changed})
+			}
 		}
 	}
 	return out
 }
 
-// pass remembers a file of the surface the review let pass, so that a
-// later review, which may find it in a directory changed since, knows it.
-func (r *reviewer) pass(abs string, sv Saved) {
+// pass remembers a file of the surface the review let pass (now: its
+// content), so that a later review, which may find it in a directory
+// changed since, knows it, and can put it back when a session changes it
+// in a way that is held (a nested .claude/settings.local.json, a nested
+// repository's config: no launch-time snapshot covers them).
+func (r *reviewer) pass(abs string, sv Saved, now []byte) {
 	if sv.Type == 0 && sv.Hash != "" && !strings.HasPrefix(sv.Hash, "unreadable") {
 		r.known[abs] = sv.Hash
+		if now != nil {
+			r.st.keepOriginal(sv.Hash, now)
+		}
 	}
 }
 
@@ -421,18 +447,44 @@ func (r *reviewer) linkTarget(rel string) (string, bool) {
 	return r.inProject(rel, target)
 }
 
-// inProject resolves target, named in the entry rel, to a path in the
-// project, if it is inside.
+// inProject resolves target, named in the entry rel, to a directory in
+// the project, if it is one reached without following any link: each
+// name on the way is looked at (a real directory, not a link), so a ".."
+// after it is its real parent. Anything else (outside the project, a
+// link on the way, nothing there) is not a place the review can look at
+// as what it names, and the name that leads there is held.
 func (r *reviewer) inProject(rel, target string) (string, bool) {
-	abs := target
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(r.project, filepath.Dir(rel), target)
+	var names []string
+	rest := target
+	if filepath.IsAbs(target) {
+		in, ok := strings.CutPrefix(target, r.project+"/")
+		if !ok {
+			return target, false
+		}
+		rest = in
+	} else if d := path.Dir(rel); d != "." {
+		rest = d + "/" + target
 	}
-	in, err := filepath.Rel(r.project, filepath.Clean(abs))
-	if err != nil || !filepath.IsLocal(in) {
-		return target, false
+	for _, n := range strings.Split(rest, "/") {
+		switch n {
+		case "", ".":
+			continue
+		case "..":
+			if len(names) == 0 {
+				return target, false
+			}
+			names = names[:len(names)-1]
+			continue
+		}
+		names = append(names, n)
+		if info, err := r.root.Stat(strings.Join(names, "/")); err != nil || info.Type != fs.ModeDir {
+			return target, false
+		}
 	}
-	return filepath.ToSlash(in), true
+	if len(names) == 0 {
+		return target, false // the project itself is not a git directory
+	}
+	return strings.Join(names, "/"), true
 }
 
 // kindAt is the type of what is at rel (fs.ModeIrregular when nothing).
@@ -444,14 +496,15 @@ func (r *reviewer) kindAt(rel string) fs.FileMode {
 	return info.Type
 }
 
-// gitfileTarget reads a .git file ("gitdir: PATH") and says where it
-// points, as a path in the project when it is inside.
+// gitfileTarget reads a .git file and says where it points, as a path in
+// the project when it is a directory there reached without a link (see
+// inProject). Only the one form passes: exactly "gitdir: PATH" and at
+// most one newline; git reads the whole content but trailing newlines as
+// the path, so a second line is part of it.
 func (r *reviewer) gitfileTarget(rel string, b []byte) (string, bool) {
-	line, _, _ := strings.Cut(string(b), "\n")
-	target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
-	target = strings.TrimSpace(target)
-	if !ok || target == "" || len(b) > maxGitfile {
-		return "(not a gitdir line)", false
+	target, ok := strings.CutPrefix(strings.TrimSuffix(string(b), "\n"), "gitdir: ")
+	if !ok || target == "" || len(b) > maxGitfile || strings.ContainsAny(target, "\r\n\x00") {
+		return "(not one line \"gitdir: PATH\")", false
 	}
 	return r.inProject(rel, target)
 }
@@ -476,7 +529,7 @@ func typeName(t fs.FileMode) string {
 func (r *reviewer) hold(it item, runs []string, had bool, old, sv Saved, now []byte) (Hold, error) {
 	h := Hold{Project: r.project, Rel: it.rel, Why: it.kind.why(), Runs: runs, Perm: sv.Perm, Time: time.Now().UTC()}
 	if sv.Type == 0 && now != nil {
-		id, err := r.keep(now)
+		id, err := r.st.keep(now)
 		if err != nil {
 			return h, fmt.Errorf("keeping the session's %s: %w", it.rel, err)
 		}
@@ -495,11 +548,26 @@ func (r *reviewer) hold(it item, runs []string, had bool, old, sv Saved, now []b
 	if err != nil {
 		return h, fmt.Errorf("holding it: %w", err)
 	}
-	if had && old.Type == 0 && old.Data != nil {
+	switch {
+	case had && old.Type == 0 && old.Data != nil:
 		if err := r.root.WriteFile(it.rel, old.Data, old.Perm); err != nil {
 			return h, fmt.Errorf("putting back the launch-time %s: %w", h.Path(), err)
 		}
 		h.Restored, h.Now = true, old.Hash
+	case r.known[h.Path()] != "":
+		// Not in the launch-time snapshot, but there before: the
+		// version the first launch found, or a review last passed, is
+		// put back (the session's is beside it, and accept restores it).
+		prev := r.known[h.Path()]
+		data := r.st.original(prev)
+		if data == nil {
+			h.Runs = append(h.Runs, "(its content before the session was not kept: only the session's version is)")
+			break
+		}
+		if err := r.root.WriteFile(it.rel, data, sv.Perm&0o777); err != nil {
+			return h, fmt.Errorf("putting back the earlier %s: %w", h.Path(), err)
+		}
+		h.Restored, h.Now = true, prev
 	}
 	return h, nil
 }

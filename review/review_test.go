@@ -2,6 +2,7 @@ package review
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,17 +357,32 @@ func TestReviewWalkCap(t *testing.T) {
 	old := walkLimits
 	walkLimits.Dirs = 3
 	defer func() { walkLimits = old }()
+	// Fails closed: the review stays pending (the next launch refuses).
 	res, err := w.store.Run()
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ErrIncomplete) || !w.store.Pending() {
+		t.Fatalf("a capped review ended: err %v, pending %v", err, w.store.Pending())
 	}
 	if len(res.Incomplete) == 0 || !strings.Contains(res.Incomplete[0], "more than 3 directories") {
 		t.Errorf("a capped walk is not said: %q", res.Incomplete)
 	}
 	var b bytes.Buffer
 	Report(&b, res)
-	if !strings.Contains(b.String(), "could not look at everything") {
+	if !strings.Contains(b.String(), "could not look at everything") || !strings.Contains(b.String(), "--incomplete-ok") {
 		t.Errorf("report: %s", b.String())
+	}
+	if _, err := w.store.Run(); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("run again, still capped: %v", err)
+	}
+	// The user acknowledges: the review ends, saying what it missed.
+	res, err = w.store.RunAcknowledging()
+	if err != nil || w.store.Pending() || len(res.Incomplete) == 0 {
+		t.Errorf("acknowledged: err %v, pending %v, incomplete %q", err, w.store.Pending(), res.Incomplete)
+	}
+	// Or the cap is no longer reached: it ends by itself.
+	w.begin(t)
+	walkLimits = old
+	if _, err := w.store.Run(); err != nil || w.store.Pending() {
+		t.Errorf("uncapped: err %v, pending %v", err, w.store.Pending())
 	}
 }
 
@@ -425,5 +441,100 @@ func TestReviewFollows(t *testing.T) {
 	want := []string{"cfg/claude/settings.json", "fixtures/repo/config", "gitdirs/lib/config"}
 	if got := held(res); !slices.Equal(got, want) {
 		t.Errorf("held %q, want %q", got, want)
+	}
+}
+
+// What a security review planted to reach a host tool past the review:
+// each is held (deny by default), the control in the same session too.
+func TestReviewRedirections(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, "src/main.c", "int main;\n", 0o644)
+	w.begin(t)
+	link := func(target, rel string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(w.proj, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(w.proj, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A: a gitfile names a worktrees-like directory whose commondir
+	// leads to a directory with the config and no HEAD.
+	w.write(t, "a/.git", "gitdir: ../y/worktrees/w\n", 0o644)
+	w.write(t, "y/worktrees/w/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "y/worktrees/w/commondir", "../..\n", 0o644)
+	w.write(t, "y/config", "[core]\nfsmonitor = A\n", 0o644)
+	w.write(t, "y/refs/heads/main", "", 0o644)
+	// H: a gitfile names a link into another .git directory.
+	w.write(t, "other/.git/evil/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "other/.git/evil/config", "[core]\nfsmonitor = H\n", 0o644)
+	w.write(t, "h/.git", "gitdir: l\n", 0o644)
+	link("../other/.git/evil", "h/l")
+	// H2: ".." after a link.
+	w.write(t, "h2/.git", "gitdir: l/..\n", 0o644)
+	link("../other/.git/evil/refs", "h2/l")
+	// M: a second line (git reads it as part of the path).
+	w.write(t, "m/x/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "m/.git", "gitdir: x\ny/.git/evil\n", 0o644)
+	// R: a new repository whose hooks is a link to a plain directory.
+	w.write(t, "n/.git/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "tools/githooks/pre-commit", "#!/bin/sh\necho R\n", 0o755)
+	link("../../tools/githooks", "n/.git/hooks")
+	// B2: an existing directory becomes a git directory by HEAD and a
+	// commondir, whose config is in a directory with no HEAD.
+	w.write(t, "src/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, "src/commondir", "../.cache/c\n", 0o644)
+	w.write(t, ".cache/c/config", "[core]\npager = B2\n", 0o644)
+	w.write(t, ".cache/c/refs/heads/main", "", 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".cache/c/config", "h/.git", "h2/.git", "m/.git", "n/.git/hooks", "src/commondir", "y/config"}
+	if got := held(res); !slices.Equal(got, want) {
+		t.Errorf("held %q, want %q", got, want)
+	}
+	for _, rel := range want {
+		if _, err := os.Lstat(filepath.Join(w.proj, rel)); err == nil {
+			t.Errorf("%s is still in place", rel)
+		}
+	}
+}
+
+// A file of the surface no launch-time snapshot covers (a nested
+// .claude, a nested repository's config), there before the session and
+// changed by it in a way that is held, goes back to the content the first
+// launch found: the user's version is not lost.
+func TestReviewRestoresNested(t *testing.T) {
+	w := newWorld(t)
+	w.write(t, "sub/.claude/settings.local.json", `{"permissions":{"allow":["Bash(ls)"]}}`, 0o644)
+	w.begin(t)
+	w.write(t, "sub/.claude/settings.local.json", `{"hooks":{"Stop":[{"command":"sh"}]}}`, 0o644)
+	w.write(t, "old/nested/.git/config", "[core]\nfsmonitor = planted\n", 0o644)
+	res, err := w.store.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := held(res); !slices.Equal(got, []string{"old/nested/.git/config", "sub/.claude/settings.local.json"}) {
+		t.Errorf("held %q", got)
+	}
+	if got := w.read("sub/.claude/settings.local.json"); got != `{"permissions":{"allow":["Bash(ls)"]}}` {
+		t.Errorf("the user's nested settings are not back: %q", got)
+	}
+	if got := w.read("old/nested/.git/config"); got != "[core]\nfsmonitor = users-own\n" {
+		t.Errorf("the user's nested config is not back: %q", got)
+	}
+	for _, h := range res.Held {
+		if !h.Restored {
+			t.Errorf("%s: not said to be restored", h.Rel)
+		}
+	}
+	// accept puts the session's version in place.
+	if _, err := w.store.Accept(filepath.Join(w.proj, "sub/.claude/settings.local.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.read("sub/.claude/settings.local.json"); !strings.Contains(got, "hooks") {
+		t.Errorf("accepted: %q", got)
 	}
 }

@@ -27,6 +27,7 @@ const (
 	knownName      = "known.json"      // what earlier reviews passed, and the user accepted
 	incompleteName = "incomplete.json" // what the last review could not look at
 	heldDir        = "held"            // the session's versions of held files, by id
+	originalsDir   = "originals"       // what reviews passed, by sha256: put back when a session changes it
 	// BaselineVersion is the baseline.json format.
 	BaselineVersion = 1
 	maxState        = 256 << 20 // baseline.json, holds.json
@@ -144,7 +145,7 @@ func (s *Store) seed(project string, snap *Snapshot) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		known = map[string]string{}
 	}
-	if _, err := walkProject(project, snap, time.Now(), known, nil, true); err != nil {
+	if _, err := walkProject(project, snap, time.Now(), known, s, true); err != nil {
 		return err
 	}
 	return s.writeJSON(knownName, known)
@@ -152,8 +153,18 @@ func (s *Store) seed(project string, snap *Snapshot) error {
 
 // Run reviews every project of the pending baseline, holds what it
 // finds, and ends the review (the baseline is removed). Nothing pending:
-// an empty Result.
-func (s *Store) Run() (Result, error) {
+// an empty Result. A review that could not look at everything (a cap, a
+// directory it cannot read) fails closed: it returns ErrIncomplete and
+// stays pending, so the next launch refuses, until a review looks at
+// everything or the user acknowledges it (RunAcknowledging).
+func (s *Store) Run() (Result, error) { return s.run(false) }
+
+// RunAcknowledging is Run, where the user acknowledged that the review
+// cannot look at everything (claudebox review --incomplete-ok): what it
+// could not look at is said, and the review ends.
+func (s *Store) RunAcknowledging() (Result, error) { return s.run(true) }
+
+func (s *Store) run(ack bool) (Result, error) {
 	var res Result
 	var b Baseline
 	if err := s.readJSON(baselineName, &b); err != nil {
@@ -175,7 +186,7 @@ func (s *Store) Run() (Result, error) {
 	}
 	slices.Sort(projects)
 	for _, p := range projects {
-		r, err := runProject(p, b.Projects[p], b.Since, known, s.keep)
+		r, err := runProject(p, b.Projects[p], b.Since, known, s)
 		res.Held = append(res.Held, r.Held...)
 		res.Incomplete = append(res.Incomplete, r.Incomplete...)
 		res.Failed = append(res.Failed, r.Failed...)
@@ -201,8 +212,16 @@ func (s *Store) Run() (Result, error) {
 	if len(res.Failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrCannotHold, strings.Join(res.Failed, "; "))
 	}
+	if len(res.Incomplete) > 0 && !ack {
+		return res, ErrIncomplete
+	}
 	return res, os.Remove(filepath.Join(s.dir, baselineName))
 }
+
+// ErrIncomplete: the review could not look at everything a host tool
+// may run; it stays pending.
+var ErrIncomplete = errors.New("the review could not look at everything in the project, so something a host tool runs may be planted where it did not look: " +
+	"move away or remove what is named, then run claudebox review; or, having looked yourself, claudebox review --incomplete-ok")
 
 // ErrCannotHold: the review found what a host tool would run and could
 // not hold it; the review stays pending.
@@ -212,6 +231,28 @@ var ErrCannotHold = errors.New("could not hold what a host tool would run")
 func (s *Store) keep(data []byte) (string, error) {
 	id := randomID()
 	return id, s.write(filepath.Join(heldDir, id), data)
+}
+
+// keepOriginal keeps the content of a file the review passed, by its
+// sha256, once: a later hold of the file puts it back.
+func (s *Store) keepOriginal(hash string, data []byte) {
+	name := filepath.Join(originalsDir, hash)
+	if _, err := os.Lstat(filepath.Join(s.dir, name)); err == nil {
+		return
+	}
+	_ = s.write(name, data) // a cache: without it, a hold only moves aside
+}
+
+// original is the content kept under hash (nil when none, or changed).
+func (s *Store) original(hash string) []byte {
+	b, _, err := safefs.ReadTrusted(filepath.Join(s.dir, originalsDir, hash), maxKeep)
+	if err != nil {
+		return nil
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hash {
+		return nil
+	}
+	return b
 }
 
 func randomID() string {
@@ -342,7 +383,7 @@ func Report(w io.Writer, res Result) {
 		}
 	}
 	if len(res.Incomplete) > 0 {
-		fmt.Fprintln(w, "claudebox: the review could not look at everything, so something a host tool runs may have been planted there:")
+		fmt.Fprintln(w, "claudebox: the review could not look at everything, so something a host tool runs may have been planted there (the review stays pending until it can, or you acknowledge it: claudebox review --incomplete-ok):")
 		for _, s := range res.Incomplete {
 			fmt.Fprintf(w, "  %s\n", s)
 		}

@@ -142,6 +142,13 @@ func gitItems(root *safefs.Dir, rel string, depth int) ([]item, error) {
 			out = append(out, item{path.Join(rel, f.name), f.k})
 		}
 	}
+	// A link (or anything but a directory) where git expects one of its
+	// directories leads git elsewhere: held as what it is.
+	for _, d := range []string{"hooks", "info", "worktrees", "modules"} {
+		if info, err := root.Stat(path.Join(rel, d)); err == nil && info.Type != fs.ModeDir {
+			out = append(out, item{path.Join(rel, d), kindHook})
+		}
+	}
 	hooks, err := dirItems(root, path.Join(rel, "hooks"), kindHook)
 	errs = errors.Join(errs, err)
 	for _, h := range hooks {

@@ -101,7 +101,7 @@ func (s *Session) EndReview() (res review.Result, last bool, err error) {
 // RunPendingReview runs the review a killed launcher left, when no
 // session of the instance is live (for `claudebox review`); live reports
 // that one is, and nothing was done.
-func RunPendingReview(dir string) (res review.Result, live bool, err error) {
+func RunPendingReview(dir string, ackIncomplete bool) (res review.Result, live bool, err error) {
 	rl, err := lockReview(dir)
 	if err != nil {
 		return res, false, err
@@ -112,7 +112,11 @@ func RunPendingReview(dir string) (res review.Result, live bool, err error) {
 		return res, errors.Is(err, unix.EWOULDBLOCK), nil
 	}
 	defer lock.Close()
-	res, err = review.Open(dir).Run()
+	if ackIncomplete {
+		res, err = review.Open(dir).RunAcknowledging()
+	} else {
+		res, err = review.Open(dir).Run()
+	}
 	return res, false, err
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func newReviewCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, incompleteOK bool
 	cmd := &cobra.Command{
 		Use:   "review",
 		Short: "Show what the review at the end of a session held",
@@ -28,7 +28,10 @@ it, and exactly what it would run. claudebox accept PATH lets one take
 effect.
 
 A review that a killed launcher left is run first, when no session of
-that project is live.`,
+that project is live. A review that could not look at everything (a
+directory over its cap, one it cannot read) stays pending, and the next
+launch refuses: move away what is named and run claudebox review again,
+or, having looked yourself, end it with --incomplete-ok.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := stateDir()
@@ -42,7 +45,7 @@ that project is live.`,
 			var all []review.Hold
 			for _, in := range list {
 				if in.ReviewPending && !in.Live {
-					res, _, err := state.RunPendingReview(in.Dir)
+					res, _, err := state.RunPendingReview(in.Dir, incompleteOK)
 					review.Report(os.Stderr, res)
 					if err != nil {
 						return fmt.Errorf("the pending review of %s: %w", in.Dir, err)
@@ -78,6 +81,7 @@ that project is live.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&incompleteOK, "incomplete-ok", false, "end a pending review that could not look at everything (you looked at what it names)")
 	return cmd
 }
 
