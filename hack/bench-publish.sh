@@ -25,9 +25,11 @@ serve() {
 }
 published=$(serve none 18501 18502 -p 18501 -p 18502)
 full=$(serve full 18511 18512)
-# SIGKILL: the launchers' pid 1 follows them (the lifeline), and nothing
-# they hold (the servers, an inherited lock) outlives the bench.
-trap 'kill -9 "$published" "$full" 2>/dev/null || true; wait' EXIT
+# The launchers by their command line (in-world.sh does not exec all the
+# way down, so $! is not theirs), with SIGKILL: their pid 1 follows them
+# (the lifeline), and nothing they hold (the servers, an inherited lock)
+# outlives the bench.
+trap 'kill -9 "$published" "$full" 2>/dev/null; pkill -KILL -f -- "bench-testpeer http-serve 127.0.0.1:185[01]1 " || true; wait' EXIT
 for port in 18501 18511; do
 	for _ in $(seq 100); do
 		in_world "$proj/.bench-testpeer" http-latency "http://127.0.0.1:$port/" 1 >/dev/null 2>&1 && break
