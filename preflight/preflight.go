@@ -472,7 +472,9 @@ func ProbeMain(args []string) int {
 	}
 	defer c.Close()
 	if args[0] == "tcp" {
-		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		// Longer than the allowlist relay waits for a silent client's
+		// first bytes (a second) before it resets the connection.
+		_ = c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
 		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			fmt.Println(err)
 			return 1

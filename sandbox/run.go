@@ -294,7 +294,7 @@ func beginReview(sess *state.Session, s *launch.Spec, stderr io.Writer) error {
 	var lifted, pinned []string
 	for _, m := range s.Mounts {
 		switch {
-		case m.Unprotects:
+		case m.Unprotects, userWritable(m):
 			lifted = append(lifted, m.Path)
 		case m.Protected && m.Mode == launch.ReadOnly && m.Target == "":
 			pinned = append(pinned, m.Path)
@@ -308,6 +308,14 @@ func beginReview(sess *state.Session, s *launch.Spec, stderr io.Writer) error {
 	}
 	trace.Step("review recorded")
 	return nil
+}
+
+// userWritable: a read-write mount the user asked for (--rw, a
+// profile's), which lifts the protection of what it covers, and the
+// review's holding of it: when it holds the project, no protected path is
+// even looked for under it (so it carries no Unprotects).
+func userWritable(m launch.Mount) bool {
+	return m.Mode == launch.ReadWrite && !m.Pin && (m.Why == "--rw" || strings.HasPrefix(m.Why, "profile "))
 }
 
 // instanceHomeError explains a home that could not be made ready.
