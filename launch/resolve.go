@@ -313,6 +313,9 @@ func (r *resolver) sockets() (err error) {
 		if err != nil {
 			return err
 		}
+		if err := notThroughProjectLink("--socket", p, path, r.cwd, r.s.Project); err != nil {
+			return err
+		}
 		named = append(named, Socket{Path: path, Why: "--socket"})
 	}
 	instanceHome := ""

@@ -227,6 +227,19 @@ func TestSocketsResolved(t *testing.T) {
 			t.Errorf("%s is not pinned: %+v", d, s.Mounts)
 		}
 	}
+	// A link in the project (which the sandbox can write) to a host
+	// socket directory is not followed: naming the target itself is.
+	runUser := filepath.Join(w.root, "run/user/1000")
+	mustMkdir(t, runUser)
+	if err := os.Symlink(runUser, filepath.Join(w.proj, "sock-link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(run(Options{Sockets: []string{"sock-link"}}), w.host); !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "--socket") {
+		t.Errorf("--socket through a link in the project: %v", err)
+	}
+	if _, err := Resolve(run(Options{Sockets: []string{runUser}}), w.host); err != nil {
+		t.Errorf("--socket of the link's target itself: %v", err)
+	}
 	if _, err := Resolve(run(Options{Sockets: []string{"nope"}}), w.host); !errors.Is(err, ErrBadPath) {
 		t.Errorf("--socket of a missing path: %v", err)
 	}
