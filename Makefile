@@ -116,6 +116,7 @@ mutate:
 # testdata.
 lint:
 	hack/check-tree.sh
+	GO=$(GO) TAGS='$(TAGS)' hack/check-dce.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags gendocs ./cmd/claudebox

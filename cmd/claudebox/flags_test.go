@@ -111,3 +111,21 @@ func TestCommandLineErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionFlag: --version and -v print the one-line version, and
+// nothing is launched.
+func TestVersionFlag(t *testing.T) {
+	for _, arg := range []string{"--version", "-v"} {
+		root := newRootCommand()
+		var out strings.Builder
+		root.SetArgs([]string{arg})
+		root.SetOut(&out)
+		root.SetErr(io.Discard)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if got := out.String(); got != versionLine()+"\n" {
+			t.Errorf("%s printed %q, want %q", arg, got, versionLine()+"\n")
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/claudebox/claudebox/launch"
 	"github.com/spf13/cobra"
 )
@@ -9,6 +11,7 @@ func newRootCommand() *cobra.Command {
 	var (
 		f            launchFlags
 		gc, check    bool
+		showVersion  bool
 		listProfs    bool
 		showProfName string
 	)
@@ -23,10 +26,13 @@ Arguments after -- are passed to claude. Use "claudebox run -- CMD" to run
 any other command in the same sandbox.
 ` + pathsHelp + "\n" + exitHelp,
 		Args:          cobra.ArbitraryArgs,
-		Version:       version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine())
+				return err
+			}
 			if gc {
 				return runGC(cmd.OutOrStdout(), gcFlags{})
 			}
@@ -56,7 +62,11 @@ any other command in the same sandbox.
 		return &launch.HintError{Err: err, Hint: hint}
 	})
 	cmd.CompletionOptions.HiddenDefaultCmd = true
-	cmd.SetVersionTemplate(versionLine() + "\n")
+	// Not cobra's Version and version template: a template reached at
+	// all keeps every exported method in the binary (text/template
+	// calls MethodByName), and libcontainer copies the binary into
+	// memory at every launch.
+	cmd.Flags().BoolVarP(&showVersion, "version", "v", false, "print claudebox's version")
 	f.register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false) // flags after CMD are its own
 	cmd.Flags().BoolVar(&gc, "gc", false, "same as claudebox gc")
