@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -536,5 +537,36 @@ func TestReviewRestoresNested(t *testing.T) {
 	}
 	if got := w.read("sub/.claude/settings.local.json"); !strings.Contains(got, "hooks") {
 		t.Errorf("accepted: %q", got)
+	}
+}
+
+// known.json is written (and synced) only when a review learns
+// something: a session that changed nothing leaves it as it was.
+func TestReviewKnownWrittenOnChange(t *testing.T) {
+	w := newWorld(t)
+	known := filepath.Join(w.store.dir, knownName)
+	ino := func() uint64 {
+		t.Helper()
+		fi, err := os.Stat(known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	w.begin(t)
+	seeded := ino()
+	if _, err := w.store.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if ino() != seeded {
+		t.Error("a review of a session that changed nothing rewrote known.json")
+	}
+	w.begin(t)
+	w.write(t, ".claude/settings.json", `{"hooks":{"Stop":[]},"permissions":{"allow":["Bash(ls)"]}}`, 0o644)
+	if _, err := w.store.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if ino() == seeded {
+		t.Error("a review that passed a changed file did not write known.json")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,6 +181,7 @@ func (s *Store) run(ack bool) (Result, error) {
 	if err := s.readJSON(knownName, &known); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		known = map[string]string{} // a cache: rebuilt
 	}
+	knownBefore := maps.Clone(known)
 	projects := make([]string, 0, len(b.Projects))
 	for p := range b.Projects {
 		projects = append(projects, p)
@@ -199,8 +201,12 @@ func (s *Store) run(ack bool) (Result, error) {
 	if err := s.addHolds(res.Held); err != nil {
 		return res, err
 	}
-	if err := s.writeJSON(knownName, known); err != nil {
-		return res, err
+	// Written (and synced) only when the review learnt something: most
+	// sessions change nothing a host tool runs.
+	if !maps.Equal(known, knownBefore) {
+		if err := s.writeJSON(knownName, known); err != nil {
+			return res, err
+		}
 	}
 	if len(res.Incomplete) > 0 {
 		if err := s.writeJSON(incompleteName, res.Incomplete); err != nil {
