@@ -27,12 +27,65 @@ type Host struct {
 	NewGIDMap bool
 	// Sockets are the pathname unix sockets bound in the host's network
 	// namespace (HostSockets); read only when the kernel's Landlock cannot
-	// deny them (LandlockABI below ResolveUnixABI).
+	// deny them (LandlockABI below ResolveUnixABI). CurrentHost leaves it
+	// to scan, which it starts at once: the launch waits for it only
+	// where it needs it, having resolved the rest meanwhile.
 	Sockets []string
+	scan    func() ([]string, error)
+}
+
+// sockets are Sockets, once the scan that CurrentHost started is done.
+func (h Host) sockets() ([]string, error) {
+	if h.scan != nil {
+		return h.scan()
+	}
+	return h.Sockets, nil
+}
+
+// Rescan lists the host's sockets anew, as they are now.
+func (h *Host) Rescan() error {
+	h.scan = nil
+	root := h.Root
+	if root == "" {
+		root = "/"
+	}
+	var err error
+	h.Sockets, err = HostSockets(root)
+	return socketScanError(err)
+}
+
+// scanSockets starts HostSockets(root), and returns what waits for it.
+func scanSockets(root string) func() ([]string, error) {
+	var (
+		socks []string
+		err   error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		socks, err = HostSockets(root)
+		err = socketScanError(err)
+	}()
+	return func() ([]string, error) {
+		<-done
+		return socks, err
+	}
+}
+
+func socketScanError(err error) error {
+	if err != nil {
+		return withHint(err, "claudebox hides the host's unix sockets it lists there; is /proc mounted?")
+	}
+	return nil
 }
 
 // CurrentHost reads the facts about the running process.
 func CurrentHost() (Host, error) {
+	abi := LandlockABI()
+	var scan func() ([]string, error)
+	if abi < ResolveUnixABI {
+		scan = scanSockets("/")
+	}
 	cwd, err := os.Getwd()
 	if err != nil {
 		return Host{}, fmt.Errorf("current directory: %w", err)
@@ -44,13 +97,8 @@ func CurrentHost() (Host, error) {
 	_, noGIDMap := HelperPath("newgidmap", "")
 	h := Host{
 		UID: os.Getuid(), GID: os.Getgid(), Home: home, Cwd: cwd, Environ: os.Environ(),
-		LandlockABI: LandlockABI(),
-		Groups:      supplementaryGroups(), SubGID: firstSubGID(os.Getuid()), NewGIDMap: noGIDMap == nil,
-	}
-	if h.LandlockABI < ResolveUnixABI {
-		if h.Sockets, err = HostSockets("/"); err != nil {
-			return Host{}, withHint(err, "claudebox hides the host's unix sockets it lists there; is /proc mounted?")
-		}
+		LandlockABI: abi, scan: scan,
+		Groups: supplementaryGroups(), SubGID: firstSubGID(os.Getuid()), NewGIDMap: noGIDMap == nil,
 	}
 	return h, nil
 }

@@ -151,7 +151,11 @@ func resolveSockets(h Host, named []Socket, run *RunView, home, instanceHome str
 	if s.Mechanism == SocketsLandlock {
 		return s, nil
 	}
-	for _, p := range h.Sockets {
+	hostSockets, err := h.sockets()
+	if err != nil {
+		return s, err
+	}
+	for _, p := range hostSockets {
 		if slices.ContainsFunc(s.Shown, func(o Socket) bool { return Within(p, o.Path) }) {
 			continue
 		}

@@ -372,8 +372,7 @@ func checkHostSockets(tmp, proj string, host *launch.Host, runFull func(script, 
 		}
 	}
 	if host.LandlockABI < launch.ResolveUnixABI {
-		var err error
-		if host.Sockets, err = launch.HostSockets("/"); err != nil {
+		if err := host.Rescan(); err != nil {
 			return res(Fail, err.Error(), launch.Hint(err))
 		}
 	}
