@@ -28,10 +28,11 @@ const (
 
 // Files of an instance directory.
 const (
-	metaName     = "meta.json"
-	lockName     = "lock"      // flock: shared by live sessions, exclusive for gc
-	metaLockName = "meta.lock" // flock: serializes meta.json updates
-	homeName     = "home"
+	metaName = "meta.json"
+	// lockName is flocked shared by live sessions, exclusively by gc; its
+	// modification time is when a session last began.
+	lockName = "lock"
+	homeName = "home"
 )
 
 var (
@@ -45,8 +46,11 @@ var (
 type Meta struct {
 	Version int `json:"version"`
 	// Project is the canonical project root the instance belongs to.
-	Project  string    `json:"project"`
-	Created  time.Time `json:"created"`
+	Project string    `json:"project"`
+	Created time.Time `json:"created"`
+	// LastUsed is when a session last began: as ReadMeta reads it, the
+	// later of meta.json's and the lock file's modification time, which
+	// each session sets (meta.json is written once, at creation).
 	LastUsed time.Time `json:"lastUsed"`
 }
 
@@ -60,7 +64,13 @@ func ReadMeta(dir string) (*Meta, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrBadMeta, err)
 	}
-	return parseMeta(path, b)
+	m, err := parseMeta(path, b)
+	if err == nil {
+		if fi, serr := os.Stat(filepath.Join(dir, lockName)); serr == nil && fi.ModTime().After(m.LastUsed) {
+			m.LastUsed = fi.ModTime().UTC()
+		}
+	}
+	return m, err
 }
 
 // parseMeta checks a meta.json's content; path is for messages.
@@ -173,10 +183,8 @@ func create(inst *launch.Instance, hostHome string) error {
 	if err := writeMeta(tmp, &Meta{Version: MetaVersion, Project: inst.Root, Created: now, LastUsed: now}); err != nil {
 		return err
 	}
-	for _, name := range []string{lockName, metaLockName} {
-		if err := os.WriteFile(filepath.Join(tmp, name), nil, 0o600); err != nil {
-			return err
-		}
+	if err := os.WriteFile(filepath.Join(tmp, lockName), nil, 0o600); err != nil {
+		return err
 	}
 	err = os.Rename(tmp, inst.Dir)
 	if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
@@ -271,20 +279,16 @@ func lockSession(inst *launch.Instance) (*Session, error) {
 
 // touch records the instance's last use.
 func touch(dir string) error {
-	ml, err := os.OpenFile(filepath.Join(dir, metaLockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
+	// The session writes in the instance directory (the review, the
+	// network's log): a directory it cannot write is said now, and how
+	// to mend it.
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return &fs.PathError{Op: "write", Path: dir, Err: err}
 	}
-	defer ml.Close()
-	if err := flock(ml, unix.LOCK_EX); err != nil {
-		return err
-	}
-	m, err := ReadMeta(dir)
-	if err != nil {
-		return err
-	}
-	m.LastUsed = time.Now().UTC()
-	return writeMeta(dir, m)
+	// Not a rewrite of meta.json: a synced write at every launch, for
+	// the time `claudebox ls` shows.
+	now := time.Now()
+	return os.Chtimes(filepath.Join(dir, lockName), now, now)
 }
 
 func flock(f *os.File, how int) error {

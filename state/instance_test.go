@@ -228,3 +228,38 @@ func FuzzReadMeta(f *testing.F) {
 		}
 	})
 }
+
+// A session's start is its instance's last use, as ReadMeta reads it,
+// without rewriting meta.json.
+func TestSessionRecordsLastUse(t *testing.T) {
+	inst, _ := newInstance(t, "/p")
+	s, err := OpenSession(inst, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	first, err := ReadMeta(inst.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(inst.Dir, metaName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if s, err = OpenSession(inst, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	m, err := ReadMeta(inst.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.LastUsed.After(first.LastUsed) || !m.Created.Equal(first.Created) {
+		t.Errorf("last use %v after a first at %v (created %v, %v)", m.LastUsed, first.LastUsed, m.Created, first.Created)
+	}
+	after, err := os.Stat(filepath.Join(inst.Dir, metaName))
+	if err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("meta.json rewritten by a session's start: %v", err)
+	}
+}
