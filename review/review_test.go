@@ -570,3 +570,32 @@ func TestReviewKnownWrittenOnChange(t *testing.T) {
 		t.Error("a review that passed a changed file did not write known.json")
 	}
 }
+
+// A baseline a crash left empty (before Sync, so before any command
+// started) is dropped; one with anything else in it that cannot be read
+// still refuses.
+func TestReviewBaselineAfterCrash(t *testing.T) {
+	w := newWorld(t)
+	if err := w.store.Record(w.proj, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	baseline := filepath.Join(w.store.dir, baselineName)
+	if err := os.Truncate(baseline, 0); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := w.store.Run(); err != nil || len(res.Held) > 0 || w.store.Pending() {
+		t.Errorf("an empty baseline: %v %+v, pending %v", err, res, w.store.Pending())
+	}
+	if err := w.store.Record(w.proj, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(baseline, []byte(`{"version":1,"projects":{`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.store.Run(); err == nil || !w.store.Pending() {
+		t.Errorf("a torn baseline was not refused: %v", err)
+	}
+}

@@ -66,15 +66,21 @@ func (s *Store) readJSON(name string, v any) error {
 	return nil
 }
 
-func (s *Store) writeJSON(name string, v any) error {
+func (s *Store) writeJSON(name string, v any) error { return s.writeJSONSynced(name, v, true) }
+
+func (s *Store) writeJSONSynced(name string, v any, sync bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return s.write(name, append(b, '\n'))
+	return s.writeSynced(name, append(b, '\n'), sync)
 }
 
-func (s *Store) write(name string, b []byte) error {
+func (s *Store) write(name string, b []byte) error { return s.writeSynced(name, b, true) }
+
+// writeSynced writes the file name of the store; unless sync, without
+// waiting for the disk (safefs.Dir.WriteFileNoSync).
+func (s *Store) writeSynced(name string, b []byte, sync bool) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, filepath.Dir(name)), 0o700); err != nil {
 		return err
 	}
@@ -83,13 +89,30 @@ func (s *Store) write(name string, b []byte) error {
 		return err
 	}
 	defer d.Close()
+	if !sync {
+		return d.WriteFileNoSync(filepath.Base(name), b, 0o600)
+	}
 	return d.WriteFile(filepath.Base(name), b, 0o600)
+}
+
+// Sync puts the baseline on disk. Record writes a new one without
+// waiting for the disk: the launcher syncs it while the container is
+// made, and starts the session's command only once Sync has returned.
+// A baseline a crash left empty was therefore never relied on.
+func (s *Store) Sync() error {
+	d, err := safefs.OpenTrusted(s.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync(baselineName)
 }
 
 // Record keeps the launch-time surface of project for the review at the
 // session's end, unless a live session of the same instance keeps it
 // already. lifted are the paths the user's --rw lifted the protection of;
-// pinned those shown read-only inside.
+// pinned those shown read-only inside. A new baseline is on disk once
+// Sync returns; one that live sessions rely on is replaced synced.
 func (s *Store) Record(project string, lifted, pinned []string) error {
 	var b Baseline
 	if err := s.readJSON(baselineName, &b); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -98,6 +121,7 @@ func (s *Store) Record(project string, lifted, pinned []string) error {
 	if b.Projects[project] != nil {
 		return nil
 	}
+	relied := b.Projects != nil
 	if b.Projects == nil {
 		b = Baseline{Version: BaselineVersion, Since: time.Now().Add(-slack).UTC(), Projects: map[string]*Snapshot{}}
 	}
@@ -131,7 +155,7 @@ func (s *Store) Record(project string, lifted, pinned []string) error {
 	if err := s.seed(project, snap); err != nil {
 		return err
 	}
-	return s.writeJSON(baselineName, &b)
+	return s.writeJSONSynced(baselineName, &b, relied)
 }
 
 // seed fills known.json, at a project's first launch, with the host-run
@@ -168,6 +192,10 @@ func (s *Store) RunAcknowledging() (Result, error) { return s.run(true) }
 func (s *Store) run(ack bool) (Result, error) {
 	var res Result
 	var b Baseline
+	if fi, err := os.Lstat(filepath.Join(s.dir, baselineName)); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		// Left empty by a crash before Sync: no command started with it.
+		return res, os.Remove(filepath.Join(s.dir, baselineName))
+	}
 	if err := s.readJSON(baselineName, &b); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return res, nil

@@ -80,12 +80,14 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	var recorded <-chan error // the review's baseline on disk: the command waits for it
 	if c.Spec.Instance != nil {
-		done, err := openInstance(c.Spec, c.Stderr)
+		done, synced, err := openInstance(c.Spec, c.Stderr)
 		if err != nil {
 			return 0, err
 		}
 		defer done()
+		recorded = synced
 	}
 	// inet's uplink ends while the rest is cleaned up; its end is awaited
 	// last.
@@ -162,7 +164,7 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	nw, err = start(c, ld, ctr, proc, hold)
+	nw, err = start(c, ld, ctr, proc, hold, recorded)
 	if nw != nil {
 		defer nw.Detach()
 	}
@@ -229,15 +231,17 @@ func netLogPath(s *launch.Spec) string {
 	return path
 }
 
-// openInstance opens the project's instance for this session, makes its
-// home ready (the mount points claudebox puts in it, SANDBOX.md and the
-// CLAUDE.md that imports it) and starts the credential sync; done undoes
-// it. What was found broken in the home, which the sandbox can write, is
-// moved aside and said on stderr.
-func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
+// openInstance opens the project's instance for this session, begins
+// the review of what it changes, makes its home ready (the mount points
+// claudebox puts in it, SANDBOX.md and the CLAUDE.md that imports it) and
+// starts the credential sync; done undoes it. The review's baseline is
+// synced meanwhile: recorded says when it is on disk. What was found
+// broken in the home, which the sandbox can write, is moved aside and
+// said on stderr.
+func openInstance(s *launch.Spec, stderr io.Writer) (done func(), recorded <-chan error, err error) {
 	sess, err := state.OpenSession(s.Instance, s.Home)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -245,11 +249,13 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 		}
 	}()
 	if err := beginReview(sess, s, stderr); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	synced := make(chan error, 1)
+	go func() { synced <- sess.SyncReview() }()
 	home, err := state.OpenHome(s.Instance)
 	if err != nil {
-		return nil, instanceHomeError(s, err)
+		return nil, nil, instanceHomeError(s, err)
 	}
 	defer func() {
 		if err != nil {
@@ -265,7 +271,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 		fmt.Fprintf(stderr, "claudebox: %s\n", n)
 	}
 	if err != nil {
-		return nil, instanceHomeError(s, err)
+		return nil, nil, instanceHomeError(s, err)
 	}
 	trace.Step("instance session")
 	return func() {
@@ -280,7 +286,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), err error) {
 			fmt.Fprintf(stderr, "claudebox: the review of this session: %v\n", err)
 		}
 		trace.Step("instance closed")
-	}, nil
+	}, synced, nil
 }
 
 // beginReview records what the review at the session's end compares with
@@ -384,13 +390,14 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 // fifo) until both are done; start returns the network, to be detached
 // (nil when it failed: nothing of it is left then). none needs nothing
 // more: runc's init brings up the loopback of every network namespace it
-// makes (specconv's "loopback" network).
-func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder) (*network.Attachment, error) {
+// makes (specconv's "loopback" network). In every tier the command
+// waits for recorded too (nil: nothing to wait for).
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder, recorded <-chan error) (*network.Attachment, error) {
 	if hold == nil {
-		if err := ctr.Run(proc); err != nil {
+		if err := ctr.Start(proc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
 		}
-		return nil, nil
+		return nil, execWhen(ctr, recorded)
 	}
 	type attached struct {
 		nw  *network.Attachment
@@ -418,10 +425,22 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 	case a.err != nil:
 		return nil, a.err
 	}
-	if err := ctr.Exec(); err != nil {
-		return a.nw, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	return a.nw, execWhen(ctr, recorded)
+}
+
+// execWhen lets the container's command start (libcontainer's exec fifo)
+// once recorded, the review's baseline, is on disk: what the session
+// changes is reviewed even when a crash ends it.
+func execWhen(ctr *libcontainer.Container, recorded <-chan error) error {
+	if recorded != nil {
+		if err := <-recorded; err != nil {
+			return fmt.Errorf("%w: the review's record of the project: %w", ErrStart, err)
+		}
 	}
-	return a.nw, nil
+	if err := ctr.Exec(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, explainStart(err))
+	}
+	return nil
 }
 
 // wait forwards signals and the terminal's size until the command exits,

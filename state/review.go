@@ -81,6 +81,10 @@ func (s *Session) BeginReview(projects, lifted, pinned []string) (review.Result,
 	return res, err
 }
 
+// SyncReview puts the baseline BeginReview recorded on disk: the
+// session's command must not start before (review.Store.Sync).
+func (s *Session) SyncReview() error { return review.Open(s.Instance.Dir).Sync() }
+
 // EndReview ends the session: when it is the last live session of the
 // instance, the session's changes are reviewed (review.Store.Run); else
 // the last one reviews them. The session is closed in any case.

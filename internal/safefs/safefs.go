@@ -352,7 +352,38 @@ func readBounded(f *os.File, name string, max int64) ([]byte, time.Time, error) 
 // temporary file in the same directory, synced, renamed over rel. A
 // directory in the way is an *Error; a link, FIFO or anything else at rel
 // is replaced, never followed.
-func (d *Dir) WriteFile(rel string, data []byte, perm os.FileMode) (err error) {
+func (d *Dir) WriteFile(rel string, data []byte, perm os.FileMode) error {
+	return d.writeFile(rel, data, perm, true)
+}
+
+// WriteFileNoSync is WriteFile without the wait for the disk: rel is
+// replaced at once and whole (a reader never sees it partial), and is on
+// disk once Sync(rel) returns; a crash before may leave it empty.
+func (d *Dir) WriteFileNoSync(rel string, data []byte, perm os.FileMode) error {
+	return d.writeFile(rel, data, perm, false)
+}
+
+// Sync puts the file rel beneath d, and its directory entry, on disk.
+func (d *Dir) Sync(rel string) error {
+	for _, p := range []struct {
+		rel   string
+		flags int
+		typ   uint32
+	}{{rel, unix.O_RDONLY | unix.O_NONBLOCK, unix.S_IFREG}, {filepath.Dir(rel), unix.O_RDONLY | unix.O_DIRECTORY, unix.S_IFDIR}} {
+		f, err := d.openat2(p.rel, p.flags, p.typ)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("syncing %s: %w", d.show(p.rel), err)
+		}
+	}
+	return nil
+}
+
+func (d *Dir) writeFile(rel string, data []byte, perm os.FileMode, sync bool) (err error) {
 	parent, base, err := d.parent(rel)
 	if err != nil {
 		return err
@@ -380,8 +411,10 @@ func (d *Dir) WriteFile(rel string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Chmod(perm); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if sync {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err

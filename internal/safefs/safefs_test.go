@@ -326,3 +326,22 @@ func TestRepairFile(t *testing.T) {
 		t.Errorf("after Repair: %q %v", b, err)
 	}
 }
+
+func TestWriteFileNoSync(t *testing.T) {
+	d, root, _ := tree(t, func(string, string) error { return nil })
+	if err := d.WriteFileNoSync("x/f", []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "x/f")); err != nil || string(b) != "new" {
+		t.Errorf("read back %q %v", b, err)
+	}
+	if err := d.Sync("x/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f", filepath.Join(root, "x/l")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync("x/l"); err == nil {
+		t.Error("Sync followed a link")
+	}
+}
