@@ -80,14 +80,14 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	var recorded <-chan error // the review's baseline on disk: the command waits for it
+	var syncReview func() error // the review's baseline to disk: the command waits for it
 	if c.Spec.Instance != nil {
-		done, synced, err := openInstance(c.Spec, c.Stderr)
+		done, sync, err := openInstance(c.Spec, c.Stderr)
 		if err != nil {
 			return 0, err
 		}
 		defer done()
-		recorded = synced
+		syncReview = sync
 	}
 	// inet's uplink ends while the rest is cleaned up; its end is awaited
 	// last.
@@ -164,7 +164,7 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	nw, err = start(c, ld, ctr, proc, hold, recorded)
+	nw, err = start(c, ld, ctr, proc, hold, syncReview)
 	if nw != nil {
 		defer nw.Detach()
 	}
@@ -234,11 +234,10 @@ func netLogPath(s *launch.Spec) string {
 // openInstance opens the project's instance for this session, begins
 // the review of what it changes, makes its home ready (the mount points
 // claudebox puts in it, SANDBOX.md and the CLAUDE.md that imports it) and
-// starts the credential sync; done undoes it. The review's baseline is
-// synced meanwhile: recorded says when it is on disk. What was found
-// broken in the home, which the sandbox can write, is moved aside and
-// said on stderr.
-func openInstance(s *launch.Spec, stderr io.Writer) (done func(), recorded <-chan error, err error) {
+// starts the credential sync; done undoes it, and syncReview puts the
+// review's baseline on disk. What was found broken in the home, which the
+// sandbox can write, is moved aside and said on stderr.
+func openInstance(s *launch.Spec, stderr io.Writer) (done func(), syncReview func() error, err error) {
 	sess, err := state.OpenSession(s.Instance, s.Home)
 	if err != nil {
 		return nil, nil, err
@@ -251,8 +250,6 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), recorded <-cha
 	if err := beginReview(sess, s, stderr); err != nil {
 		return nil, nil, err
 	}
-	synced := make(chan error, 1)
-	go func() { synced <- sess.SyncReview() }()
 	home, err := state.OpenHome(s.Instance)
 	if err != nil {
 		return nil, nil, instanceHomeError(s, err)
@@ -286,7 +283,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (done func(), recorded <-cha
 			fmt.Fprintf(stderr, "claudebox: the review of this session: %v\n", err)
 		}
 		trace.Step("instance closed")
-	}, synced, nil
+	}, sess.SyncReview, nil
 }
 
 // beginReview records what the review at the session's end compares with
@@ -391,8 +388,15 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 // (nil when it failed: nothing of it is left then). none needs nothing
 // more: runc's init brings up the loopback of every network namespace it
 // makes (specconv's "loopback" network). In every tier the command
-// waits for recorded too (nil: nothing to wait for).
-func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder, recorded <-chan error) (*network.Attachment, error) {
+// waits for syncReview (nil: nothing to wait for), which runs while the
+// container is made.
+func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder, syncReview func() error) (*network.Attachment, error) {
+	recorded := make(chan error, 1)
+	if syncReview == nil {
+		recorded <- nil
+	} else {
+		go func() { recorded <- syncReview() }()
+	}
 	if hold == nil {
 		if err := ctr.Start(proc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))
@@ -432,10 +436,8 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 // once recorded, the review's baseline, is on disk: what the session
 // changes is reviewed even when a crash ends it.
 func execWhen(ctr *libcontainer.Container, recorded <-chan error) error {
-	if recorded != nil {
-		if err := <-recorded; err != nil {
-			return fmt.Errorf("%w: the review's record of the project: %w", ErrStart, err)
-		}
+	if err := <-recorded; err != nil {
+		return fmt.Errorf("%w: the review's record of the project: %w", ErrStart, err)
 	}
 	if err := ctr.Exec(); err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, explainStart(err))
