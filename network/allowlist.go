@@ -82,8 +82,9 @@ type resolver func(ctx context.Context, name string) ([]netip.Addr, error)
 // sent f first. may says whether the relay may connect to an address (the
 // deny set's second look), byNet whether an address is an --allow-net
 // one. The relay connects only to: dst when byNet says so; an address a
-// listed name resolved to, on a port listed for it, when the client named
-// it; dst when a nameless rule takes it (namelessFor).
+// listed name resolved to (the stub's answer for it, else a lookup of
+// its own), on a port listed for it, when the client named it; dst when
+// a nameless rule takes it (namelessFor).
 func (l *allowlist) decide(ctx context.Context, dst netip.AddrPort, f first, resolve resolver, may, byNet func(netip.AddrPort) bool) verdict {
 	port := dst.Port()
 	v := verdict{name: f.name}
@@ -100,6 +101,12 @@ func (l *allowlist) decide(ctx context.Context, dst netip.AddrPort, f first, res
 			if l.listed(f.name) {
 				v.reason = fmt.Sprintf("not on the list with port %d", port)
 			}
+			return v
+		}
+		if slices.Contains(l.answered.names(dst.Addr()), f.name) && may(dst) {
+			// The stub gave dst's address out for the name (unexpired):
+			// where the client was going, with no second lookup.
+			v.to = dst
 			return v
 		}
 		addrs, err := resolve(ctx, f.name)

@@ -455,7 +455,7 @@ func FuzzSandboxInput(f *testing.F) {
 
 // FuzzDecide is decide's property: whatever the first bytes and the rule
 // set, the relay connects only to an address that an allowed name
-// resolved to (by lookup, or by the stub for a nameless rule) or an
+// resolved to (by lookup, or by the stub's answer) or an
 // --allow-net one, on a port allowed for it.
 func FuzzDecide(f *testing.F) {
 	f.Add(clientHello(f, "a.test"), []byte("a.test:443"), uint16(443), byte(20), byte(0))
@@ -837,6 +837,46 @@ func TestClassifyLenient(t *testing.T) {
 		}
 		if c.kind != other && f.reason == "" {
 			t.Errorf("%q: let through (name %q): a TLS or HTTP client must name an allowed host, well-formed", c.in, f.name)
+		}
+	}
+}
+
+// A name the stub answered goes to the address it gave out with no
+// second lookup; any other address is looked up, and the deny set has
+// the last word.
+func TestDecideAnswered(t *testing.T) {
+	log, _ := openNetLog("")
+	l := newAllowlist([]launch.HostRule{{Pattern: "cdn-a.test", Ports: []uint16{443}}}, log)
+	var asked [][]byte
+	stub(context.Background(), l, query("cdn-a.test.", 1), false, answerFrom([4]byte{198, 51, 100, 20}, &asked))
+	stub(context.Background(), l, query("cdn-a.test.", 2), false, answerFrom([4]byte{192, 168, 1, 20}, &asked))
+	lookups := 0
+	resolve := func(context.Context, string) ([]netip.Addr, error) {
+		lookups++
+		return nil, errors.New("NXDOMAIN")
+	}
+	may := func(a netip.AddrPort) bool { return !netip.MustParsePrefix("192.168.0.0/16").Contains(a.Addr()) }
+	byNet := func(netip.AddrPort) bool { return false }
+	hello := func(name string) first { return classify(clientHello(t, name), false) }
+	for _, c := range []struct {
+		what, dst string
+		f         first
+		to        string
+		lookups   int
+	}{
+		{"answered", "198.51.100.20:443", hello("cdn-a.test"), "198.51.100.20:443", 0},
+		{"not answered: looked up", "198.51.100.21:443", hello("cdn-a.test"), "", 1},
+		{"answered, denied", "192.168.1.20:443", hello("cdn-a.test"), "", 1},
+		{"another name at the answered address", "198.51.100.20:443", hello("cdn-b.test"), "", 0},
+	} {
+		lookups = 0
+		v := l.decide(context.Background(), netip.MustParseAddrPort(c.dst), c.f, resolve, may, byNet)
+		to := ""
+		if v.reason == "" {
+			to = v.to.String()
+		}
+		if to != c.to || lookups != c.lookups {
+			t.Errorf("%s: to %q (%s) after %d lookups; want %q after %d", c.what, to, v.reason, lookups, c.to, c.lookups)
 		}
 	}
 }
