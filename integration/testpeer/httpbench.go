@@ -56,3 +56,42 @@ func httpLatency(args []string) error {
 	fmt.Println(times[n/2].Microseconds())
 	return nil
 }
+
+// proxy forwards every connection to LISTEN on to TARGET, moving the
+// bytes as claudebox's relay and --publish do (io.Copy between TCP
+// connections: splice(2)); nothing else. make bench measures --publish
+// against it: the least any proxy in user space costs.
+func proxy(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("usage: proxy LISTEN TARGET")
+	}
+	l, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func(in *net.TCPConn) {
+			defer in.Close()
+			o, err := net.Dial("tcp", args[1])
+			if err != nil {
+				return
+			}
+			out := o.(*net.TCPConn)
+			defer out.Close()
+			done := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(out, in)
+				_ = out.CloseWrite()
+				close(done)
+			}()
+			_, _ = io.Copy(in, out)
+			_ = in.CloseWrite()
+			<-done
+		}(c.(*net.TCPConn))
+	}
+}

@@ -37,6 +37,8 @@
 //	    them for SECONDS.
 //	testpeer http-serve ADDR:PORT
 //	    serve a small HTTP answer ("ok") to every GET; print "ready".
+//	testpeer proxy LISTEN TARGET
+//	    forward every connection to TARGET (io.Copy: splice); print "ready".
 //	testpeer http-latency URL N [keepalive]
 //	    GET URL N times in turn, each on a new connection unless keepalive;
 //	    print the median in microseconds.
@@ -126,6 +128,8 @@ func main() {
 		err = httpServe(os.Args[2:])
 	case "http-latency":
 		err = httpLatency(os.Args[2:])
+	case "proxy":
+		err = proxy(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
