@@ -244,3 +244,63 @@ func TestSocketsResolved(t *testing.T) {
 		t.Errorf("--socket of a missing path: %v", err)
 	}
 }
+
+// TestCurrentHostScansSockets: the scan CurrentHost starts sees a socket
+// bound before it, in every copy of the Host (each launch path copies
+// it), read at once from several goroutines; Rescan sees one bound
+// after; a scan that fails fails the launch's resolution.
+func TestCurrentHostScansSockets(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := filepath.Join(dir, "before.sock")
+	l, err := net.Listen("unix", before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h, err := CurrentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.LandlockABI >= ResolveUnixABI {
+		// Landlock denies them all: nothing is scanned.
+		if h.scan != nil {
+			t.Error("a socket scan started on a kernel whose Landlock denies them")
+		}
+		return
+	}
+	copies := []Host{h, h, h}
+	got := make([][]string, len(copies))
+	errs := make([]error, len(copies))
+	done := make(chan int)
+	for i := range copies {
+		go func() { got[i], errs[i] = copies[i].sockets(); done <- i }()
+	}
+	for range copies {
+		<-done
+	}
+	for i := range copies {
+		if errs[i] != nil || !slices.Contains(got[i], before) {
+			t.Errorf("copy %d: %v; %s not in the %d sockets found", i, errs[i], before, len(got[i]))
+		}
+	}
+	after := filepath.Join(dir, "after.sock")
+	la, err := net.Listen("unix", after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	if err := h.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := h.sockets(); err != nil || !slices.Contains(s, after) || !slices.Contains(s, before) {
+		t.Errorf("after Rescan: %v; %s and %s in %d sockets? ", err, before, after, len(s))
+	}
+
+	noProc := Host{Root: t.TempDir(), scan: scanSockets(t.TempDir())}
+	if _, err := resolveSockets(noProc, nil, nil, "/home/u", "", nil); err == nil || Hint(err) == "" {
+		t.Errorf("a failed scan: %v (hint %q), want an error with a hint", err, Hint(err))
+	}
+}

@@ -599,3 +599,45 @@ func TestReviewBaselineAfterCrash(t *testing.T) {
 		t.Errorf("a torn baseline was not refused: %v", err)
 	}
 }
+
+// known.json is a cache: one that cannot be read is rebuilt by the next
+// review, also by one that learns nothing new (else the next launch
+// seeds it anew from whatever the project holds then).
+func TestReviewRebuildsCorruptKnown(t *testing.T) {
+	w := world{proj: t.TempDir(), store: Open(t.TempDir())}
+	w.write(t, ".git/HEAD", "ref: refs/heads/main\n", 0o644)
+	w.write(t, ".git/config", "[core]\n\tbare = false\n", 0o644)
+	w.begin(t)
+	known := filepath.Join(w.store.dir, knownName)
+	if err := os.WriteFile(known, []byte("{torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := w.store.Run(); err != nil || len(res.Held) > 0 {
+		t.Fatalf("review: %v %+v", err, res)
+	}
+	var m map[string]string
+	if err := w.store.readJSON(knownName, &m); err != nil {
+		t.Errorf("known.json left unreadable by a review: %v", err)
+	}
+}
+
+// A baseline a crash left empty was never relied on: a launch that finds
+// it while another session is live (so it cannot run the review that
+// drops it) records its own, rather than failing on the empty file.
+func TestRecordOverEmptyBaseline(t *testing.T) {
+	w := world{proj: t.TempDir(), store: Open(t.TempDir())}
+	w.write(t, ".git/HEAD", "ref: refs/heads/main\n", 0o644)
+	if err := os.MkdirAll(w.store.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.store.dir, baselineName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.Record(w.proj, nil, nil); err != nil {
+		t.Fatalf("Record over an empty baseline: %v", err)
+	}
+	var b Baseline
+	if err := w.store.readJSON(baselineName, &b); err != nil || b.Projects[w.proj] == nil {
+		t.Errorf("baseline after Record: %v %+v", err, b)
+	}
+}

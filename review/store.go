@@ -108,6 +108,13 @@ func (s *Store) Sync() error {
 	return d.Sync(baselineName)
 }
 
+// emptyBaseline: baseline.json is an empty regular file, which only a
+// crash before Sync leaves (Record writes it whole, by rename).
+func (s *Store) emptyBaseline() bool {
+	fi, err := os.Lstat(filepath.Join(s.dir, baselineName))
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == 0
+}
+
 // Record keeps the launch-time surface of project for the review at the
 // session's end, unless a live session of the same instance keeps it
 // already. lifted are the paths the user's --rw lifted the protection of;
@@ -115,7 +122,9 @@ func (s *Store) Sync() error {
 // Sync returns; one that live sessions rely on is replaced synced.
 func (s *Store) Record(project string, lifted, pinned []string) error {
 	var b Baseline
-	if err := s.readJSON(baselineName, &b); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// One a crash left empty was never relied on (run drops it; a live
+	// session keeps run from reaching it): written over as if absent.
+	if err := s.readJSON(baselineName, &b); err != nil && !errors.Is(err, fs.ErrNotExist) && !s.emptyBaseline() {
 		return err
 	}
 	if b.Projects[project] != nil {
@@ -192,7 +201,7 @@ func (s *Store) RunAcknowledging() (Result, error) { return s.run(true) }
 func (s *Store) run(ack bool) (Result, error) {
 	var res Result
 	var b Baseline
-	if fi, err := os.Lstat(filepath.Join(s.dir, baselineName)); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+	if s.emptyBaseline() {
 		// Left empty by a crash before Sync: no command started with it.
 		return res, os.Remove(filepath.Join(s.dir, baselineName))
 	}
@@ -206,8 +215,9 @@ func (s *Store) run(ack bool) (Result, error) {
 		return res, fmt.Errorf("%s was written by a newer claudebox", filepath.Join(s.dir, baselineName))
 	}
 	known := map[string]string{}
+	knownBad := false
 	if err := s.readJSON(knownName, &known); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		known = map[string]string{} // a cache: rebuilt
+		known, knownBad = map[string]string{}, true // a cache: rebuilt
 	}
 	knownBefore := maps.Clone(known)
 	projects := make([]string, 0, len(b.Projects))
@@ -229,9 +239,9 @@ func (s *Store) run(ack bool) (Result, error) {
 	if err := s.addHolds(res.Held); err != nil {
 		return res, err
 	}
-	// Written (and synced) only when the review learnt something: most
-	// sessions change nothing a host tool runs.
-	if !maps.Equal(known, knownBefore) {
+	// Written (and synced) only when the review learnt something, or
+	// rebuilt it: most sessions change nothing a host tool runs.
+	if knownBad || !maps.Equal(known, knownBefore) {
 		if err := s.writeJSON(knownName, known); err != nil {
 			return res, err
 		}

@@ -435,7 +435,7 @@ func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontai
 // execWhen lets the container's command start (libcontainer's exec fifo)
 // once recorded, the review's baseline, is on disk: what the session
 // changes is reviewed even when a crash ends it.
-func execWhen(ctr *libcontainer.Container, recorded <-chan error) error {
+func execWhen(ctr interface{ Exec() error }, recorded <-chan error) error {
 	if err := <-recorded; err != nil {
 		return fmt.Errorf("%w: the review's record of the project: %w", ErrStart, err)
 	}
