@@ -34,7 +34,7 @@ cleanup() {
 	if [[ -n $base_tree ]]; then
 		git worktree remove --force "$base_tree" >/dev/null 2>&1 || true
 	fi
-	rm -rf "$work" "$home/bench-proj" "$home/bench-proj-base" "$home/bench-big"
+	rm -rf "$work" "$home/bench-proj" "$home/bench-proj-base" "$home/bench-big" "$home/bench-big-base"
 }
 trap cleanup EXIT
 
@@ -162,7 +162,8 @@ fi
 
 # The review at the end of a session walks the project: a project of
 # 10,000 files (1,100 directories) against the empty one, launched in
-# turn (after two unrecorded rounds: the first launch seeds the review).
+# turn (after two unrecorded rounds: the first launch seeds the review);
+# with BASE, the base in a copy of it too (its own instance).
 big=$home/bench-big
 for d in $(seq 100); do for e in $(seq 10); do
 	mkdir -p "$big/d$d/e$e"
@@ -170,30 +171,42 @@ for d in $(seq 100); do for e in $(seq 10); do
 done; done
 mkdir -p "$big/.git"
 chown -R "$user:" "$big"
+big_base=
+if [[ -n $base_tree ]]; then
+	big_base=$home/bench-big-base
+	cp -a "$big" "$big_base"
+fi
 cat >"$work/big.sh" <<'EOF'
 #!/bin/bash
-# big.sh RUNS BINARY EMPTY BIG: "WHICH T0 T1" per launch, in turn.
+# big.sh RUNS BINARY EMPTY BIG [BASE_BINARY BASE_BIG]: "WHICH T0 T1" per
+# launch, in turn.
 set -euo pipefail
+declare -A bin=([empty]=$2 [big]=$2 [base]=${5:-}) dir=([empty]=$3 [big]=$4 [base]=${6:-})
+which=(empty big)
+if [[ -n ${5:-} ]]; then which+=(base); fi
 for ((i = -2; i < $1; i++)); do
-	for which in empty big; do
-		dir=$3
-		[[ $which == big ]] && dir=$4
+	for w in "${which[@]}"; do
 		t0=$EPOCHREALTIME
-		(cd "$dir" && "$2" run -q --network none -- true >/dev/null)
+		(cd "${dir[$w]}" && "${bin[$w]}" run -q --network none -- true >/dev/null)
 		t1=$EPOCHREALTIME
-		if ((i >= 0)); then echo "$which $t0 $t1"; fi
+		if ((i >= 0)); then echo "$w $t0 $t1"; fi
 	done
 done
 EOF
 chmod 755 "$work/big.sh"
-as_user "$work/big.sh" "$runs" "$bin" "$proj" "$big" >"$work/big.txt"
+if [[ -n $big_base ]]; then
+	as_user "$work/big.sh" "$runs" "$bin" "$proj" "$big" "$work/claudebox-base" "$big_base" >"$work/big.txt"
+else
+	as_user "$work/big.sh" "$runs" "$bin" "$proj" "$big" >"$work/big.txt"
+fi
 big_ms() { # WHICH: the median ms
 	awk -v w="$1" '$1 == w {printf "%.3f\n", ($3 - $2) * 1000}' "$work/big.txt" | sort -n |
 		awk '{a[NR]=$1} END {printf "%.1f", (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'
 }
 big_empty=$(big_ms empty)
 big_full=$(big_ms big)
-rm -rf "$big"
+[[ -z $big_base ]] || big_base_ms=$(big_ms base)
+rm -rf "$big" "$big_base"
 
 # Launcher peak RSS while the sandbox runs (VmHWM of the launcher; every
 # step execs, so the pid is the launcher's).
@@ -336,10 +349,12 @@ if [[ -n $base_tree ]]; then
 	for tier in none inet allowlist full; do
 		check "base_$tier" "$tier launch ≤ base + 2 ms" "${cur_ms[$tier]}" "<=" "$(awk -v b="${base_ms[$tier]}" 'BEGIN {print b + 2}')"
 	done
+	check base_big "10,000-file project ≤ base + 50 ms" "$big_full" "<=" "$(awk -v b="$big_base_ms" 'BEGIN {print b + 50}')"
 	check base_allow_pct "allowlist launch ≤ base + 10%" "${cur_ms[allowlist]}" "<=" "$(awk -v b="${base_ms[allowlist]}" 'BEGIN {print b * 1.1}')"
 	setup_base=$(med3 "$setup_runs_base")
 	setup_cur=$(med3 "$setup_runs_cur")
 	check base_setup "allowlist connection set-up ≤ base + 10%" "$setup_cur" "<=" "$(awk -v b="$setup_base" 'BEGIN {print b * 1.1}')"
+	base_table+=$'\n'"| none, the 10,000-file project (the review's walk at exit; $runs runs, in turn with the empty project) | $big_base_ms | $big_full | $(diff_ms "$big_full" "$big_base_ms") |"
 	base_table+=$'\n\n'"| allowlist connection set-up (a GET on a new connection; median of 300, median of 3 rounds) | base µs | this build µs | |"$'\n'"|---|---|---|---|"$'\n'"| cdn-a.test:80 | $setup_base (runs: $setup_runs_base) | $setup_cur (runs: $setup_runs_cur) | $(pct "$setup_cur" "$setup_base")% of base |"
 fi
 pub_pct=$(pct "${pub[thr_publish]}" "${pub[thr_full]}")
@@ -382,6 +397,7 @@ check pub_thr "--publish throughput ≥ 60% of full" "$pub_pct" ">=" 60
 	echo "| GET latency, a new connection each, full / --publish | ${pub[lat_new_full]} / ${pub[lat_new_publish]} µs (+$((pub[lat_new_publish] - pub[lat_new_full])) µs; median of 1,000) | ≤ full + 300 µs | ${verdict[pub_new]} |"
 	echo "| GET latency, one kept-alive connection, full / --publish | ${pub[lat_keep_full]} / ${pub[lat_keep_publish]} µs (+$((pub[lat_keep_publish] - pub[lat_keep_full])) µs) | ≤ full + 300 µs | ${verdict[pub_keep]} |"
 	echo "| TCP throughput, sandbox to host, full / --publish | ${pub[thr_full]} / ${pub[thr_publish]} Mbit/s (${pub_pct}% of full) | ≥ 60% | ${verdict[pub_thr]} |"
+	echo "| TCP throughput, full through a bare proxy on the host (testpeer proxy: what any user-space proxy costs) | ${pub[thr_proxy]} Mbit/s ($(pct "${pub[thr_proxy]}" "${pub[thr_full]}")% of full; --publish is $(pct "${pub[thr_publish]}" "${pub[thr_proxy]}")% of it) | | |"
 	echo "| TCP throughput, full, as root | $thr_root_full Mbit/s | | |"
 	echo "| TCP throughput, inet, as root | $thr_root_inet Mbit/s (${root_pct}% of full; bridge) | ≥ 50% | ${verdict[thr_root]} |"
 	if [[ -n $base_table ]]; then
