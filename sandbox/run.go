@@ -4,14 +4,14 @@
 // (package network) while the container is created, wires the terminal
 // and signals, waits, and removes every trace of the launch afterwards.
 // The instance and the project's protected paths are made ready through
-// package state first; the review of what the session changed (package
-// review) is recorded before the start and run at the end.
+// package state first (instance.go); the review of what the session
+// changed (package review) is recorded before the command starts and run
+// once it has ended, while the rest is taken down.
 package sandbox
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,7 +22,6 @@ import (
 	"github.com/claudebox/claudebox/internal/trace"
 	"github.com/claudebox/claudebox/launch"
 	"github.com/claudebox/claudebox/network"
-	"github.com/claudebox/claudebox/review"
 	"github.com/claudebox/claudebox/seccomp"
 	"github.com/claudebox/claudebox/state"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for root launches
@@ -80,14 +79,12 @@ func Run(c Config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	var syncReview func() error // the review's baseline to disk: the command waits for it
+	var inst *instance // nil without one: the methods do nothing
 	if c.Spec.Instance != nil {
-		done, sync, err := openInstance(c.Spec, c.Stderr)
-		if err != nil {
+		if inst, err = openInstance(c.Spec, c.Stderr); err != nil {
 			return 0, err
 		}
-		defer done()
-		syncReview = sync
+		defer inst.close()
 	}
 	// inet's uplink ends while the rest is cleaned up; its end is awaited
 	// last.
@@ -164,7 +161,7 @@ func Run(c Config) (status int, err error) {
 	signal.Notify(sigs, append([]os.Signal{unix.SIGWINCH}, forwarded...)...)
 	defer signal.Stop(sigs)
 
-	nw, err = start(c, ld, ctr, proc, hold, syncReview)
+	nw, err = start(c, ld, ctr, proc, hold, inst.syncReview)
 	if nw != nil {
 		defer nw.Detach()
 	}
@@ -184,6 +181,9 @@ func Run(c Config) (status int, err error) {
 		return 0, fmt.Errorf("%w: terminal: %w", ErrStart, err)
 	}
 	status = wait(proc, sigs, term)
+	// Its pid 1 has exited, so every process of the sandbox has: the
+	// review of what they changed runs while the rest is taken down.
+	inst.commandEnded()
 	select {
 	case err := <-published:
 		return 0, err
@@ -229,104 +229,6 @@ func netLogPath(s *launch.Spec) string {
 		return ""
 	}
 	return path
-}
-
-// openInstance opens the project's instance for this session, begins
-// the review of what it changes, makes its home ready (the mount points
-// claudebox puts in it, SANDBOX.md and the CLAUDE.md that imports it) and
-// starts the credential sync; done undoes it, and syncReview puts the
-// review's baseline on disk. What was found broken in the home, which the
-// sandbox can write, is moved aside and said on stderr.
-func openInstance(s *launch.Spec, stderr io.Writer) (done func(), syncReview func() error, err error) {
-	sess, err := state.OpenSession(s.Instance, s.Home)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() {
-		if err != nil {
-			sess.Close()
-		}
-	}()
-	if err := beginReview(sess, s, stderr); err != nil {
-		return nil, nil, err
-	}
-	home, err := state.OpenHome(s.Instance)
-	if err != nil {
-		return nil, nil, instanceHomeError(s, err)
-	}
-	defer func() {
-		if err != nil {
-			home.Close()
-		}
-	}()
-	err = home.Prepare(s)
-	var creds *state.CredentialSync
-	if err == nil {
-		creds, err = state.StartCredentialSync(s.Home, home, s.Setup.MCPCredentialKeys())
-	}
-	for _, n := range home.Notes {
-		fmt.Fprintf(stderr, "claudebox: %s\n", n)
-	}
-	if err != nil {
-		return nil, nil, instanceHomeError(s, err)
-	}
-	trace.Step("instance session")
-	return func() {
-		creds.Stop()
-		home.Close()
-		res, last, err := sess.EndReview()
-		review.Report(stderr, res)
-		if !last && err == nil {
-			fmt.Fprintln(stderr, "claudebox: another session of this project is live: the review of what this one changed runs when the last one ends")
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "claudebox: the review of this session: %v\n", err)
-		}
-		trace.Step("instance closed")
-	}, sess.SyncReview, nil
-}
-
-// beginReview records what the review at the session's end compares with
-// (the project's, and a linked worktree's main worktree's, host-run
-// surface), after the review a killed launcher left, which it shows.
-func beginReview(sess *state.Session, s *launch.Spec, stderr io.Writer) error {
-	projects := []string{s.Project}
-	if s.Instance.Root != s.Project {
-		projects = append(projects, s.Instance.Root)
-	}
-	var lifted, pinned []string
-	for _, m := range s.Mounts {
-		switch {
-		case m.Unprotects, userWritable(m):
-			lifted = append(lifted, m.Path)
-		case m.Protected && m.Mode == launch.ReadOnly && m.Target == "":
-			pinned = append(pinned, m.Path)
-		}
-	}
-	res, err := sess.BeginReview(projects, lifted, pinned)
-	review.Report(stderr, res)
-	if err != nil {
-		return &launch.HintError{Err: fmt.Errorf("%w: the review of what the session changes: %w", ErrStart, err),
-			Hint: "see what is wrong with the files named; claudebox review shows what is held"}
-	}
-	trace.Step("review recorded")
-	return nil
-}
-
-// userWritable: a read-write mount the user asked for (--rw, a
-// profile's), which lifts the protection of what it covers, and the
-// review's holding of it: when it holds the project, no protected path is
-// even looked for under it (so it carries no Unprotects).
-func userWritable(m launch.Mount) bool {
-	return m.Mode == launch.ReadWrite && !m.Pin && (m.Why == "--rw" || strings.HasPrefix(m.Why, "profile "))
-}
-
-// instanceHomeError explains a home that could not be made ready.
-func instanceHomeError(s *launch.Spec, err error) error {
-	return &launch.HintError{
-		Err:  fmt.Errorf("%w: instance home %s: %w", ErrStart, s.Instance.HomeDir(), err),
-		Hint: "move what is named out of the way (the instance home is the sandbox's to write), or remove the instance: claudebox gc --force",
-	}
 }
 
 // writeLaunchFiles writes what the launch's configuration mounts from
@@ -388,15 +290,10 @@ func createContainer(oci *specs.Spec, ld *launchDir) (*libcontainer.Container, e
 // (nil when it failed: nothing of it is left then). none needs nothing
 // more: runc's init brings up the loopback of every network namespace it
 // makes (specconv's "loopback" network). In every tier the command
-// waits for syncReview (nil: nothing to wait for), which runs while the
-// container is made.
+// waits for syncReview, which runs while the container is made.
 func start(c Config, ld *launchDir, ctr *libcontainer.Container, proc *libcontainer.Process, hold *network.Holder, syncReview func() error) (*network.Attachment, error) {
 	recorded := make(chan error, 1)
-	if syncReview == nil {
-		recorded <- nil
-	} else {
-		go func() { recorded <- syncReview() }()
-	}
+	go func() { recorded <- syncReview() }()
 	if hold == nil {
 		if err := ctr.Start(proc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, explainStart(err))

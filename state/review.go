@@ -85,18 +85,19 @@ func (s *Session) BeginReview(projects, lifted, pinned []string) (review.Result,
 // session's command must not start before (review.Store.Sync).
 func (s *Session) SyncReview() error { return review.Open(s.Instance.Dir).Sync() }
 
-// EndReview ends the session: when it is the last live session of the
-// instance, the session's changes are reviewed (review.Store.Run); else
-// the last one reviews them. The session is closed in any case.
+// EndReview reviews the session's changes when it is the last live
+// session of the instance (review.Store.Run); else the last one reviews
+// them. The session stays live until Close: call it once the sandbox's
+// processes are gone, and Close when nothing of the session is left.
 func (s *Session) EndReview() (res review.Result, last bool, err error) {
-	defer s.Close()
 	rl, err := lockReview(s.Instance.Dir)
 	if err != nil {
 		return res, false, fmt.Errorf("review lock: %w", err)
 	}
 	defer rl.Close()
 	if !s.alone(5) {
-		return res, false, nil
+		// The failed conversion dropped the shared lock: taken again.
+		return res, false, flock(s.lock, unix.LOCK_SH)
 	}
 	res, err = review.Open(s.Instance.Dir).Run()
 	return res, true, err

@@ -52,6 +52,7 @@ func TestReviewNeverRacesALiveSession(t *testing.T) {
 	if err != nil || last || len(res.Held) > 0 {
 		t.Fatalf("the first of two sessions reviewed: last=%v %v %+v", last, err, res)
 	}
+	a.Close()
 	if _, err := os.Stat(filepath.Join(proj, "one/.git/config")); err != nil {
 		t.Fatal("held while a session is live")
 	}
@@ -59,6 +60,7 @@ func TestReviewNeverRacesALiveSession(t *testing.T) {
 	if err != nil || !last || len(res.Held) != 1 || res.Held[0].Rel != "one/.git/config" {
 		t.Fatalf("the last session's review: last=%v %v %+v", last, err, res)
 	}
+	b.Close()
 
 	// A killed launcher: the lock goes with the process, the review stays
 	// pending, and the next session's start runs it.
@@ -85,6 +87,7 @@ func TestReviewNeverRacesALiveSession(t *testing.T) {
 	if _, _, err := d.EndReview(); err != nil {
 		t.Fatal(err)
 	}
+	d.Close()
 	list, _ = ListInstances(filepath.Dir(filepath.Dir(inst.Dir)))
 	if list[0].ReviewPending || list[0].Held != 2 {
 		t.Errorf("ls at the end: %+v", list)
