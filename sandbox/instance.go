@@ -95,7 +95,9 @@ func (i *instance) commandEnded() {
 }
 
 // close ends the session: the credential sync, the home, and the review
-// (begun here when the command never ran), whose result it shows.
+// (begun here when the command never ran; run again as the session
+// closes when another session was live then: the last to close reviews),
+// whose result it shows.
 func (i *instance) close() {
 	if i == nil {
 		return
@@ -104,7 +106,13 @@ func (i *instance) close() {
 	i.home.Close()
 	i.commandEnded()
 	end := <-i.ended
-	i.sess.Close()
+	if !end.last && end.err == nil {
+		// Another session was live when the command ended: it may have
+		// ended since, finding this one live, and left the review to it.
+		end.res, end.last, end.err = i.sess.CloseReviewing()
+	} else {
+		i.sess.Close()
+	}
 	review.Report(i.stderr, end.res)
 	if !end.last && end.err == nil {
 		fmt.Fprintln(i.stderr, "claudebox: another session of this project is live: the review of what this one changed runs when the last one ends")

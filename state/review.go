@@ -87,8 +87,10 @@ func (s *Session) SyncReview() error { return review.Open(s.Instance.Dir).Sync()
 
 // EndReview reviews the session's changes when it is the last live
 // session of the instance (review.Store.Run); else the last one reviews
-// them. The session stays live until Close: call it once the sandbox's
-// processes are gone, and Close when nothing of the session is left.
+// them. The session stays live until it is closed: call it once the
+// sandbox's processes are gone, and, when nothing of the session is
+// left, Close after a review or CloseReviewing when it found another
+// session live.
 func (s *Session) EndReview() (res review.Result, last bool, err error) {
 	rl, err := lockReview(s.Instance.Dir)
 	if err != nil {
@@ -98,6 +100,28 @@ func (s *Session) EndReview() (res review.Result, last bool, err error) {
 	if !s.alone(5) {
 		// The failed conversion dropped the shared lock: taken again.
 		return res, false, flock(s.lock, unix.LOCK_SH)
+	}
+	res, err = review.Open(s.Instance.Dir).Run()
+	return res, true, err
+}
+
+// CloseReviewing closes a session whose EndReview found another one live
+// and left the review to it: that one may have ended since, finding this
+// one live (its lock is held until it closes), and left it too. So the
+// last session to close reviews: when no other is live now, the
+// session's changes are reviewed (review.Store.Run). The session is
+// closed in any case, before the review lock is let go, so the next one
+// to close finds it gone.
+func (s *Session) CloseReviewing() (res review.Result, last bool, err error) {
+	rl, err := lockReview(s.Instance.Dir)
+	if err != nil {
+		s.Close()
+		return res, false, fmt.Errorf("review lock: %w", err)
+	}
+	defer rl.Close()
+	defer s.Close()
+	if !s.alone(5) {
+		return res, false, nil
 	}
 	res, err = review.Open(s.Instance.Dir).Run()
 	return res, true, err

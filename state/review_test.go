@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/claudebox/claudebox/launch"
 )
 
 // plant writes a nested repository whose config runs core.fsmonitor.
@@ -29,24 +31,31 @@ func begin(t *testing.T, s *Session, proj string) {
 	time.Sleep(10 * time.Millisecond)
 }
 
-// The review runs when the last live session ends, never while another
-// is live; a session whose launcher was killed (its lock gone, no end)
-// leaves it to the next launch.
-func TestReviewNeverRacesALiveSession(t *testing.T) {
-	proj := t.TempDir()
-	inst, _ := newInstance(t, proj)
+// twoSessions opens two sessions of one project's instance, each with
+// its review begun, and plants a nested repository ("one") in it.
+func twoSessions(t *testing.T) (proj string, inst *launch.Instance, a, b *Session) {
+	t.Helper()
+	proj = t.TempDir()
+	inst, _ = newInstance(t, proj)
 	inst.Root = proj
-	a, err := OpenSession(inst, t.TempDir())
-	if err != nil {
+	var err error
+	if a, err = OpenSession(inst, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	begin(t, a, proj)
-	b, err := OpenSession(inst, t.TempDir())
-	if err != nil {
+	if b, err = OpenSession(inst, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	begin(t, b, proj)
 	plant(t, proj, "one")
+	return proj, inst, a, b
+}
+
+// The review runs when the last live session ends, never while another
+// is live; a session whose launcher was killed (its lock gone, no end)
+// leaves it to the next launch.
+func TestReviewNeverRacesALiveSession(t *testing.T) {
+	proj, inst, a, b := twoSessions(t)
 
 	res, last, err := a.EndReview()
 	if err != nil || last || len(res.Held) > 0 {
@@ -91,5 +100,35 @@ func TestReviewNeverRacesALiveSession(t *testing.T) {
 	list, _ = ListInstances(filepath.Dir(filepath.Dir(inst.Dir)))
 	if list[0].ReviewPending || list[0].Held != 2 {
 		t.Errorf("ls at the end: %+v", list)
+	}
+}
+
+// Two sessions whose commands end close together: the first one's review
+// finds the second live and leaves it; the second's finds the first still
+// live (being taken down, its lock held until it closes) and leaves it
+// too. The last to close reviews: what either planted is held, not left
+// for a host tool until the next launch.
+func TestReviewWhenSessionsEndTogether(t *testing.T) {
+	_, inst, a, b := twoSessions(t)
+
+	// Both commands have ended; neither session is closed yet.
+	if _, last, err := a.EndReview(); err != nil || last {
+		t.Fatalf("a reviewed while b was live: last=%v %v", last, err)
+	}
+	if _, last, err := b.EndReview(); err != nil || last {
+		t.Fatalf("b reviewed while a was live: last=%v %v", last, err)
+	}
+	// a is taken down first, then b: the last to close reviews.
+	res, last, err := a.CloseReviewing()
+	if err != nil || last || len(res.Held) > 0 {
+		t.Fatalf("a reviewed at its close while b was live: last=%v %v %+v", last, err, res)
+	}
+	res, last, err = b.CloseReviewing()
+	if err != nil || !last || len(res.Held) != 1 || res.Held[0].Rel != "one/.git/config" {
+		t.Fatalf("the last session to close did not review: last=%v %v %+v", last, err, res)
+	}
+	list, err := ListInstances(filepath.Dir(filepath.Dir(inst.Dir)))
+	if err != nil || len(list) != 1 || list[0].ReviewPending || list[0].Held != 1 {
+		t.Fatalf("ls after both sessions: %v %+v", err, list)
 	}
 }
