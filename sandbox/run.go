@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/claudebox/claudebox/bundle"
 	"github.com/claudebox/claudebox/internal/trace"
@@ -387,7 +388,10 @@ func exitStatus(ps *os.ProcessState) int {
 	if ps == nil {
 		return 128 + int(unix.SIGKILL)
 	}
-	if ws, ok := ps.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+	// os.ProcessState.Sys is a syscall.WaitStatus (not unix's: a type
+	// of its own, which never matched, so a pid 1 a signal killed exited
+	// 255).
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
