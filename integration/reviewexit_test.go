@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -282,5 +284,68 @@ echo b-planted`)
 	hostTool(t, filepath.Join(proj, "sub"), true, "git", "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-q", "--allow-empty", "-m", "accepted")
 	if !exists(filepath.Join(outside, "ran")) {
 		t.Fatal("accepted, the planted hook did not run: the test plants nothing a host tool runs")
+	}
+}
+
+// sandboxInit is the host pid of the sandbox's pid 1: the launcher's
+// child that is pid 1 of its own pid namespace.
+func sandboxInit(t *testing.T, launcher int) int {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", launcher))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, p := range strings.Fields(string(b)) {
+			st, _ := os.ReadFile("/proc/" + p + "/status")
+			for _, line := range strings.Split(string(st), "\n") {
+				if f := strings.Fields(line); len(f) > 2 && f[0] == "NSpid:" && f[len(f)-1] == "1" {
+					var pid int
+					fmt.Sscan(p, &pid)
+					return pid
+				}
+			}
+		}
+	}
+	t.Fatal("no child of the launcher is pid 1 of a pid namespace")
+	return 0
+}
+
+// However the sandbox ends (the launcher's SIGTERM passed on, its pid 1
+// killed from the host), its review runs: what it planted is held.
+func TestReviewOnEveryEnd(t *testing.T) {
+	needSuite(t)
+	for _, c := range []struct {
+		name string
+		end  func(t *testing.T, launcher *exec.Cmd)
+		exit int
+	}{
+		{"launcher SIGTERM", func(t *testing.T, l *exec.Cmd) { l.Process.Signal(syscall.SIGTERM) }, 128 + int(syscall.SIGTERM)},
+		{"pid 1 SIGKILL", func(t *testing.T, l *exec.Cmd) { syscall.Kill(sandboxInit(t, l.Process.Pid), syscall.SIGKILL) }, 128 + int(syscall.SIGKILL)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resetClaudeState(t)
+			proj := reviewProject(t)
+			marker := filepath.Join(outsideDir(t, testUser), "fsmonitor-ran")
+			in := invocation{as: testUser, dir: proj}
+			cmd := in.command("run", "-q", "--", "sh", "-c", plantNestedRepo(marker)+"\n touch ready; sleep 60")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killAtEnd(t, cmd)
+			waitFor(t, "the plant", func() bool { return exists(filepath.Join(proj, "ready")) })
+			c.end(t, cmd)
+			_ = cmd.Wait()
+			if got := cmd.ProcessState.ExitCode(); got != c.exit {
+				t.Errorf("exit %d, want %d\n%s", got, c.exit, out.String())
+			}
+			if !strings.Contains(out.String(), "held for your review") || !strings.Contains(out.String(), proj+"/sub/.git/config") {
+				t.Fatalf("the planted config is not held:\n%s", out.String())
+			}
+			hostTool(t, proj, true, "git", "status")
+			if exists(marker) {
+				t.Fatal("the host's git status ran the fsmonitor the session planted")
+			}
+		})
 	}
 }
