@@ -200,13 +200,13 @@ func (a *stallingAgent) release() {
 	a.conns = nil
 }
 
-// Two sessions of one project. Session a's command asks the user's
-// (slow) ssh-agent for its keys and ends; its launcher, taken down, waits
-// for the agent. Session b, live when a's command ended, plants a hook
-// and ends meanwhile. a, which b found live, and b, which a found live,
-// each left the review to the other: the last to close must review, and
-// the hook b planted is held, not run by the user's next git commit.
-func TestReviewWhenSessionsEndTogether(t *testing.T) {
+// A user's ssh-agent slow to answer (a key that asks for a touch) does
+// not hold a session's end: the sandbox's command asks it for its keys
+// and ends, and the launcher, taking the agent proxy down, ends with it
+// rather than for the agent's two minutes. (Two sessions whose ends
+// overlap, which a held launcher made likely, are state's
+// TestReviewWhenSessionsEndTogether.)
+func TestStalledAgentDoesNotHoldTheEnd(t *testing.T) {
 	needSuite(t)
 	resetClaudeState(t)
 	proj := survivorProject(t)
@@ -220,25 +220,10 @@ func TestReviewWhenSessionsEndTogether(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(khPath) })
 	agent := newStallingAgent(t)
+	defer agent.release()
 
-	in := invocation{as: testUser, dir: proj}
-	b := in.command("run", "-q", "--network", "none", "--", "sh", "-c", `set -e
-touch b-ready
-while [ ! -e go-b ]; do sleep 0.05; done
-printf "#!/bin/sh\ntouch `+outside+`/ran\n" > sub/.git/hooks/pre-commit
-chmod +x sub/.git/hooks/pre-commit
-echo b-planted`)
-	var bOut bytes.Buffer
-	b.Stdout, b.Stderr = &bOut, &bOut
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killAtEnd(t, b)
-	waitFor(t, "session b", func() bool { return exists(filepath.Join(proj, "b-ready")) })
-
-	ain := in
-	ain.env = []string{"SSH_AUTH_SOCK=" + agent.sock}
-	a := ain.command("run", "-q", "--network", "none", "--ssh-agent", "git.test", "--", "python3", "-c",
+	in := invocation{as: testUser, dir: proj, env: []string{"SSH_AUTH_SOCK=" + agent.sock}}
+	a := in.command("run", "-q", "--network", "none", "--ssh-agent", "git.test", "--", "python3", "-c",
 		`import os, socket; s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SSH_AUTH_SOCK"]); s.sendall(b"\0\0\0\1\x0b"); print("a-asked")`)
 	var aOut bytes.Buffer
 	a.Stdout, a.Stderr = &aOut, &aOut
@@ -247,43 +232,19 @@ echo b-planted`)
 	}
 	killAtEnd(t, a)
 	select {
-	case <-agent.stalled:
+	case <-agent.stalled: // the control: the request reached the agent, which holds it
 	case <-time.After(30 * time.Second):
-		t.Fatalf("session a did not ask the agent: %s", aOut.String())
+		t.Fatalf("the session did not ask the agent: %s", aOut.String())
 	}
-	// a's command has ended (its request waits); its review, finding b
-	// live, is over well within this.
-	time.Sleep(time.Second)
-	if err := os.WriteFile(filepath.Join(proj, "go-b"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Wait(); err != nil {
-		t.Fatalf("session b: %v\n%s", err, bOut.String())
-	}
-	if !strings.Contains(bOut.String(), "b-planted") || !exists(filepath.Join(proj, "sub/.git/hooks/pre-commit")) {
-		t.Fatalf("session b did not plant: the test plants nothing\n%s", bOut.String())
-	}
-	agent.release()
-	if err := a.Wait(); err != nil {
-		t.Fatalf("session a: %v\n%s", err, aOut.String())
-	}
-	t.Logf("session a:\n%s\nsession b:\n%s", aOut.String(), bOut.String())
-	if !strings.Contains(aOut.String(), "a-asked") {
-		t.Fatal("session a's command did not run")
-	}
-	hostTool(t, filepath.Join(proj, "sub"), true, "git", "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-q", "--allow-empty", "-m", "after")
-	if exists(filepath.Join(outside, "ran")) {
-		t.Fatal("neither session reviewed: the user's git commit ran the hook session b planted")
-	}
-	if !strings.Contains(aOut.String()+bOut.String(), proj+"/sub/.git/hooks/pre-commit") {
-		t.Error("no session said it held the planted hook")
-	}
-	// Positive control: accepted, the same commit runs it.
-	r := in.run(t, "accept", "sub/.git/hooks/pre-commit")
-	mustExit(t, r, 0)
-	hostTool(t, filepath.Join(proj, "sub"), true, "git", "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-q", "--allow-empty", "-m", "accepted")
-	if !exists(filepath.Join(outside, "ran")) {
-		t.Fatal("accepted, the planted hook did not run: the test plants nothing a host tool runs")
+	ended := make(chan error, 1)
+	go func() { ended <- a.Wait() }()
+	select {
+	case err := <-ended:
+		if err != nil || !strings.Contains(aOut.String(), "a-asked") {
+			t.Fatalf("the session: %v\n%s", err, aOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the session's end waits for the user's agent\n%s", aOut.String())
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/claudebox/claudebox/internal/sockserve"
@@ -41,6 +42,10 @@ type Proxy struct {
 	upstream string
 	srv      *sockserve.Server
 	log      *decisionLog
+
+	mu      sync.Mutex
+	ups     map[net.Conn]struct{} // connections to the user's agent: Close ends them
+	closing bool
 }
 
 // Options are a proxy's.
@@ -57,7 +62,7 @@ type Options struct {
 
 // Listen starts serving o.Socket.
 func Listen(o Options) (*Proxy, error) {
-	p := &Proxy{policy: o.Policy, upstream: o.Upstream, log: &decisionLog{w: o.Log}}
+	p := &Proxy{policy: o.Policy, upstream: o.Upstream, log: &decisionLog{w: o.Log}, ups: map[net.Conn]struct{}{}}
 	var err error
 	if p.srv, err = sockserve.Listen(o.Socket, maxConns, func(c *net.UnixConn) { (&conn{p: p, down: c}).serve() }); err != nil {
 		return nil, fmt.Errorf("ssh-agent socket: %w", err)
@@ -66,12 +71,43 @@ func Listen(o Options) (*Proxy, error) {
 }
 
 // Close stops the proxy: the socket is removed and every connection
-// ends.
+// ends, those to the user's agent too: a request the agent is slow to
+// answer does not hold the session's end.
 func (p *Proxy) Close() error {
 	if p == nil {
 		return nil
 	}
+	p.mu.Lock()
+	p.closing = true
+	for up := range p.ups {
+		up.Close()
+	}
+	p.mu.Unlock()
 	return p.srv.Close()
+}
+
+// dialUpstream connects to the user's agent, unless the proxy is closing.
+func (p *Proxy) dialUpstream() (net.Conn, error) {
+	up, err := net.DialTimeout("unix", p.upstream, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		up.Close()
+		return nil, net.ErrClosed
+	}
+	p.ups[up] = struct{}{}
+	return up, nil
+}
+
+// closeUpstream ends a connection dialUpstream made.
+func (p *Proxy) closeUpstream(up net.Conn) {
+	p.mu.Lock()
+	delete(p.ups, up)
+	p.mu.Unlock()
+	up.Close()
 }
 
 // Summary says what was signed and refused in the session; "" when
@@ -96,7 +132,7 @@ type conn struct {
 func (c *conn) serve() {
 	defer func() {
 		if c.up != nil {
-			c.up.Close()
+			c.p.closeUpstream(c.up)
 		}
 	}()
 	for {
@@ -264,7 +300,7 @@ func (c *conn) sign(body []byte) []byte {
 // to it, and returns the answer.
 func (c *conn) ask(msg []byte) ([]byte, error) {
 	if c.up == nil {
-		up, err := net.DialTimeout("unix", c.p.upstream, 5*time.Second)
+		up, err := c.p.dialUpstream()
 		if err != nil {
 			return nil, fmt.Errorf("your ssh-agent: %w", err)
 		}
@@ -273,7 +309,7 @@ func (c *conn) ask(msg []byte) ([]byte, error) {
 	resp, err := roundTripWithin(c.up, msg, upstreamTimeout)
 	if err != nil {
 		// Out of step with it now: the next request dials again.
-		c.up.Close()
+		c.p.closeUpstream(c.up)
 		c.up = nil
 		return nil, fmt.Errorf("your ssh-agent: %w", err)
 	}

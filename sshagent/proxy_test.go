@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -397,5 +398,53 @@ func TestIdentitiesNamed(t *testing.T) {
 	}
 	if _, err := c.Sign(w.user.PublicKey(), loginData(id, w.user.PublicKey())); err != nil {
 		t.Fatalf("the named key: %v", err)
+	}
+}
+
+// A user's agent that never answers (one waiting for a touch, or a
+// sandbox's request it stalls on) does not hold the proxy's Close, which
+// the session's end waits for.
+func TestCloseEndsAStalledRequest(t *testing.T) {
+	dir := t.TempDir()
+	upSock := filepath.Join(dir, "upstream.sock")
+	ln, err := net.Listen("unix", upSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // read nothing, answer nothing
+		}
+	}()
+	p, err := Listen(Options{Socket: filepath.Join(dir, "proxy.sock"), Upstream: upSock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", filepath.Join(dir, "proxy.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{0, 0, 0, 1, 11}); err != nil { // list the keys
+		t.Fatal(err)
+	}
+	select {
+	case up := <-accepted:
+		defer up.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the user's agent")
+	}
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- p.Close() }()
+	select {
+	case <-closed:
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Close took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for the stalled request")
 	}
 }
