@@ -15,7 +15,6 @@ import (
 // of what the sandbox changes, the instance home made ready, and the
 // credential sync. A nil *instance (a launch without one) does nothing.
 type instance struct {
-	spec   *launch.Spec
 	stderr io.Writer
 	sess   *state.Session
 	home   *state.Home
@@ -68,7 +67,7 @@ func openInstance(s *launch.Spec, stderr io.Writer) (_ *instance, err error) {
 		return nil, instanceHomeError(s, err)
 	}
 	trace.Step("instance session")
-	return &instance{spec: s, stderr: stderr, sess: sess, home: home, creds: creds}, nil
+	return &instance{stderr: stderr, sess: sess, home: home, creds: creds}, nil
 }
 
 // syncReview puts the review's baseline, recorded as the session began,

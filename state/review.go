@@ -86,10 +86,10 @@ func (s *Session) BeginReview(projects, lifted, pinned []string) (review.Result,
 func (s *Session) SyncReview() error { return review.Open(s.Instance.Dir).Sync() }
 
 // EndReview reviews the session's changes when it is the last live
-// session of the instance (review.Store.Run); else the last one reviews
-// them. The session stays live until it is closed: call it once the
-// sandbox's processes are gone, and, when nothing of the session is
-// left, Close after a review or CloseReviewing when it found another
+// session of the instance (review.Store.Run), trying once: the session
+// stays live until it is closed, and CloseReviewing tries again. Call it
+// once the sandbox's processes are gone; when nothing of the session is
+// left, Close after a review, or CloseReviewing when it found another
 // session live.
 func (s *Session) EndReview() (res review.Result, last bool, err error) {
 	rl, err := lockReview(s.Instance.Dir)
@@ -97,21 +97,20 @@ func (s *Session) EndReview() (res review.Result, last bool, err error) {
 		return res, false, fmt.Errorf("review lock: %w", err)
 	}
 	defer rl.Close()
-	if !s.alone(5) {
+	if res, last, err = s.reviewIfAlone(1); !last && err == nil {
 		// The failed conversion dropped the shared lock: taken again.
-		return res, false, flock(s.lock, unix.LOCK_SH)
+		err = flock(s.lock, unix.LOCK_SH)
 	}
-	res, err = review.Open(s.Instance.Dir).Run()
-	return res, true, err
+	return res, last, err
 }
 
 // CloseReviewing closes a session whose EndReview found another one live
 // and left the review to it: that one may have ended since, finding this
 // one live (its lock is held until it closes), and left it too. So the
 // last session to close reviews: when no other is live now, the
-// session's changes are reviewed (review.Store.Run). The session is
-// closed in any case, before the review lock is let go, so the next one
-// to close finds it gone.
+// session's changes are reviewed. The session is closed in any case,
+// before the review lock is let go, so the next one to close finds it
+// gone.
 func (s *Session) CloseReviewing() (res review.Result, last bool, err error) {
 	rl, err := lockReview(s.Instance.Dir)
 	if err != nil {
@@ -120,7 +119,14 @@ func (s *Session) CloseReviewing() (res review.Result, last bool, err error) {
 	}
 	defer rl.Close()
 	defer s.Close()
-	if !s.alone(5) {
+	return s.reviewIfAlone(5)
+}
+
+// reviewIfAlone runs the review (review.Store.Run) when no other session
+// of the instance is live (alone, tries times), under the review lock,
+// which the caller holds.
+func (s *Session) reviewIfAlone(tries int) (res review.Result, last bool, err error) {
+	if !s.alone(tries) {
 		return res, false, nil
 	}
 	res, err = review.Open(s.Instance.Dir).Run()
