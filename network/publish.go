@@ -171,23 +171,21 @@ func (p *Publisher) start(launcher string, pid int) error {
 	}
 	defer userns.Close()
 	defer netns.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	if p.helper, err = startPublishHelper(launcher, userns, netns); err != nil {
-		return err
-	}
-	for _, pl := range p.listeners {
-		p.serve(func() { p.acceptLoop(pl.l, func(c *net.TCPConn) { p.pass(c, pl) }) })
-	}
-	if p.notify != nil {
-		if dir, err := os.Open(fmt.Sprintf("/proc/%d/net", pid)); err == nil {
-			p.serve(func() { defer dir.Close(); p.watch(dir) })
+	// Not once Close has begun: it would not wait for what starts here.
+	p.held.WhileOpen(func() {
+		if p.helper, err = startPublishHelper(launcher, userns, netns); err != nil {
+			return
 		}
-	}
-	return nil
+		for _, pl := range p.listeners {
+			p.serve(func() { p.acceptLoop(pl.l, func(c *net.TCPConn) { p.pass(c, pl) }) })
+		}
+		if p.notify != nil {
+			if dir, err := os.Open(fmt.Sprintf("/proc/%d/net", pid)); err == nil {
+				p.serve(func() { defer dir.Close(); p.watch(dir) })
+			}
+		}
+	})
+	return err
 }
 
 // openNamespaces opens pid's user and network namespaces. While pid is
@@ -220,7 +218,7 @@ func (p *Publisher) openNamespaces(pid int) (userns, netns *os.File, err error) 
 // Close stops listening and ends every passed connection and the helper;
 // it returns once all of it is gone. A nil Publisher has nothing.
 func (p *Publisher) Close() {
-	if p == nil || !p.closeAll() {
+	if p == nil || !p.held.Close() {
 		return
 	}
 	close(p.stop)
@@ -239,11 +237,11 @@ func (p *Publisher) pass(in *net.TCPConn, pl publishListener) {
 		in.SetLinger(0)
 		return
 	}
-	if !p.track(out) {
+	if !p.held.Track(out) {
 		out.Close()
 		return
 	}
-	defer p.untrack(out)
+	defer p.held.Untrack(out)
 	p.announce(pl.idx, pl.pub)
 	splice(in, out)
 }

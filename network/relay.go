@@ -182,7 +182,7 @@ func (d *relayDriver) Down(*Attachment) {
 	if d.cancel != nil {
 		d.cancel()
 	}
-	d.closeAll()
+	d.held.Close()
 	d.sockets.Close()
 }
 
@@ -249,7 +249,7 @@ func (d *relayDriver) relayTCP(in *net.TCPConn) {
 	if out == nil {
 		return
 	}
-	defer d.untrack(out)
+	defer d.held.Untrack(out)
 	back := make(chan int64, 1)
 	go func() {
 		n, _ := io.Copy(in, out)
@@ -316,7 +316,7 @@ func (d *relayDriver) dial(addr string, timeout time.Duration) (*net.TCPConn, bo
 	if err != nil {
 		return nil, false
 	}
-	if !d.track(out) {
+	if !d.held.Track(out) {
 		out.Close()
 		return nil, true
 	}
@@ -331,7 +331,7 @@ func (d *relayDriver) pass(in *net.TCPConn, addr string, first []byte, timeout t
 	if out == nil {
 		return 0, ok
 	}
-	defer d.untrack(out)
+	defer d.held.Untrack(out)
 	if _, err := out.Write(first); err != nil {
 		return 0, true
 	}

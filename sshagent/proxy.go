@@ -22,9 +22,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
+	"github.com/claudebox/claudebox/internal/connset"
 	"github.com/claudebox/claudebox/internal/sockserve"
 )
 
@@ -42,10 +42,7 @@ type Proxy struct {
 	upstream string
 	srv      *sockserve.Server
 	log      *decisionLog
-
-	mu      sync.Mutex
-	ups     map[net.Conn]struct{} // connections to the user's agent: Close ends them
-	closing bool
+	ups      connset.Set // the connections to the user's agent: Close ends them
 }
 
 // Options are a proxy's.
@@ -62,7 +59,7 @@ type Options struct {
 
 // Listen starts serving o.Socket.
 func Listen(o Options) (*Proxy, error) {
-	p := &Proxy{policy: o.Policy, upstream: o.Upstream, log: &decisionLog{w: o.Log}, ups: map[net.Conn]struct{}{}}
+	p := &Proxy{policy: o.Policy, upstream: o.Upstream, log: &decisionLog{w: o.Log}}
 	var err error
 	if p.srv, err = sockserve.Listen(o.Socket, maxConns, func(c *net.UnixConn) { (&conn{p: p, down: c}).serve() }); err != nil {
 		return nil, fmt.Errorf("ssh-agent socket: %w", err)
@@ -77,37 +74,22 @@ func (p *Proxy) Close() error {
 	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	p.closing = true
-	for up := range p.ups {
-		up.Close()
-	}
-	p.mu.Unlock()
+	p.ups.Close()
 	return p.srv.Close()
 }
 
-// dialUpstream connects to the user's agent, unless the proxy is closing.
+// dialUpstream connects to the user's agent, unless the proxy is closing;
+// p.ups.Untrack ends the connection.
 func (p *Proxy) dialUpstream() (net.Conn, error) {
 	up, err := net.DialTimeout("unix", p.upstream, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closing {
+	if !p.ups.Track(up) {
 		up.Close()
 		return nil, net.ErrClosed
 	}
-	p.ups[up] = struct{}{}
 	return up, nil
-}
-
-// closeUpstream ends a connection dialUpstream made.
-func (p *Proxy) closeUpstream(up net.Conn) {
-	p.mu.Lock()
-	delete(p.ups, up)
-	p.mu.Unlock()
-	up.Close()
 }
 
 // Summary says what was signed and refused in the session; "" when
@@ -132,7 +114,7 @@ type conn struct {
 func (c *conn) serve() {
 	defer func() {
 		if c.up != nil {
-			c.p.closeUpstream(c.up)
+			c.p.ups.Untrack(c.up)
 		}
 	}()
 	for {
@@ -309,7 +291,7 @@ func (c *conn) ask(msg []byte) ([]byte, error) {
 	resp, err := roundTripWithin(c.up, msg, upstreamTimeout)
 	if err != nil {
 		// Out of step with it now: the next request dials again.
-		c.p.closeUpstream(c.up)
+		c.p.ups.Untrack(c.up)
 		c.up = nil
 		return nil, fmt.Errorf("your ssh-agent: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/claudebox/claudebox/internal/connset"
 )
 
 // Server is a served socket.
@@ -18,9 +20,7 @@ type Server struct {
 	slots  chan struct{}
 	handle func(*net.UnixConn)
 	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[*net.UnixConn]struct{}
-	closed bool
+	conns  connset.Set
 }
 
 // Listen serves path, handing each connection to handle (which need not
@@ -34,7 +34,7 @@ func Listen(path string, max int, handle func(*net.UnixConn)) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &Server{ln: ln, slots: make(chan struct{}, max), handle: handle, conns: map[*net.UnixConn]struct{}{}}
+	s := &Server{ln: ln, slots: make(chan struct{}, max), handle: handle}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -57,7 +57,7 @@ func (s *Server) accept() {
 			c.Close() // too many at once
 			continue
 		}
-		if !s.track(c, true) {
+		if !s.conns.Track(c) {
 			c.Close()
 			return
 		}
@@ -65,37 +65,16 @@ func (s *Server) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.slots }()
-			defer s.track(c, false)
-			defer c.Close()
+			defer s.conns.Untrack(c)
 			s.handle(c)
 		}()
 	}
 }
 
-// track adds or removes a connection; false when the server is closed.
-func (s *Server) track(c *net.UnixConn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return true
-	}
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
 // Close removes the socket, ends every connection and waits for their
 // handlers.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.conns.Close()
 	err := s.ln.Close() // unlinks the socket
 	s.wg.Wait()
 	return err
