@@ -151,6 +151,20 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		return &launch.HintError{Err: fmt.Errorf("%w %s: %s: %s", ErrInvalid, path, field, fmt.Sprintf(format, a...)),
 			Hint: "see README, \"Profiles\", for the format"}
 	}
+	// each is the list field's entries, each of which ok accepts; the
+	// first it refuses is named with what to use instead.
+	each := func(field string, vals []string, ok func(string) bool, use string) ([]string, error) {
+		for i, v := range vals {
+			if !ok(v) {
+				return nil, bad(fmt.Sprintf("%s[%d]", field, i), "%q: %s", v, use)
+			}
+		}
+		if len(vals) == 0 {
+			return nil, nil
+		}
+		return slices.Clone(vals), nil
+	}
+	var err error
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var f file
@@ -166,12 +180,9 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 			return nil, "", bad("extends", "%q is not a profile name", f.Extends)
 		}
 	}
-	for i, e := range f.Env {
-		name, _, _ := strings.Cut(e, "=")
-		if !launch.ValidEnvName(name) {
-			return nil, "", bad(fmt.Sprintf("env[%d]", i), "%q: want \"NAME\" (pass the host value) or \"NAME=VALUE\"; NAME is letters, digits and _", e)
-		}
-		p.Env = append(p.Env, e)
+	if p.Env, err = each("env", f.Env, func(e string) bool { name, _, _ := strings.Cut(e, "="); return launch.ValidEnvName(name) },
+		`want "NAME" (pass the host value) or "NAME=VALUE"; NAME is letters, digits and _`); err != nil {
+		return nil, "", err
 	}
 	for i, m := range f.Mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
@@ -214,47 +225,26 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.Network = t
 	}
-	for i, a := range f.AllowNet {
-		if _, err := launch.ParseAllow(a); err != nil {
-			return nil, "", bad(fmt.Sprintf("allowNet[%d]", i), "%q: use ADDR, CIDR, ADDR:PORT or CIDR:PORT", a)
+	for _, l := range []struct {
+		field string
+		to    *[]string
+		vals  []string
+		ok    func(string) bool
+		use   string
+	}{
+		{"allowNet", &p.AllowNet, f.AllowNet, parses(launch.ParseAllow), "use ADDR, CIDR, ADDR:PORT or CIDR:PORT"},
+		{"allowHosts", &p.AllowHosts, f.AllowHosts, parses(func(h string) (launch.HostRule, error) { return launch.ParseHost(h, "") }),
+			"use a host name or *.DOMAIN, with :PORT if not 443 and 80, and /nameless after the port for ssh"},
+		{"mcp", &p.MCP, f.MCP, launch.ValidMCPName, "give the name of an MCP server in your ~/.claude.json (letters, digits, -, _, .)"},
+		{"sshAgent", &p.SSHAgent, f.SSHAgent, func(h string) bool { _, _, err := launch.ParseSSHHost(h); return err == nil },
+			"use HOST or HOST:PORT, as you ssh to it"},
+		{"sshAgentSign", &p.SSHAgentSign, f.SSHAgentSign, func(ns string) bool { return slices.Contains(launch.SSHSignNamespaces, ns) }, `use "git"`},
+		{"sshAgentKeys", &p.SSHAgentKeys, f.SSHAgentKeys, launch.IsKeyFingerprint, "use a SHA256 fingerprint as ssh-add -l shows it"},
+		{"gitCredentials", &p.GitCredentials, f.GitCredentials, parses(launch.ParseGitHost), "use HOST or HOST:PORT, the host of the HTTPS remote"},
+	} {
+		if *l.to, err = each(l.field, l.vals, l.ok, l.use); err != nil {
+			return nil, "", err
 		}
-		p.AllowNet = append(p.AllowNet, a)
-	}
-	for i, h := range f.AllowHosts {
-		if _, err := launch.ParseHost(h, ""); err != nil {
-			return nil, "", bad(fmt.Sprintf("allowHosts[%d]", i), "%q: use a host name or *.DOMAIN, with :PORT if not 443 and 80, and /nameless after the port for ssh", h)
-		}
-		p.AllowHosts = append(p.AllowHosts, h)
-	}
-	for i, n := range f.MCP {
-		if !launch.ValidMCPName(n) {
-			return nil, "", bad(fmt.Sprintf("mcp[%d]", i), "%q: give the name of an MCP server in your ~/.claude.json (letters, digits, -, _, .)", n)
-		}
-		p.MCP = append(p.MCP, n)
-	}
-	for i, h := range f.SSHAgent {
-		if _, _, err := launch.ParseSSHHost(h); err != nil {
-			return nil, "", bad(fmt.Sprintf("sshAgent[%d]", i), "%q: use HOST or HOST:PORT, as you ssh to it", h)
-		}
-		p.SSHAgent = append(p.SSHAgent, h)
-	}
-	for i, ns := range f.SSHAgentSign {
-		if !slices.Contains(launch.SSHSignNamespaces, ns) {
-			return nil, "", bad(fmt.Sprintf("sshAgentSign[%d]", i), "%q: use \"git\"", ns)
-		}
-		p.SSHAgentSign = append(p.SSHAgentSign, ns)
-	}
-	for i, k := range f.SSHAgentKeys {
-		if !launch.IsKeyFingerprint(k) {
-			return nil, "", bad(fmt.Sprintf("sshAgentKeys[%d]", i), "%q: use a SHA256 fingerprint as ssh-add -l shows it", k)
-		}
-		p.SSHAgentKeys = append(p.SSHAgentKeys, k)
-	}
-	for i, h := range f.GitCredentials {
-		if _, err := launch.ParseGitHost(h); err != nil {
-			return nil, "", bad(fmt.Sprintf("gitCredentials[%d]", i), "%q: use HOST or HOST:PORT, the host of the HTTPS remote", h)
-		}
-		p.GitCredentials = append(p.GitCredentials, h)
 	}
 	for i, sock := range f.Sockets {
 		field := fmt.Sprintf("sockets[%d]", i)
@@ -268,13 +258,15 @@ func Parse(path string, b []byte, home string) (*launch.Profile, string, error) 
 		}
 		p.Sockets = append(p.Sockets, real)
 	}
-	for i, pub := range f.Publish {
-		if _, err := launch.ParsePublish(pub); err != nil {
-			return nil, "", bad(fmt.Sprintf("publish[%d]", i), "%q: use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. \"5173\" or \"8080:80\"", pub)
-		}
-		p.Publish = append(p.Publish, pub)
+	if p.Publish, err = each("publish", f.Publish, parses(launch.ParsePublish), `use [HOST_ADDR:]HOST_PORT[:SANDBOX_PORT], e.g. "5173" or "8080:80"`); err != nil {
+		return nil, "", err
 	}
 	return p, f.Extends, nil
+}
+
+// parses turns a parser into whether it accepts a value.
+func parses[T any](parse func(string) (T, error)) func(string) bool {
+	return func(v string) bool { _, err := parse(v); return err == nil }
 }
 
 // expand makes ~ the home and insists on an absolute path.
